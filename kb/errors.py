@@ -1,0 +1,31 @@
+"""Errors users see: each carries a message that is meant to be printed as it is."""
+
+
+class KBError(Exception):
+    """Base class; the CLI prints ``str(err)`` and exits with ``exit_code``."""
+
+    exit_code = 1
+
+
+class UsageError(KBError):
+    exit_code = 2
+
+
+class ExtractionError(KBError):
+    """A file could not be read; the message is the one-line reason shown to the user."""
+
+
+class ModelMismatchError(KBError):
+    """The index was built with another embedding model."""
+
+    exit_code = 3
+
+
+class IndexMissingError(KBError):
+    exit_code = 4
+
+
+class IndexBusyError(KBError):
+    """Another writer holds the index lock."""
+
+    exit_code = 5

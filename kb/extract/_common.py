@@ -1,0 +1,157 @@
+"""Helpers shared by the extractors: decoding bytes, title heuristics, tidy messages.
+
+Kept free of third-party imports at module level so that ``import kb.extract`` is cheap.
+"""
+
+from __future__ import annotations
+
+import codecs
+import logging
+import re
+from pathlib import Path
+from typing import Iterable
+
+log = logging.getLogger("kb.extract")
+
+# Stems that say nothing about the document: use the folder name instead (de/bqfg/index.md).
+_GENERIC_STEMS = {"index", "readme", "document", "main", "default", "content"}
+_PAGE_NUMBER = re.compile(
+    r"^(?:page|p\.|seite|página|pagina)?\s*\d{1,4}\s*"
+    r"(?:(?:/|of|de|sur|von|di)\s*\d{1,4})?\s*[-–—|.]?\s*$",
+    re.IGNORECASE,
+)
+# "134 - Title" at the top of a chapter page: the number is a folio, not part of the title.
+_FOLIO_PREFIX = re.compile(r"^\d{1,4}\s+[-–—|]\s*")
+_URL = re.compile(r"https?://|www\.|\S+@\S+\.[a-z]{2,}", re.IGNORECASE)
+# Authors that name a tool or a default account, not a person or an organisation.
+_GENERIC_AUTHORS = {"python-docx", "user", "admin", "administrator", "owner", "author", "unknown"}
+_BOMS = (
+    (codecs.BOM_UTF32_LE, "utf-32"),
+    (codecs.BOM_UTF32_BE, "utf-32"),
+    (codecs.BOM_UTF8, "utf-8-sig"),
+    (codecs.BOM_UTF16_LE, "utf-16"),
+    (codecs.BOM_UTF16_BE, "utf-16"),
+)
+
+
+def one_line(message: object, limit: int = 200) -> str:
+    """Collapse whitespace and cut: error messages are printed on one terminal line."""
+    text = " ".join(str(message).split())
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+def squash(text: str) -> str:
+    """Collapse runs of whitespace (including no-break spaces) into single spaces."""
+    return " ".join(text.replace("\u00a0", " ").split())
+
+
+def stem_title(path: Path) -> str:
+    """Last-resort title from the file name: underscores to spaces, generic stems skipped."""
+    stem = path.stem
+    if stem.lower() in _GENERIC_STEMS and path.parent.name:
+        stem = path.parent.name
+    return squash(re.sub(r"[_]+", " ", stem)) or path.name
+
+
+def is_real_author(author: str) -> bool:
+    """False for tool names and default accounts ("python-docx", "User")."""
+    return squash(author).lower() not in _GENERIC_AUTHORS and bool(squash(author))
+
+
+def decode_bytes(data: bytes) -> tuple[str, str]:
+    """Decode text of unknown encoding; returns ``(text, encoding)``.
+
+    Order matters: a BOM is certain, strict UTF-8 almost never matches by accident,
+    charset-normalizer is a guess, and cp1252/Latin-1 always decodes something.
+    """
+    for bom, encoding in _BOMS:
+        if data.startswith(bom):
+            return data.decode(encoding, errors="replace"), encoding
+    try:
+        return data.decode("utf-8"), "utf-8"
+    except UnicodeDecodeError:
+        pass
+    guessed = _guess_encoding(data)
+    if guessed:
+        try:
+            return data.decode(guessed), guessed
+        except (UnicodeDecodeError, LookupError):
+            pass
+    try:
+        return data.decode("cp1252"), "cp1252"
+    except UnicodeDecodeError:
+        return data.decode("latin-1"), "latin-1"
+
+
+def _guess_encoding(data: bytes) -> str | None:
+    """charset-normalizer's best guess, imported lazily (it is not needed for UTF-8)."""
+    try:
+        from charset_normalizer import from_bytes
+    except ImportError:  # pragma: no cover - dependency is declared
+        return None
+    best = from_bytes(data).best()
+    return best.encoding if best is not None else None
+
+
+def is_heading_like(line: str, max_len: int = 150) -> bool:
+    """A short line made mostly of letters: not a page number, date, URL or sentence run-on."""
+    text = squash(line)
+    if not 3 <= len(text) <= max_len:
+        return False
+    if _PAGE_NUMBER.match(text) or _URL.search(text):
+        return False
+    chars = [c for c in text if not c.isspace()]
+    letters = sum(c.isalpha() for c in chars)
+    return letters >= 3 and letters / len(chars) >= 0.6
+
+
+def is_upper(line: str) -> bool:
+    """True for an all-caps line (title blocks in policy documents are often set in caps)."""
+    letters = [c for c in line if c.isalpha()]
+    return bool(letters) and sum(c.isupper() for c in letters) / len(letters) >= 0.9
+
+
+def strip_folio(line: str) -> str:
+    """Drop a leading page number such as ``"60 - "`` from a title candidate."""
+    return _FOLIO_PREFIX.sub("", squash(line))
+
+
+def join_lines(parts: Iterable[str]) -> str:
+    """Join title lines; a line ending in a hyphen is glued to the next (``SALVA-`` + ``GUARDAR``)."""
+    out = ""
+    for part in parts:
+        part = squash(part)
+        if not part:
+            continue
+        if out.endswith("-") and len(out) > 1 and out[-2].isalpha() and part[:1].isalpha():
+            out = out[:-1] + part
+        else:
+            out = f"{out} {part}" if out else part
+    return out
+
+
+def first_heading(lines: list[str], scan: int = 40, max_len: int = 300) -> str | None:
+    """First heading-like line among the first ``scan`` lines.
+
+    An all-caps first line is joined with the all-caps lines that follow (blank lines in
+    between are skipped), since long titles are wrapped over several lines.
+    """
+    candidates = lines[:scan]
+    for i, raw in enumerate(candidates):
+        line = strip_folio(raw)
+        if not is_heading_like(line):
+            continue
+        if not is_upper(line):
+            return line
+        block = [line]
+        for nxt in candidates[i + 1 :]:
+            nxt = squash(nxt)
+            if not nxt:
+                continue
+            if not (is_heading_like(nxt) and is_upper(nxt)):
+                break
+            if len(join_lines([*block, nxt])) > max_len:
+                break
+            block.append(nxt)
+        return join_lines(block)
+    return None

@@ -1,0 +1,132 @@
+"""HTML with the standard library parser: readable blocks, headings as ``#`` lines.
+
+Page chrome (nav, header, footer) and code (script, style) are dropped because they
+repeat on every page of a site and would pollute search results.
+"""
+
+from __future__ import annotations
+
+import re
+from html.parser import HTMLParser
+from pathlib import Path
+
+from kb.extract._common import decode_bytes, squash, stem_title
+from kb.models import ExtractedDocument, Page
+
+_SKIP = {"script", "style", "nav", "header", "footer", "noscript", "template", "svg", "aside"}
+_HEADINGS = {f"h{n}": n for n in range(1, 7)}
+_BLOCKS = {
+    "p", "div", "section", "article", "main", "blockquote", "pre", "ul", "ol", "li",
+    "table", "tr", "dl", "dt", "dd", "figure", "figcaption", "form", "fieldset",
+    "address", "body", "caption", "details", "summary", "hr", *_HEADINGS,
+}  # fmt: skip
+_VOID = {"br", "img", "hr", "meta", "link", "input", "area", "base", "col", "embed", "source", "wbr"}
+_META_CHARSET = re.compile(rb"""<meta[^>]+charset\s*=\s*["']?\s*([A-Za-z0-9_.:-]+)""", re.I)
+
+
+class _TextParser(HTMLParser):
+    """Collects text blocks; a block ends at every block-level tag boundary."""
+
+    def __init__(self) -> None:
+        super().__init__(convert_charrefs=True)
+        self.blocks: list[str] = []
+        self.title = ""
+        self.first_h1 = ""
+        self.lang: str | None = None
+        self._buf: list[str] = []
+        self._prefix = ""
+        self._skip_depth = 0
+        self._pre_depth = 0
+        self._in_title = False
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        if tag == "html":
+            self.lang = dict(attrs).get("lang") or self.lang
+        if self._skip_depth or tag in _SKIP:
+            if tag not in _VOID:
+                self._skip_depth += 1
+            return
+        if tag == "title":
+            self._in_title = True
+        elif tag == "br":
+            self._buf.append("\n")
+        elif tag in _BLOCKS:
+            self._flush()
+            if tag in _HEADINGS:
+                self._prefix = "#" * _HEADINGS[tag] + " "
+            elif tag == "li":
+                self._prefix = "- "
+            if tag == "pre":
+                self._pre_depth += 1
+        elif tag in {"td", "th"}:
+            self._buf.append(" | " if self._buf else "")
+
+    def handle_endtag(self, tag: str) -> None:
+        if self._skip_depth:
+            if tag not in _VOID:
+                self._skip_depth -= 1
+            return
+        if tag == "title":
+            self._in_title = False
+        elif tag in _BLOCKS:
+            if tag == "h1" and not self.first_h1:
+                self.first_h1 = squash("".join(self._buf))
+            self._flush()
+            if tag in _HEADINGS or tag == "li":
+                self._prefix = ""  # an empty heading must not prefix the next block
+            if tag == "pre":
+                self._pre_depth = max(0, self._pre_depth - 1)
+
+    def handle_data(self, data: str) -> None:
+        if self._skip_depth:
+            return
+        if self._in_title:
+            self.title += data
+        else:
+            self._buf.append(data)
+
+    def close(self) -> None:
+        super().close()
+        self._flush()
+
+    def _flush(self) -> None:
+        raw = "".join(self._buf)
+        self._buf = []
+        if self._pre_depth:
+            text = raw.strip("\n")
+        else:
+            text = "\n".join(squash(line) for line in raw.split("\n"))
+            text = re.sub(r"\n+", "\n", text).strip()
+        if text.strip(" |"):
+            self.blocks.append(self._prefix + text)
+            self._prefix = ""  # kept otherwise: <li><p>text</p></li> keeps its bullet
+
+
+def extract_html(path: Path) -> ExtractedDocument:
+    """Read an HTML page into blocks separated by blank lines; title from <title> or <h1>."""
+    data = path.read_bytes()
+    text = _decode_html(data)
+    parser = _TextParser()
+    parser.feed(text)
+    parser.close()
+    body = "\n\n".join(parser.blocks)
+    title = squash(parser.title) or parser.first_h1 or stem_title(path)
+    metadata = {"lang": parser.lang} if parser.lang else {}
+    return ExtractedDocument(
+        source=str(path),
+        format="html",
+        title=title,
+        pages=[Page(number=None, text=body + "\n" if body else "")],
+        metadata=metadata,
+    )
+
+
+def _decode_html(data: bytes) -> str:
+    """Honour a declared <meta charset> before guessing, as browsers do."""
+    match = _META_CHARSET.search(data[:4096])
+    if match and not data.startswith((b"\xef\xbb\xbf", b"\xff\xfe", b"\xfe\xff")):
+        try:
+            return data.decode(match.group(1).decode("ascii"))
+        except (LookupError, UnicodeDecodeError):
+            pass
+    return decode_bytes(data)[0]

@@ -1,0 +1,298 @@
+"""PDF text layer with pypdf, page by page (``Page.number`` is the 1-based physical page).
+
+pypdf reports font and repair problems through ``logging`` (and a few through
+``warnings``); left alone they would reach the terminal through Python's last-resort
+handler.  They are routed to the "kb.extract" logger at DEBUG and summarised in
+``ExtractedDocument.warnings`` instead.  Image-only PDFs come back with empty pages: the
+caller decides what "no text layer" means.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import re
+import warnings as pywarnings
+from collections import Counter
+from contextlib import contextmanager
+from contextvars import ContextVar
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Iterator
+
+from kb.errors import ExtractionError
+from kb.extract._common import (
+    first_heading,
+    is_heading_like,
+    join_lines,
+    is_real_author,
+    one_line,
+    squash,
+    stem_title,
+    strip_folio,
+)
+from kb.models import ExtractedDocument, Page
+
+log = logging.getLogger("kb.extract")
+
+_capture: ContextVar[list[str] | None] = ContextVar("kb_extract_pypdf_capture", default=None)
+_MAGIC = {
+    b"PK\x03\x04": "a zip file: DOCX/XLSX?",
+    b"\xd0\xcf\x11\xe0": "an old Office file",
+    b"{\\rt": "an RTF file",
+    b"\x89PNG": "a PNG image",
+    b"\xff\xd8\xff": "a JPEG image",
+    b"<": "HTML/XML",
+}
+_JUNK_TITLE = re.compile(
+    r"^(?:microsoft (?:word|powerpoint|excel)\s*-|untitled|sans titre|sin título|document\d*$"
+    r"|title$|slide \d+$|presentation\d*$)",
+    re.IGNORECASE,
+)
+_FILE_NAME = re.compile(r"\.(?:docx?|pdf|indd|rtf|odt|pptx?|xlsx?|txt|qxd|pub)$|_", re.I)
+_MAX_WARNINGS = 8
+
+
+def extract_pdf(path: Path) -> ExtractedDocument:
+    """Extract every page's text; raises ``ExtractionError`` for non-PDF, corrupt or locked files."""
+    _check_header(path)
+    _route_pypdf_logging()
+    with _captured_messages() as messages:
+        reader = _open(path)
+        metadata, meta_title = _metadata(reader)
+        pages, page_errors, lines = _read_pages(reader)
+    problems = page_errors + _summarise(messages)
+    if not any(p.text.strip() for p in pages):
+        problems.append("no text on any page (image-only PDF?)")
+    title = _title(meta_title, lines, pages, path)
+    return ExtractedDocument(str(path), "pdf", title, pages, metadata, problems)
+
+
+def _check_header(path: Path) -> None:
+    """A PDF has ``%PDF-`` in its first kilobyte; say what the file looks like otherwise."""
+    with path.open("rb") as fh:
+        head = fh.read(1024)
+    if b"%PDF-" in head:
+        return
+    kind = next((name for magic, name in _MAGIC.items() if head.lstrip().startswith(magic)), "")
+    raise ExtractionError(f"not a PDF (starts with {head[:4]!r}{', ' + kind if kind else ''})")
+
+
+class _PypdfForwarder(logging.Handler):
+    """Receives pypdf's records: keeps them for the current document and logs at DEBUG."""
+
+    def emit(self, record: logging.LogRecord) -> None:
+        try:
+            message = record.getMessage()
+        except Exception:  # a malformed record must not break extraction
+            message = str(record.msg)
+        sink = _capture.get()
+        if sink is not None:
+            sink.append(message)
+        log.debug("pypdf (%s): %s", record.name, message)
+
+
+def _route_pypdf_logging() -> None:
+    """Send the "pypdf" logger to our forwarder only (idempotent)."""
+    logger = logging.getLogger("pypdf")
+    if not any(isinstance(h, _PypdfForwarder) for h in logger.handlers):
+        logger.addHandler(_PypdfForwarder())
+    logger.propagate = False
+
+
+@contextmanager
+def _captured_messages() -> Iterator[list[str]]:
+    """Collect pypdf log records and Python warnings raised while reading one file."""
+    messages: list[str] = []
+    token = _capture.set(messages)
+    try:
+        with pywarnings.catch_warnings(record=True) as caught:
+            pywarnings.simplefilter("always")
+            yield messages
+        for w in caught:
+            messages.append(f"{w.category.__name__}: {w.message}")
+            log.debug("warning while reading PDF: %s", w.message)
+    finally:
+        _capture.reset(token)
+
+
+def _summarise(messages: list[str]) -> list[str]:
+    """Distinct messages, shortened, with repeat counts: enough to diagnose, not a flood."""
+    counts = Counter(one_line(m, 120) for m in messages)
+    out = [f"pypdf: {m}" + (f" (x{n})" if n > 1 else "") for m, n in counts.most_common()]
+    if len(out) > _MAX_WARNINGS:
+        out = out[:_MAX_WARNINGS] + [f"pypdf: {len(out) - _MAX_WARNINGS} more kinds of warning"]
+    return out
+
+
+def _open(path: Path) -> Any:
+    """Open and, if needed, decrypt with the empty password; map pypdf errors to messages."""
+    from pypdf import PdfReader
+    from pypdf.errors import DependencyError, EmptyFileError, PyPdfError
+
+    try:
+        reader = PdfReader(path, strict=False)
+        if reader.is_encrypted:
+            _decrypt(reader)
+        if len(reader.pages) == 0:
+            raise ExtractionError("corrupt PDF: no pages")
+        return reader
+    except ExtractionError:
+        raise
+    except EmptyFileError as err:
+        raise ExtractionError("empty file") from err
+    except DependencyError as err:
+        raise ExtractionError(one_line(f"cannot read PDF: {err}")) from err
+    except (PyPdfError, ValueError, KeyError, TypeError, AttributeError, IndexError) as err:
+        raise ExtractionError(one_line(f"corrupt PDF: {_reason(err)}")) from err
+
+
+def _decrypt(reader: Any) -> None:
+    from pypdf import PasswordType
+    from pypdf.errors import DependencyError
+
+    try:
+        result = reader.decrypt("")
+    except DependencyError as err:
+        raise ExtractionError(one_line(f"encrypted PDF: cannot decrypt: {err}")) from err
+    if result == PasswordType.NOT_DECRYPTED:
+        raise ExtractionError("encrypted PDF: needs a password")
+
+
+def _reason(err: BaseException) -> str:
+    return str(err) or type(err).__name__
+
+
+def _metadata(reader: Any) -> tuple[dict[str, Any], str | None]:
+    """Author, creation year and /Lang (kept as found), plus the raw /Title."""
+    meta: dict[str, Any] = {}
+    title: str | None = None
+    try:
+        info = reader.metadata or {}
+        title = _text(info.get("/Title"))
+        author = _text(info.get("/Author"))
+        if author and is_real_author(author):
+            meta["author"] = author
+        year = re.search(r"(\d{4})", _text(info.get("/CreationDate")) or "")
+        if year and 1900 <= int(year.group(1)) <= 2999:
+            meta["year"] = int(year.group(1))
+        lang = _text(reader.trailer["/Root"].get("/Lang"))
+        if lang:
+            meta["lang"] = lang
+    except Exception as err:  # broken metadata is no reason to lose the text
+        log.debug("PDF metadata unreadable: %s", err)
+    return meta, title
+
+
+def _text(value: Any) -> str | None:
+    if value is None:
+        return None
+    try:
+        value = value.get_object()
+    except AttributeError:
+        pass
+    if isinstance(value, bytes):
+        value = value.decode("latin-1")
+    text = squash(str(value)).strip("\x00")
+    return text or None
+
+
+@dataclass
+class _Line:
+    """A line of page 1 with its font size, for the title heuristic."""
+
+    y: float
+    size: float
+    text: str
+
+
+class _LineCollector:
+    """pypdf text visitor: groups text runs into lines by baseline, keeping the largest size."""
+
+    def __init__(self, limit: int = 60) -> None:
+        self.lines: list[_Line] = []
+        self.limit = limit
+
+    def __call__(self, text: str, cm: Any, tm: Any, font: Any, font_size: float) -> None:
+        if not text.strip() or len(self.lines) > self.limit:
+            return
+        y = tm[4] * cm[1] + tm[5] * cm[3] + cm[5]
+        scale = math.hypot(tm[2] * cm[0] + tm[3] * cm[2], tm[2] * cm[1] + tm[3] * cm[3])
+        size = float(font_size) * (scale or 1.0)
+        last = self.lines[-1] if self.lines else None
+        if last is not None and abs(last.y - y) < max(2.0, 0.3 * size):
+            glue = "" if last.text.endswith((" ", "-")) or text.startswith((" ", ",", ".")) else " "
+            last.text += glue + text
+            last.size = max(last.size, size)
+        else:
+            self.lines.append(_Line(y, size, text))
+
+
+def _read_pages(reader: Any) -> tuple[list[Page], list[str], list[_Line]]:
+    """Text of each page; a page that fails is empty and noted, all failing is corruption."""
+    pages: list[Page] = []
+    errors: list[str] = []
+    collector = _LineCollector()
+    for index, page in enumerate(reader.pages):
+        try:
+            text = page.extract_text(visitor_text=collector if index == 0 else None) or ""
+        except Exception as err:
+            errors.append(one_line(f"page {index + 1}: {type(err).__name__}: {err}", 160))
+            text = ""
+        pages.append(Page(number=index + 1, text=text))
+    if errors and len(errors) == len(pages):
+        raise ExtractionError(one_line(f"corrupt PDF: no page could be read ({errors[0]})"))
+    return pages, errors[:_MAX_WARNINGS], collector.lines
+
+
+def _title(meta_title: str | None, lines: list[_Line], pages: list[Page], path: Path) -> str:
+    """Metadata title if meaningful, else the most prominent block of page 1, else the name."""
+    if meta_title and _meaningful(meta_title, path):
+        return meta_title
+    first_text = pages[0].text if pages else ""
+    return _prominent_block(lines) or first_heading(first_text.split("\n")) or stem_title(path)
+
+
+def _meaningful(title: str, path: Path) -> bool:
+    """Reject "Microsoft Word - x.docx", file names, "untitled" and the like."""
+    if _JUNK_TITLE.match(title) or _FILE_NAME.search(title):
+        return False
+    if squash(title).lower() in {path.stem.lower(), path.name.lower()}:
+        return False
+    return sum(c.isalpha() for c in title) >= 3
+
+
+def _prominent_block(lines: list[_Line], max_len: int = 250) -> str | None:
+    """Pick the block of same-size heading-like lines with the best size x length score.
+
+    Size alone picks one-word logos ("GUIDE"); length alone picks body text; their product,
+    with length capped at 40 characters, finds the wrapped title in these documents.
+    """
+    best: tuple[float, str] | None = None
+    for size, texts in _blocks(lines):
+        text = join_lines(texts)
+        if not text or len(text) > max_len:
+            continue
+        score = size * min(1.0, len(text) / 40)
+        if best is None or score > best[0] + 1e-6:
+            best = (score, text)
+    return best[1] if best else None
+
+
+def _blocks(lines: list[_Line]) -> Iterator[tuple[float, list[str]]]:
+    """Runs of consecutive heading-like lines that share a font size (within 0.6 pt)."""
+    size = 0.0
+    texts: list[str] = []
+    for line in lines:
+        text = strip_folio(line.text)
+        if not is_heading_like(text) or (texts and abs(size - line.size) > 0.6):
+            if texts:
+                yield size, texts
+            texts = []
+            if not is_heading_like(text):
+                continue
+        if not texts:
+            size = line.size
+        texts.append(text)
+    if texts:
+        yield size, texts

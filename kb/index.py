@@ -1,0 +1,136 @@
+"""An open index: the SQLite store, the vectors and the embedder, kept consistent.
+
+This is where the rule "an index answers only to the model it was built with" lives.
+"""
+
+from __future__ import annotations
+
+import threading
+from pathlib import Path
+
+import numpy as np
+
+from kb.embed import DEFAULT_MODEL, Embedder, canonical_name, get_embedder
+from kb.errors import IndexMissingError, ModelMismatchError
+from kb.settings import Settings
+from kb.store.atomic import atomic_write_json
+from kb.store.db import DB_NAME, FORMAT_VERSION, Database
+from kb.store.vectors import VectorIndex
+
+MANIFEST_NAME = "index.json"
+
+
+class Index:
+    def __init__(self, settings: Settings, db: Database, model: str, dim: int | None) -> None:
+        self.settings = settings
+        self.dir = Path(settings.index_dir)
+        self.db = db
+        self.model = model
+        self.dim = dim
+        self._embedder: Embedder | None = None
+        self._vectors: VectorIndex | None = None
+        self._vectors_generation = -1
+        self._lock = threading.RLock()
+
+    # -- opening --------------------------------------------------------------------------
+    @classmethod
+    def open(cls, settings: Settings, create: bool = False, readonly: bool = False) -> "Index":
+        """Open (or with ``create`` make) the index, refusing a model it was not built with."""
+        index_dir = Path(settings.index_dir)
+        exists = (index_dir / DB_NAME).exists()
+        if not exists and not create:
+            raise IndexMissingError(
+                f"no index at {index_dir}: build one with `kb ingest PATH --index {index_dir}`"
+            )
+        db = Database(index_dir, readonly=readonly and exists)
+        stored = db.get_meta("model")
+        asked = canonical_name(settings.model) if settings.model else None
+        if stored and asked and stored != asked:
+            db.close()
+            raise ModelMismatchError(
+                f"index {index_dir} was built with model {stored!r}; it cannot be searched or "
+                f"extended with {asked!r} (use another --index, or omit --model)"
+            )
+        model = stored or asked or DEFAULT_MODEL
+        dim = int(db.get_meta("dim")) if db.get_meta("dim") else None
+        return cls(settings, db, model, dim)
+
+    def close(self) -> None:
+        self.db.close()
+
+    # -- embedder -------------------------------------------------------------------------
+    @property
+    def embedder(self) -> Embedder:
+        """Loaded on first use: listing documents never pays for a model."""
+        with self._lock:
+            if self._embedder is None:
+                embedder = get_embedder(self.model)
+                if self.dim is not None and embedder.dim != self.dim:
+                    raise ModelMismatchError(
+                        f"model {self.model!r} gives {embedder.dim}-d vectors but the index holds {self.dim}-d"
+                    )
+                self._embedder = embedder
+            return self._embedder
+
+    def record_model(self) -> None:
+        """Stamp a new index with its model (inside the first write)."""
+        if self.db.get_meta("model") is None:
+            with self.db.conn:
+                self.db.set_meta("model", self.model)
+                self.db.set_meta("dim", self.embedder.dim)
+                self.db.set_meta("format", FORMAT_VERSION)
+            self.dim = self.embedder.dim
+
+    # -- vectors --------------------------------------------------------------------------
+    @property
+    def vectors(self) -> VectorIndex:
+        """The FAISS index matching the current SQLite generation (reloaded when stale)."""
+        with self._lock:
+            generation = self.db.generation()
+            if self._vectors is None or generation != self._vectors_generation:
+                self._vectors = self._load_vectors(generation)
+                self._vectors_generation = generation
+            return self._vectors
+
+    def _load_vectors(self, generation: int) -> VectorIndex:
+        dim = self.dim or self.embedder.dim
+        loaded = VectorIndex.load(self.dir, dim, generation)
+        if loaded is not None:
+            return loaded
+        rebuilt = VectorIndex(dim)
+        for ids, vecs in self.db.iter_vectors():
+            rebuilt.add(ids, vecs)
+        return rebuilt
+
+    def apply_vector_change(self, removed: list[int], added: list[int], vectors: np.ndarray, generation: int) -> None:
+        """Bring the in-memory FAISS index along with a committed transaction."""
+        with self._lock:
+            current = self._vectors
+            if current is None or self._vectors_generation != generation - 1:
+                self._vectors = None  # someone else wrote too: reload from SQLite on next use
+                return
+            current.remove(removed)
+            current.add(np.asarray(added, dtype=np.int64), vectors)
+            self._vectors_generation = generation
+
+    def save(self) -> None:
+        """Snapshot FAISS and rewrite the manifest (both atomically)."""
+        with self._lock:
+            generation = self.db.generation()
+            vectors = self.vectors
+            vectors.save(self.dir, generation)
+            atomic_write_json(self.dir / MANIFEST_NAME, self.manifest())
+
+    def manifest(self) -> dict[str, object]:
+        counts = self.db.counts()
+        return {
+            "format": FORMAT_VERSION,
+            "model": self.model,
+            "dim": self.dim,
+            "generation": self.db.generation(),
+            "documents": counts["documents"],
+            "pages": counts["pages"],
+            "passages": counts["passages"],
+            "languages": self.db.languages(),
+            "files": {"database": DB_NAME, "vectors": "vectors.json"},
+        }

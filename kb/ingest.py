@@ -1,0 +1,331 @@
+"""Ingestion: extract -> clean -> chunk (in worker processes) -> embed -> store (here).
+
+Each document is committed in its own transaction, so an interrupted run keeps every
+document it finished and a re-run picks up the rest. Unchanged files are recognised by
+size and mtime, then by content hash, and skipped without being read twice.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import re
+import time
+import unicodedata
+from concurrent.futures import Executor, Future, ProcessPoolExecutor
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Callable, Iterable, Iterator
+
+import numpy as np
+
+from kb.errors import ExtractionError, KBError
+from kb.extract import SUPPORTED_SUFFIXES
+from kb.index import Index
+from kb.manifest import AUTO_NAMES, DocMeta, Manifest
+from kb.models import Document, Passage
+from kb.store.db import DocumentRecord
+
+EMBED_BATCH = 32
+
+
+@dataclass
+class FileOutcome:
+    path: str
+    status: str  # added | replaced | unchanged | failed
+    doc_id: str | None = None
+    pages: int = 0
+    passages: int = 0
+    reason: str | None = None
+
+
+@dataclass
+class IngestReport:
+    outcomes: list[FileOutcome] = field(default_factory=list)
+    seconds: dict[str, float] = field(default_factory=lambda: {"extract": 0.0, "embed": 0.0, "store": 0.0, "total": 0.0})
+    embedded: int = 0
+    interrupted: bool = False
+
+    def count(self, status: str) -> int:
+        return sum(1 for o in self.outcomes if o.status == status)
+
+    @property
+    def failed(self) -> list[FileOutcome]:
+        return [o for o in self.outcomes if o.status == "failed"]
+
+    def to_dict(self) -> dict[str, object]:
+        done = [o for o in self.outcomes if o.status in ("added", "replaced")]
+        return {
+            "added": self.count("added"), "replaced": self.count("replaced"),
+            "unchanged": self.count("unchanged"), "failed": self.count("failed"),
+            "pages": sum(o.pages for o in done), "passages": sum(o.passages for o in done),
+            "embedded": self.embedded, "interrupted": self.interrupted,
+            "seconds": {k: round(v, 3) for k, v in self.seconds.items()},
+            "failures": [{"path": o.path, "reason": o.reason} for o in self.failed],
+        }
+
+
+@dataclass
+class PreparedDoc:
+    """A document read, repaired and split, ready to embed (picklable, crosses processes)."""
+
+    title: str
+    lang: str | None
+    format: str
+    pages: int
+    passages: list[Passage]
+    metadata: dict[str, object]
+    seconds: float
+
+
+# -- discovery ---------------------------------------------------------------------------------
+def discover(paths: Iterable[str | Path]) -> tuple[list[Path], list[FileOutcome], list[Manifest]]:
+    """Files to ingest (sorted, recursive), missing paths as failures, and auto manifests."""
+    files: list[Path] = []
+    missing: list[FileOutcome] = []
+    manifests: list[Manifest] = []
+    for raw in paths:
+        path = Path(raw)
+        if path.is_dir():
+            for name in AUTO_NAMES:
+                if (path / name).is_file():
+                    manifests.append(Manifest.load(path / name))
+            files.extend(
+                p for p in sorted(path.rglob("*"))
+                if p.is_file() and p.suffix.lower() in SUPPORTED_SUFFIXES and not p.name.startswith(".")
+            )
+        elif path.is_file():
+            files.append(path)
+        else:
+            missing.append(FileOutcome(str(raw), "failed", reason="no such file or folder"))
+    return list(dict.fromkeys(files)), missing, manifests
+
+
+def slugify(text: str, limit: int = 48) -> str:
+    ascii_text = unicodedata.normalize("NFKD", text).encode("ascii", "ignore").decode()
+    slug = re.sub(r"[^a-z0-9]+", "-", ascii_text.lower()).strip("-")
+    return slug[:limit].strip("-") or "doc"
+
+
+def file_sha256(path: Path) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as handle:
+        for block in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def text_sha(text: str) -> str:
+    return hashlib.sha1(text.encode("utf-8")).hexdigest()
+
+
+# -- the per-document work (runs in a worker process) -------------------------------------------
+def prepare(path: str, doc_id: str, lang_hint: str | None, min_chars: int, max_chars: int) -> PreparedDoc:
+    from kb.chunk import chunk
+    from kb.clean import clean_pages
+    from kb.extract import extract
+    from kb.lang import detect_language
+
+    started = time.perf_counter()
+    extracted = extract(path)
+    if not any(p.text.strip() for p in extracted.pages):
+        what = "image-only PDF" if extracted.format == "pdf" else "empty document"
+        raise ExtractionError(f"no text layer ({what}): needs OCR")
+    sample = " ".join(p.text for p in extracted.pages[:8])
+    lang = lang_hint or detect_language(sample)
+    clean = clean_pages(extracted.pages, lang)
+    passages = chunk(clean, doc_id, min_chars=min_chars, max_chars=max_chars)
+    if not passages:
+        raise ExtractionError("no passages: the text is too short or only headings")
+    return PreparedDoc(
+        title=extracted.title or Path(path).stem, lang=lang, format=extracted.format,
+        pages=len(extracted.pages), passages=passages, metadata=dict(extracted.metadata),
+        seconds=time.perf_counter() - started,
+    )
+
+
+class _InlineExecutor(Executor):
+    """Runs work at submit time: the single-process path, with the same interface."""
+
+    def submit(self, fn, /, *args, **kwargs):  # type: ignore[override]
+        future: Future = Future()
+        try:
+            future.set_result(fn(*args, **kwargs))
+        except BaseException as err:  # noqa: BLE001 - delivered through the future
+            future.set_exception(err)
+        return future
+
+
+EventHandler = Callable[[str, FileOutcome | None], None]
+
+
+class Ingestor:
+    """Runs one ingest over an open index; reports progress through ``on_event``."""
+
+    def __init__(self, index: Index, on_event: EventHandler | None = None, meta: Manifest | None = None) -> None:
+        self.index = index
+        self.on_event = on_event or (lambda kind, outcome: None)
+        self.manifests = [meta] if meta else []
+
+    def _meta_for(self, path: Path) -> DocMeta | None:
+        for manifest in self.manifests:
+            found = manifest.lookup(path)
+            if found:
+                return found
+        return None
+
+    def _doc_id(self, path: Path, abs_path: str) -> str:
+        existing = self.index.db.document_by_path(abs_path)
+        if existing:
+            return existing.document.doc_id
+        base = slugify(path.stem)
+        if not self.index.db.doc_id_taken(base, abs_path):
+            return base
+        return f"{base}-{hashlib.sha1(abs_path.encode()).hexdigest()[:6]}"
+
+    def run(self, paths: Iterable[str | Path]) -> IngestReport:
+        report = IngestReport()
+        started = time.perf_counter()
+        files, missing, auto = discover(paths)
+        self.manifests.extend(auto)
+        report.outcomes.extend(missing)
+        self.on_event("start", FileOutcome(path=str(len(files)), status="count"))
+        todo: list[tuple[Path, str, str, DocMeta | None, os.stat_result, str]] = []
+        for path in files:
+            outcome = self._check_unchanged(path, todo)
+            if outcome:
+                report.outcomes.append(outcome)
+                self.on_event("file", outcome)
+        if todo:
+            self.index.record_model()
+            _ = self.index.vectors  # load once, then keep it in step document by document
+        workers = self.index.settings.workers if len(todo) > 1 else 0
+        executor: Executor = ProcessPoolExecutor(workers) if workers > 0 else _InlineExecutor()
+        last_save = time.perf_counter()
+        try:
+            for item, future in self._submit_ahead(executor, todo, max(2, 2 * workers)):
+                outcome = self._finish(item, future, report)
+                report.outcomes.append(outcome)
+                self.on_event("file", outcome)
+                if time.perf_counter() - last_save > self.index.settings.snapshot_every:
+                    self.index.save()
+                    last_save = time.perf_counter()
+        except KeyboardInterrupt:
+            report.interrupted = True
+        finally:
+            executor.shutdown(wait=not report.interrupted, cancel_futures=True)
+            if todo:
+                self.index.save()
+        report.seconds["total"] = time.perf_counter() - started
+        return report
+
+    def _check_unchanged(self, path: Path, todo: list) -> FileOutcome | None:
+        abs_path = str(path.resolve())
+        try:
+            stat = path.stat()
+        except OSError as err:
+            return FileOutcome(str(path), "failed", reason=err.strerror or str(err))
+        meta = self._meta_for(path)
+        meta_key = repr(meta)
+        record = self.index.db.document_by_path(abs_path)
+        if record and record.size == stat.st_size and record.mtime == stat.st_mtime and record.extra.get("meta") == meta_key:
+            return FileOutcome(str(path), "unchanged", record.document.doc_id, record.document.pages, record.document.passages)
+        try:
+            sha = file_sha256(path)
+        except OSError as err:
+            return FileOutcome(str(path), "failed", reason=err.strerror or str(err))
+        if record and record.document.sha256 == sha and record.extra.get("meta") == meta_key:
+            return FileOutcome(str(path), "unchanged", record.document.doc_id, record.document.pages, record.document.passages)
+        todo.append((path, abs_path, sha, meta, stat, meta_key))
+        return None
+
+    def _submit_ahead(self, executor: Executor, todo: list, window: int) -> Iterator[tuple[tuple, Future]]:
+        """Keep ``window`` documents in preparation while the caller embeds earlier ones."""
+        settings = self.index.settings
+        pending: list[tuple[tuple, Future]] = []
+        items = iter(todo)
+        while True:
+            while len(pending) < window:
+                item = next(items, None)
+                if item is None:
+                    break
+                path, abs_path, _sha, meta, _stat, _key = item
+                doc_id = self._doc_id(path, abs_path)
+                lang = meta.language if meta else None
+                future = executor.submit(prepare, str(path), doc_id, lang, settings.min_chars, settings.max_chars)
+                pending.append(((*item, doc_id), future))
+            if not pending:
+                return
+            yield pending.pop(0)
+
+    def _finish(self, item: tuple, future: Future, report: IngestReport) -> FileOutcome:
+        path, abs_path, sha, meta, stat, meta_key, doc_id = item
+        try:
+            prepared: PreparedDoc = future.result()
+        except KBError as err:
+            return FileOutcome(str(path), "failed", reason=str(err))
+        except Exception as err:  # noqa: BLE001 - one bad file must not stop the others
+            return FileOutcome(str(path), "failed", reason=f"{type(err).__name__}: {err}")
+        report.seconds["extract"] += prepared.seconds
+        replaced = self.index.db.document_by_path(abs_path) is not None
+        document = self._document(path, doc_id, sha, prepared, meta)
+        self._store(document, abs_path, stat, meta_key, prepared, report)
+        return FileOutcome(str(path), "replaced" if replaced else "added", doc_id, prepared.pages, len(prepared.passages))
+
+    def _document(self, path: Path, doc_id: str, sha: str, prepared: PreparedDoc, meta: DocMeta | None) -> Document:
+        meta = meta or DocMeta()
+        year = meta.year
+        if year is None and isinstance(prepared.metadata.get("year"), int):
+            year = prepared.metadata["year"]  # type: ignore[assignment]
+        return Document(
+            doc_id=doc_id, source=_display_path(path), title=meta.title or prepared.title,
+            lang=meta.language or prepared.lang, format=prepared.format, sha256=sha,
+            pages=prepared.pages, passages=len(prepared.passages), organisation=meta.organisation,
+            year=year, country=meta.country, url=meta.url or _str_or_none(prepared.metadata.get("url")),
+            tags=list(meta.tags),
+        )
+
+    def _store(self, document: Document, abs_path: str, stat: os.stat_result, meta_key: str,
+               prepared: PreparedDoc, report: IngestReport) -> None:
+        from kb.keywords import index_body
+
+        passages = prepared.passages
+        shas = [text_sha(p.text) for p in passages]
+        t0 = time.perf_counter()
+        cached = self.index.db.cached_vectors(shas)
+        missing = {sha: p.text for sha, p in zip(shas, passages) if sha not in cached}
+        fresh = self._embed(missing)
+        report.embedded += len(fresh)
+        vectors = np.stack([cached[s] if s in cached else fresh[s] for s in shas])
+        t1 = time.perf_counter()
+        record = DocumentRecord(document, abs_path, stat.st_size, stat.st_mtime, {"meta": meta_key})
+        bodies = [index_body(p.text, p.lang) for p in passages]
+        removed, added = self.index.db.replace_document(record, passages, shas, fresh, bodies)
+        self.index.apply_vector_change(removed, added, vectors, self.index.db.generation())
+        report.seconds["embed"] += t1 - t0
+        report.seconds["store"] += time.perf_counter() - t1
+
+    def _embed(self, texts_by_sha: dict[str, str]) -> dict[str, np.ndarray]:
+        """Embed in length-sorted batches so padding is not wasted."""
+        if not texts_by_sha:
+            return {}
+        items = sorted(texts_by_sha.items(), key=lambda kv: len(kv[1]))
+        out: dict[str, np.ndarray] = {}
+        embedder = self.index.embedder
+        for start in range(0, len(items), EMBED_BATCH):
+            batch = items[start : start + EMBED_BATCH]
+            vecs = embedder.encode_passages([t for _, t in batch])
+            out.update((sha, vec) for (sha, _), vec in zip(batch, vecs))
+        return out
+
+
+def _display_path(path: Path) -> str:
+    """The path as the user would recognise it: relative to the working folder when inside it."""
+    try:
+        return path.resolve().relative_to(Path.cwd().resolve()).as_posix()
+    except ValueError:
+        return os.path.relpath(path.resolve()) if not path.is_absolute() else path.as_posix()
+
+
+def _str_or_none(value: object) -> str | None:
+    return str(value) if value else None

@@ -1,0 +1,130 @@
+"""The library object every front end uses: the CLI and the API each make one call per command.
+
+``KnowledgeBase`` owns an open ``Index``; input parsing (query files, manifests,
+filters) lives here so that the CLI and the API cannot drift apart.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any, Iterator, Sequence
+
+from kb.errors import UsageError
+from kb.index import Index
+from kb.ingest import EventHandler, IngestReport, Ingestor
+from kb.manifest import Manifest
+from kb.models import Document, Passage, SearchResult
+from kb.search import Query, Searcher
+from kb.settings import Settings
+from kb.store.lock import WriterLock
+
+
+class KnowledgeBase:
+    def __init__(self, settings: Settings, index: Index) -> None:
+        self.settings = settings
+        self.index = index
+        self._searcher = Searcher(index)
+
+    @classmethod
+    def open(cls, settings: Settings | None = None, create: bool = False) -> "KnowledgeBase":
+        settings = settings or Settings.from_env()
+        return cls(settings, Index.open(settings, create=create))
+
+    def close(self) -> None:
+        self.index.close()
+
+    def __enter__(self) -> "KnowledgeBase":
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    # -- writing ----------------------------------------------------------------------------
+    def ingest(self, paths: Sequence[str | Path], meta: str | Path | None = None,
+               on_event: EventHandler | None = None, wait: bool = False) -> IngestReport:
+        """Add or refresh documents; one writer at a time per index."""
+        manifest = Manifest.load(Path(meta)) if meta else None
+        with WriterLock(self.index.dir, wait=wait):
+            return Ingestor(self.index, on_event, manifest).run(paths)
+
+    def remove(self, doc_ids: Sequence[str], wait: bool = False) -> list[str]:
+        """Delete documents by id (or by source path); returns the ids removed."""
+        removed: list[str] = []
+        with WriterLock(self.index.dir, wait=wait):
+            for ref in doc_ids:
+                doc_id = self._resolve_doc(ref)
+                self.index.db.remove_document(doc_id)
+                removed.append(doc_id)
+            self.index.save()
+        return removed
+
+    def _resolve_doc(self, ref: str) -> str:
+        if self.index.db.document(ref):
+            return ref
+        record = self.index.db.document_by_path(str(Path(ref).resolve()))
+        if record:
+            return record.document.doc_id
+        raise UsageError(f"no document {ref!r} in the index (see `kb docs`)")
+
+    # -- reading ----------------------------------------------------------------------------
+    def query(self, text: object, k: object = None, langs: Sequence[str] = (), doc_ids: Sequence[str] = (),
+              mode: str | None = None, id: object = None) -> Query:
+        s = self.settings
+        return Query.build(text, s.k if k is None else k, langs, doc_ids, mode or s.mode, id,
+                           max_chars=s.max_query_chars, k_max=s.k_max)
+
+    def search(self, text: str, k: int | None = None, langs: Sequence[str] = (),
+               doc_ids: Sequence[str] = (), mode: str | None = None) -> SearchResult:
+        return self._searcher.search(self.query(text, k, langs, doc_ids, mode))
+
+    def run_query(self, query: Query) -> SearchResult:
+        return self._searcher.search(query)
+
+    def search_file(self, path: str | Path, langs: Sequence[str] = (), doc_ids: Sequence[str] = (),
+                    mode: str | None = None) -> Iterator[dict[str, Any]]:
+        """Batch search: one JSON object per line in, one result object per line out, in order.
+
+        A bad line yields ``{"id": ..., "error": "..."}`` in its place rather than stopping the batch.
+        """
+        for query in self.parse_queries(path, langs, doc_ids, mode):
+            if isinstance(query, dict):
+                yield query
+            else:
+                yield self._searcher.search(query).to_dict()
+
+    def parse_queries(self, path: str | Path, langs: Sequence[str] = (), doc_ids: Sequence[str] = (),
+                      mode: str | None = None) -> list[Query | dict[str, Any]]:
+        try:
+            lines = Path(path).read_text(encoding="utf-8").splitlines()
+        except OSError as err:
+            raise UsageError(f"cannot read queries file {path}: {err.strerror}") from err
+        out: list[Query | dict[str, Any]] = []
+        for number, line in enumerate(lines, start=1):
+            if not line.strip():
+                continue
+            obj: object = None
+            try:
+                obj = json.loads(line)
+                if not isinstance(obj, dict):
+                    raise UsageError("expected a JSON object")
+                out.append(self.query(obj.get("query"), obj.get("k"), langs, doc_ids, mode, obj.get("id", number)))
+            except (ValueError, UsageError) as err:
+                ident = obj.get("id", number) if isinstance(obj, dict) else number
+                out.append({"id": ident, "error": f"line {number}: {err}"})
+        return out
+
+    def documents(self, limit: int | None = None, offset: int = 0) -> list[Document]:
+        return self.index.db.documents(limit, offset)
+
+    def document(self, doc_id: str) -> Document | None:
+        return self.index.db.document(doc_id)
+
+    def passage(self, passage_id: str) -> Passage | None:
+        return self.index.db.passage(passage_id)
+
+    def stats(self) -> dict[str, Any]:
+        manifest = self.index.manifest()
+        size = sum(f.stat().st_size for f in self.index.dir.iterdir() if f.is_file())
+        manifest.update({"index": str(self.index.dir), "bytes_on_disk": size})
+        return manifest

@@ -1,0 +1,58 @@
+"""Readable terminal output for results, documents and stats (the --json paths skip this)."""
+
+from __future__ import annotations
+
+import shutil
+import textwrap
+from typing import Any
+
+from kb.models import Document, SearchResult
+
+
+def _width() -> int:
+    return max(60, min(110, shutil.get_terminal_size((100, 20)).columns))
+
+
+def render_result(result: SearchResult) -> str:
+    if not result.hits:
+        return f'No passages found for "{result.query}".'
+    width = _width()
+    lines: list[str] = []
+    for hit in result.hits:
+        p = hit.passage
+        head = f"[{hit.rank}] {hit.citation.short()}  ({p.lang or '?'}, score {hit.score:.3f})"
+        lines.append(textwrap.shorten(head, width=width + 40, placeholder="…") if len(head) > width + 40 else head)
+        if hit.citation.section:
+            lines.append(f"    § {textwrap.shorten(hit.citation.section, width - 6, placeholder='…')}")
+        body = textwrap.fill(" ".join(p.text.split()), width=width - 4, initial_indent="    ", subsequent_indent="    ")
+        lines.append(body)
+        lines.append(f"    — {hit.citation.source}  [{p.passage_id}]")
+        lines.append("")
+    return "\n".join(lines).rstrip()
+
+
+def render_documents(documents: list[Document]) -> str:
+    if not documents:
+        return "The index holds no documents yet: run `kb ingest PATH`."
+    width = _width()
+    id_w = min(40, max(len(d.doc_id) for d in documents))
+    rows = [f"{'id':<{id_w}}  lang  pages  passages  title"]
+    for d in documents:
+        title = textwrap.shorten(d.title, max(20, width - id_w - 26), placeholder="…")
+        rows.append(f"{d.doc_id:<{id_w}}  {d.lang or '?':<4}  {d.pages:>5}  {d.passages:>8}  {title}")
+    rows.append(f"{len(documents)} documents")
+    return "\n".join(rows)
+
+
+def render_stats(data: dict[str, Any]) -> str:
+    langs = ", ".join(f"{k} {v}" for k, v in data.get("languages", {}).items()) or "-"
+    size = data.get("bytes_on_disk", 0) / 1e6
+    return "\n".join([
+        f"index      {data['index']}",
+        f"model      {data['model']} ({data.get('dim') or '?'}-d)",
+        f"documents  {data['documents']}",
+        f"pages      {data['pages']}",
+        f"passages   {data['passages']}",
+        f"languages  {langs}",
+        f"disk       {size:.1f} MB",
+    ])

@@ -1,0 +1,123 @@
+"""Search: query -> retrieve (dense and keyword) -> fuse -> cite.
+
+Dense retrieval finds answers across languages; keyword retrieval finds exact names,
+numbers and acronyms that embeddings blur. Reciprocal rank fusion merges the two
+lists without having to calibrate their scores against each other.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Sequence
+
+from kb.errors import UsageError
+from kb.index import Index
+from kb.models import Citation, Hit, Passage, SearchResult
+
+MODES = ("hybrid", "dense", "keyword")
+
+
+@dataclass(frozen=True)
+class Query:
+    """A validated search request (the CLI and the API both build one)."""
+
+    text: str
+    k: int = 10
+    langs: tuple[str, ...] = ()
+    doc_ids: tuple[str, ...] = ()
+    mode: str = "hybrid"
+    id: object = None
+
+    @classmethod
+    def build(cls, text: object, k: object = 10, langs: Sequence[str] = (), doc_ids: Sequence[str] = (),
+              mode: str = "hybrid", id: object = None, max_chars: int = 2000, k_max: int = 100) -> "Query":
+        if not isinstance(text, str) or not text.strip():
+            raise UsageError("the query is empty")
+        if len(text) > max_chars:
+            raise UsageError(f"the query is {len(text)} characters long; the limit is {max_chars}")
+        if isinstance(k, bool) or not isinstance(k, int) or not 1 <= k <= k_max:
+            raise UsageError(f"k must be a whole number from 1 to {k_max}, got {k!r}")
+        if mode not in MODES:
+            raise UsageError(f"mode must be one of {', '.join(MODES)}, got {mode!r}")
+        return cls(text.strip(), k, tuple(langs), tuple(doc_ids), mode, id)
+
+
+@dataclass
+class _Candidate:
+    rowid: int
+    score: float = 0.0
+    dense: float | None = None
+    keyword: float | None = None
+    ranks: dict[str, int] = field(default_factory=dict)
+
+
+class Searcher:
+    def __init__(self, index: Index) -> None:
+        self.index = index
+
+    def search(self, query: Query) -> SearchResult:
+        from kb.lang import detect_language
+
+        settings = self.index.settings
+        depth = max(query.k * 5, 50)
+        allowed = None
+        if query.langs or query.doc_ids:
+            allowed = self.index.db.rowids_where(query.langs, query.doc_ids)
+        query_lang = detect_language(query.text)
+        lists: dict[str, list[tuple[int, float]]] = {}
+        if query.mode in ("hybrid", "dense"):
+            vector = self.index.embedder.encode_queries([query.text])[0]
+            lists["dense"] = self.index.vectors.search(vector, depth, allowed)
+        if query.mode in ("hybrid", "keyword"):
+            lists["keyword"] = self._keyword(query.text, query_lang, depth, allowed)
+        weights = {"dense": 1.0, "keyword": settings.keyword_weight}
+        fused = fuse(lists, weights, settings.rrf_k)[: query.k]
+        return SearchResult(query.text, self._cite(fused), id=query.id, query_lang=query_lang)
+
+    def _keyword(self, text: str, lang: str | None, depth: int, allowed) -> list[tuple[int, float]]:
+        from kb.keywords import match_expression
+
+        expr = match_expression(text, lang)
+        if not expr:
+            return []
+        found = self.index.db.keyword_search(expr, depth * (4 if allowed is not None else 1))
+        if allowed is not None:
+            keep = set(allowed.tolist())
+            found = [(i, s) for i, s in found if i in keep]
+        return found[:depth]
+
+    def _cite(self, candidates: list[_Candidate]) -> list[Hit]:
+        passages = self.index.db.passages_by_rowids([c.rowid for c in candidates])
+        docs = self.index.db.documents_by_ids(p.doc_id for p in passages.values())
+        hits: list[Hit] = []
+        for cand in candidates:
+            passage = passages.get(cand.rowid)
+            if passage is None:  # removed between retrieval and citation
+                continue
+            hits.append(Hit(len(hits) + 1, cand.score, passage, citation_for(passage, docs.get(passage.doc_id)),
+                            extra={"scores": {k: v for k, v in (("dense", cand.dense), ("keyword", cand.keyword)) if v is not None}}))
+        return hits
+
+
+def fuse(lists: dict[str, list[tuple[int, float]]], weights: dict[str, float], rrf_k: int) -> list[_Candidate]:
+    """Weighted reciprocal rank fusion; a single list keeps its own order."""
+    cands: dict[int, _Candidate] = {}
+    for name, ranked in lists.items():
+        for rank, (rowid, raw) in enumerate(ranked, start=1):
+            cand = cands.setdefault(rowid, _Candidate(rowid))
+            cand.ranks[name] = rank
+            setattr(cand, name, raw)
+            cand.score += weights.get(name, 1.0) / (rrf_k + rank)
+    if len(lists) == 1:
+        (name,) = lists
+        for cand in cands.values():
+            cand.score = getattr(cand, name)
+    return sorted(cands.values(), key=lambda c: (-c.score, c.rowid))
+
+
+def citation_for(passage: Passage, doc) -> Citation:
+    return Citation(
+        doc_id=passage.doc_id, title=doc.title if doc else passage.doc_id,
+        source=doc.source if doc else "", page_start=passage.page_start, page_end=passage.page_end,
+        paragraph=passage.paragraph, section=passage.section,
+    )

@@ -1,0 +1,56 @@
+"""One typed settings object shared by the library, the CLI and the API.
+
+It holds configuration only, never runtime state (open databases, models): those live
+in ``kb.index.Index``.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+
+DEFAULT_INDEX = Path("indexes/default")
+
+
+@dataclass(frozen=True)
+class Settings:
+    #: the index folder: --index, else $KB_INDEX, else ./indexes/default
+    index_dir: Path = DEFAULT_INDEX
+    #: embedding model for a new index (None: the default); an existing index keeps its own
+    model: str | None = None
+    #: passages returned by default
+    k: int = 10
+    k_max: int = 100
+    max_query_chars: int = 2000
+    #: passage size targets, in characters
+    min_chars: int = 300
+    max_chars: int = 1500
+    #: extraction worker processes while the main process embeds
+    workers: int = 1
+    #: seconds between FAISS snapshots during a long ingest
+    snapshot_every: float = 60.0
+    #: retrieval mode: hybrid (dense + keyword, fused), dense or keyword
+    mode: str = "hybrid"
+    #: reciprocal rank fusion constant and the weight of the keyword list
+    rrf_k: int = 60
+    keyword_weight: float = 1.0
+    #: a sentence-transformers CrossEncoder to rerank with (off when None)
+    reranker: str | None = None
+    api_key: str | None = field(default=None, repr=False)
+    cors_origins: tuple[str, ...] = ()
+
+    @classmethod
+    def from_env(cls, index_dir: str | Path | None = None, **overrides: object) -> "Settings":
+        """Settings from arguments, then environment variables, then defaults."""
+        env = os.environ
+        chosen = index_dir or env.get("KB_INDEX") or DEFAULT_INDEX
+        base = cls(
+            index_dir=Path(chosen),
+            model=env.get("KB_MODEL") or None,
+            api_key=env.get("KB_API_KEY") or None,
+            cors_origins=tuple(o.strip() for o in env.get("KB_CORS_ORIGINS", "").split(",") if o.strip()),
+            reranker=env.get("KB_RERANKER") or None,
+        )
+        clean = {k: v for k, v in overrides.items() if v is not None}
+        return replace(base, **clean)  # type: ignore[arg-type]

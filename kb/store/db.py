@@ -1,0 +1,288 @@
+"""The SQLite half of an index: documents, passages, vectors and keyword index.
+
+Every change to a document happens in one transaction that also bumps ``generation``;
+readers compare generations to know when their in-memory FAISS copy is stale.
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from importlib import resources
+from pathlib import Path
+from typing import Any, Iterable, Iterator, Sequence
+
+import numpy as np
+
+from kb.models import Document, Passage
+
+DB_NAME = "kb.sqlite"
+FORMAT_VERSION = 1
+
+_PASSAGE_COLUMNS = (
+    "id, passage_id, doc_id, ordinal, text, lang, page_start, page_end, paragraph, section, "
+    "char_start, char_end"
+)
+
+
+@dataclass
+class DocumentRecord:
+    """Everything stored about a document, including what decides re-ingestion."""
+
+    document: Document
+    path: str
+    size: int
+    mtime: float
+    extra: dict[str, Any]
+
+
+def _row_to_passage(row: sqlite3.Row) -> Passage:
+    return Passage(
+        passage_id=row["passage_id"], doc_id=row["doc_id"], ordinal=row["ordinal"],
+        text=row["text"], lang=row["lang"], page_start=row["page_start"],
+        page_end=row["page_end"], paragraph=row["paragraph"], section=row["section"],
+        char_start=row["char_start"], char_end=row["char_end"],
+    )
+
+
+def _row_to_document(row: sqlite3.Row) -> Document:
+    return Document(
+        doc_id=row["doc_id"], source=row["source"], title=row["title"], lang=row["lang"],
+        format=row["format"], sha256=row["sha256"], pages=row["pages"],
+        passages=row["passages"], organisation=row["organisation"], year=row["year"],
+        country=row["country"], url=row["url"], tags=json.loads(row["tags"] or "[]"),
+        ingested_at=row["ingested_at"],
+    )
+
+
+class Database:
+    def __init__(self, index_dir: Path, readonly: bool = False) -> None:
+        self.path = index_dir / DB_NAME
+        if readonly:
+            uri = f"file:{self.path}?mode=ro"
+            self.conn = sqlite3.connect(uri, uri=True, check_same_thread=False)
+        else:
+            index_dir.mkdir(parents=True, exist_ok=True)
+            self.conn = sqlite3.connect(self.path, check_same_thread=False)
+        self.conn.row_factory = sqlite3.Row
+        self.conn.execute("PRAGMA foreign_keys = ON")
+        self.conn.execute("PRAGMA busy_timeout = 30000")
+        if not readonly:
+            self.conn.execute("PRAGMA journal_mode = WAL")
+            self.conn.execute("PRAGMA synchronous = NORMAL")
+            schema = resources.files("kb.store").joinpath("schema.sql").read_text()
+            with self.conn:
+                self.conn.executescript(schema)
+
+    def close(self) -> None:
+        self.conn.close()
+
+    # -- meta -------------------------------------------------------------------------
+    def get_meta(self, key: str) -> str | None:
+        row = self.conn.execute("SELECT value FROM meta WHERE key = ?", (key,)).fetchone()
+        return row[0] if row else None
+
+    def set_meta(self, key: str, value: Any) -> None:
+        self.conn.execute(
+            "INSERT INTO meta(key, value) VALUES (?, ?) "
+            "ON CONFLICT(key) DO UPDATE SET value = excluded.value",
+            (key, str(value)),
+        )
+
+    def generation(self) -> int:
+        return int(self.get_meta("generation") or 0)
+
+    def _bump_generation(self) -> int:
+        gen = self.generation() + 1
+        self.set_meta("generation", gen)
+        return gen
+
+    # -- documents ----------------------------------------------------------------------
+    def document_by_path(self, path: str) -> DocumentRecord | None:
+        row = self.conn.execute("SELECT * FROM documents WHERE path = ?", (path,)).fetchone()
+        return self._record(row) if row else None
+
+    def document(self, doc_id: str) -> Document | None:
+        row = self.conn.execute("SELECT * FROM documents WHERE doc_id = ?", (doc_id,)).fetchone()
+        return _row_to_document(row) if row else None
+
+    def _record(self, row: sqlite3.Row) -> DocumentRecord:
+        return DocumentRecord(
+            document=_row_to_document(row), path=row["path"], size=row["size"],
+            mtime=row["mtime"], extra=json.loads(row["extra"] or "{}"),
+        )
+
+    def doc_id_taken(self, doc_id: str, path: str) -> bool:
+        row = self.conn.execute(
+            "SELECT path FROM documents WHERE doc_id = ?", (doc_id,)
+        ).fetchone()
+        return bool(row) and row[0] != path
+
+    def documents(self, limit: int | None = None, offset: int = 0) -> list[Document]:
+        sql = "SELECT * FROM documents ORDER BY doc_id"
+        params: tuple[Any, ...] = ()
+        if limit is not None:
+            sql += " LIMIT ? OFFSET ?"
+            params = (limit, offset)
+        return [_row_to_document(r) for r in self.conn.execute(sql, params)]
+
+    def documents_by_ids(self, doc_ids: Iterable[str]) -> dict[str, Document]:
+        ids = list(set(doc_ids))
+        if not ids:
+            return {}
+        marks = ",".join("?" * len(ids))
+        rows = self.conn.execute(f"SELECT * FROM documents WHERE doc_id IN ({marks})", ids)
+        return {r["doc_id"]: _row_to_document(r) for r in rows}
+
+    def counts(self) -> dict[str, int]:
+        docs = self.conn.execute("SELECT COUNT(*), COALESCE(SUM(pages), 0) FROM documents").fetchone()
+        passages = self.conn.execute("SELECT COUNT(*) FROM passages").fetchone()[0]
+        return {"documents": docs[0], "pages": docs[1], "passages": passages}
+
+    def languages(self) -> dict[str, int]:
+        rows = self.conn.execute(
+            "SELECT COALESCE(lang, '?'), COUNT(*) FROM passages GROUP BY lang ORDER BY 2 DESC"
+        )
+        return {r[0]: r[1] for r in rows}
+
+    # -- writing ------------------------------------------------------------------------
+    def replace_document(
+        self,
+        record: DocumentRecord,
+        passages: Sequence[Passage],
+        text_shas: Sequence[str],
+        new_vectors: dict[str, np.ndarray],
+        bodies: Sequence[str],
+    ) -> tuple[list[int], list[int]]:
+        """Swap a document's rows in one transaction; returns (removed ids, added ids)."""
+        doc = record.document
+        with self.conn:
+            removed = self._delete_document_rows(doc.doc_id, record.path)
+            self.conn.executemany(
+                "INSERT OR IGNORE INTO embeddings(text_sha, vector) VALUES (?, ?)",
+                [(sha, np.asarray(v, dtype=np.float32).tobytes()) for sha, v in new_vectors.items()],
+            )
+            self.conn.execute(
+                "INSERT INTO documents(doc_id, source, path, title, lang, format, sha256, size, "
+                "mtime, pages, passages, organisation, year, country, url, tags, extra, "
+                "ingested_at) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
+                (
+                    doc.doc_id, doc.source, record.path, doc.title, doc.lang, doc.format,
+                    doc.sha256, record.size, record.mtime, doc.pages, len(passages),
+                    doc.organisation, doc.year, doc.country, doc.url, json.dumps(doc.tags),
+                    json.dumps(record.extra), datetime.now(timezone.utc).isoformat(timespec="seconds"),
+                ),
+            )
+            added: list[int] = []
+            for passage, sha, body in zip(passages, text_shas, bodies):
+                cur = self.conn.execute(
+                    "INSERT INTO passages(passage_id, doc_id, ordinal, text, lang, page_start, "
+                    "page_end, paragraph, section, char_start, char_end, text_sha) "
+                    "VALUES (?,?,?,?,?,?,?,?,?,?,?,?)",
+                    (
+                        passage.passage_id, passage.doc_id, passage.ordinal, passage.text,
+                        passage.lang, passage.page_start, passage.page_end, passage.paragraph,
+                        passage.section, passage.char_start, passage.char_end, sha,
+                    ),
+                )
+                rowid = int(cur.lastrowid or 0)
+                self.conn.execute("INSERT INTO passages_fts(rowid, body) VALUES (?, ?)", (rowid, body))
+                added.append(rowid)
+            self._bump_generation()
+        return removed, added
+
+    def remove_document(self, doc_id: str) -> list[int]:
+        with self.conn:
+            removed = self._delete_document_rows(doc_id, None)
+            if removed or self.document(doc_id) is None:
+                self._bump_generation()
+        return removed
+
+    def _delete_document_rows(self, doc_id: str, path: str | None) -> list[int]:
+        ids = [
+            r[0]
+            for r in self.conn.execute(
+                "SELECT p.id FROM passages p JOIN documents d ON p.doc_id = d.doc_id "
+                "WHERE d.doc_id = ? OR d.path = ?",
+                (doc_id, path),
+            )
+        ]
+        self.conn.executemany("DELETE FROM passages_fts WHERE rowid = ?", [(i,) for i in ids])
+        self.conn.execute("DELETE FROM documents WHERE doc_id = ? OR path = ?", (doc_id, path))
+        return ids
+
+    # -- vectors ------------------------------------------------------------------------
+    def cached_vectors(self, shas: Iterable[str]) -> dict[str, np.ndarray]:
+        wanted = list(set(shas))
+        found: dict[str, np.ndarray] = {}
+        for start in range(0, len(wanted), 500):
+            chunk = wanted[start : start + 500]
+            marks = ",".join("?" * len(chunk))
+            for sha, blob in self.conn.execute(
+                f"SELECT text_sha, vector FROM embeddings WHERE text_sha IN ({marks})", chunk
+            ):
+                found[sha] = np.frombuffer(blob, dtype=np.float32)
+        return found
+
+    def iter_vectors(self, batch: int = 20000) -> Iterator[tuple[np.ndarray, np.ndarray]]:
+        """All (ids, vectors) of live passages, in batches, for rebuilding FAISS."""
+        cur = self.conn.execute(
+            "SELECT p.id, e.vector FROM passages p JOIN embeddings e ON e.text_sha = p.text_sha "
+            "ORDER BY p.id"
+        )
+        while rows := cur.fetchmany(batch):
+            ids = np.fromiter((r[0] for r in rows), dtype=np.int64, count=len(rows))
+            vecs = np.stack([np.frombuffer(r[1], dtype=np.float32) for r in rows])
+            yield ids, vecs
+
+    # -- passages -----------------------------------------------------------------------
+    def passages_by_rowids(self, ids: Sequence[int]) -> dict[int, Passage]:
+        out: dict[int, Passage] = {}
+        ids = list(ids)
+        for start in range(0, len(ids), 500):
+            chunk = ids[start : start + 500]
+            marks = ",".join("?" * len(chunk))
+            for row in self.conn.execute(
+                f"SELECT {_PASSAGE_COLUMNS} FROM passages WHERE id IN ({marks})", chunk
+            ):
+                out[row["id"]] = _row_to_passage(row)
+        return out
+
+    def passage(self, passage_id: str) -> Passage | None:
+        row = self.conn.execute(
+            f"SELECT {_PASSAGE_COLUMNS} FROM passages WHERE passage_id = ?", (passage_id,)
+        ).fetchone()
+        return _row_to_passage(row) if row else None
+
+    def passages_of(self, doc_id: str) -> list[Passage]:
+        rows = self.conn.execute(
+            f"SELECT {_PASSAGE_COLUMNS} FROM passages WHERE doc_id = ? ORDER BY ordinal", (doc_id,)
+        )
+        return [_row_to_passage(r) for r in rows]
+
+    def rowids_where(self, langs: Sequence[str] = (), doc_ids: Sequence[str] = ()) -> np.ndarray:
+        """Passage ids allowed by the filters (used as a FAISS id selector)."""
+        clauses, params = [], []
+        if langs:
+            clauses.append(f"lang IN ({','.join('?' * len(langs))})")
+            params.extend(langs)
+        if doc_ids:
+            clauses.append(f"doc_id IN ({','.join('?' * len(doc_ids))})")
+            params.extend(doc_ids)
+        where = " AND ".join(clauses) or "1"
+        rows = self.conn.execute(f"SELECT id FROM passages WHERE {where}", params).fetchall()
+        return np.fromiter((r[0] for r in rows), dtype=np.int64, count=len(rows))
+
+    def keyword_search(self, match: str, limit: int) -> list[tuple[int, float]]:
+        """FTS5 bm25 over the folded passage bodies; higher score is better."""
+        try:
+            rows = self.conn.execute(
+                "SELECT rowid, -bm25(passages_fts) FROM passages_fts WHERE passages_fts MATCH ? "
+                "ORDER BY bm25(passages_fts) LIMIT ?",
+                (match, limit),
+            ).fetchall()
+        except sqlite3.OperationalError:
+            return []
+        return [(int(r[0]), float(r[1])) for r in rows]

@@ -1,0 +1,40 @@
+-- SQLite is the source of truth: documents, passages, their vectors and the keyword index.
+-- The FAISS file beside it is a snapshot that can always be rebuilt from these rows.
+CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS documents (
+    doc_id TEXT PRIMARY KEY,
+    source TEXT NOT NULL,
+    path TEXT NOT NULL UNIQUE,
+    title TEXT NOT NULL,
+    lang TEXT,
+    format TEXT NOT NULL,
+    sha256 TEXT NOT NULL,
+    size INTEGER NOT NULL,
+    mtime REAL NOT NULL,
+    pages INTEGER NOT NULL,
+    passages INTEGER NOT NULL,
+    organisation TEXT, year INTEGER, country TEXT, url TEXT,
+    tags TEXT NOT NULL DEFAULT '[]',
+    extra TEXT NOT NULL DEFAULT '{}',
+    ingested_at TEXT NOT NULL
+);
+CREATE INDEX IF NOT EXISTS documents_sha ON documents(sha256);
+CREATE TABLE IF NOT EXISTS passages (
+    id INTEGER PRIMARY KEY,            -- the FAISS id
+    passage_id TEXT NOT NULL UNIQUE,
+    doc_id TEXT NOT NULL REFERENCES documents(doc_id) ON DELETE CASCADE,
+    ordinal INTEGER NOT NULL,
+    text TEXT NOT NULL,
+    lang TEXT,
+    page_start INTEGER, page_end INTEGER,
+    paragraph TEXT, section TEXT,
+    char_start INTEGER NOT NULL, char_end INTEGER NOT NULL,
+    text_sha TEXT NOT NULL
+);
+CREATE INDEX IF NOT EXISTS passages_doc ON passages(doc_id);
+CREATE INDEX IF NOT EXISTS passages_lang ON passages(lang);
+CREATE INDEX IF NOT EXISTS passages_sha ON passages(text_sha);
+-- Vectors keyed by text hash: a moved or lightly edited document re-embeds only what changed.
+CREATE TABLE IF NOT EXISTS embeddings (text_sha TEXT PRIMARY KEY, vector BLOB NOT NULL);
+-- Keyword index over normalised (folded, stemmed) passage text; rowid = passages.id.
+CREATE VIRTUAL TABLE IF NOT EXISTS passages_fts USING fts5(body, tokenize = 'unicode61 remove_diacritics 2');

