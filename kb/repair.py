@@ -60,6 +60,8 @@ class Repair:
 
 @dataclass
 class RepairResult:
+    """The repaired text and every change made to it, in text order."""
+
     text: str
     repairs: list[Repair]
 
@@ -70,6 +72,10 @@ class _Choice:
     zipf: float
     glyphs: tuple[tuple[str, str], ...]  # (glyph char, chosen option)
     doublings: int
+
+
+# A candidate spelling: (cased text, glyph readings, number of t's doubled).
+_Cand = tuple[str, tuple[tuple[str, str], ...], int]
 
 
 @lru_cache(maxsize=None)
@@ -131,7 +137,8 @@ class _Repairer:
         self.restrict = restrict or {}
         self._glyph_cache: dict[str, _Choice | None] = {}
 
-    def best(self, cands: list[tuple[str, tuple, int]], langs: tuple[str, ...]) -> _Choice | None:
+    def best(self, cands: list[_Cand], langs: tuple[str, ...]) -> _Choice | None:
+        """Most frequent candidate (in any of ``langs``), invented t's slightly penalised."""
         best: _Choice | None = None
         best_score = -1.0
         for text, glyphs, dbl in cands:
@@ -139,7 +146,8 @@ class _Repairer:
             z = max(_zipf(key, lg) for lg in langs)
             score = z - DOUBLING_PENALTY * dbl
             if z > 0 and score > best_score:
-                best, best_score = _Choice(unicodedata.normalize("NFC", text), z, glyphs, dbl), score
+                best = _Choice(unicodedata.normalize("NFC", text), z, glyphs, dbl)
+                best_score = score
         return best
 
     def glyph_word(self, word: str) -> _Choice | None:
@@ -152,9 +160,10 @@ class _Repairer:
         opts = [(self.restrict[g],) if g in self.restrict else GLYPH_OPTIONS for g in glyphs]
         choice = None
         if math.prod(len(o) for o in opts) <= MAX_COMBOS:
-            cands = []
+            cands: list[_Cand] = []
             for combo in product(*opts):
-                s = parts[0] + "".join((o.upper() if upper else o) + p for o, p in zip(combo, parts[1:]))
+                fill = [o.upper() if upper else o for o in combo]
+                s = parts[0] + "".join(o + p for o, p in zip(fill, parts[1:]))
                 for text, dbl in _doubled(s, 2, "T" if upper else "t"):
                     cands.append((text, tuple(zip(glyphs, combo)), dbl))
             choice = self._accept(self.best(cands, (self.lang,)) if self.lang else None, 0.0)
@@ -181,7 +190,9 @@ class _Repairer:
         c = self.best(cands, (self.lang,))
         if c is None:
             return None
-        if (zo < TT_UNKNOWN and c.zipf >= TT_STRONG) or (c.zipf - zo >= TT_GAP and c.zipf >= TT_GAP_MIN):
+        if zo < TT_UNKNOWN and c.zipf >= TT_STRONG:
+            return c, True
+        if c.zipf - zo >= TT_GAP and c.zipf >= TT_GAP_MIN:
             return c, True
         if zo < 1.0 and c.zipf >= TT_WEAK:
             return c, False

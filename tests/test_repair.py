@@ -36,6 +36,11 @@ def _check_invariant(text: str, res: RepairResult) -> None:
     assert "".join(out) == res.text
 
 
+def _truth() -> dict[str, str]:
+    lines = FIXTURE.read_text(encoding="utf-8").splitlines()
+    return dict(line.split("\t") for line in lines)
+
+
 # --- the mission document -------------------------------------------------------------
 
 @pytest.fixture(scope="module")
@@ -46,14 +51,14 @@ def mission() -> str:
 
 
 def test_fixture_covers_every_fffd_token(mission: str) -> None:
-    truth = dict(line.split("\t") for line in FIXTURE.read_text(encoding="utf-8").splitlines())
+    truth = _truth()
     damaged = {w for w in WORD.findall(mission) if "\ufffd" in w}
     assert damaged <= truth.keys()
     assert all("\ufffd" not in v for v in truth.values())
 
 
 def test_mission_document_restored(mission: str) -> None:
-    truth = dict(line.split("\t") for line in FIXTURE.read_text(encoding="utf-8").splitlines())
+    truth = _truth()
     repair_text(mission, "fr")  # warm the word lists
     t0 = time.perf_counter()
     res = repair_text(mission, "fr")
@@ -149,14 +154,16 @@ def test_capitalisation() -> None:
 
 
 def test_apostrophes() -> None:
-    assert _fix("l\u2019informa\ufffdon et d\u2019a\ufffdrer", "fr") == "l\u2019information et d\u2019attirer"
+    src = "l\u2019informa\ufffdon et d\u2019a\ufffdrer"
+    assert _fix(src, "fr") == "l\u2019information et d\u2019attirer"
     assert _fix("l'informa\ufffdon, s'ataquer", "fr") == "l'information, s'attaquer"
 
 
 def test_repair_offsets_refer_to_input() -> None:
     src = "Cete d\u2019informa\ufffdon"
     res = repair_text(src, "fr")
-    assert res.repairs == [Repair(0, 4, "Cete", "Cette"), Repair(7, 17, "informa\ufffdon", "information")]
+    assert res.repairs == [Repair(0, 4, "Cete", "Cette"),
+                           Repair(7, 17, "informa\ufffdon", "information")]
 
 
 def test_private_use_glyphs() -> None:
@@ -178,8 +185,9 @@ def test_private_use_bullets_left_alone() -> None:
 
 def test_unknown_words_left_alone() -> None:
     for text, lang in [("xyz\ufffdqq", "fr"), ("\ufffd", "fr"), ("\ufffd\ufffd 12", "en"),
-                       ("Kigali Ntaganda Butare", "fr"), ("rate, date, note, mate, pate, tete, jete", "fr"),
-                       ("later, liter, biter", "en"), ("Boston Matteo", "fr")]:
+                       ("Kigali Ntaganda Butare", "fr"), ("Boston Matteo", "fr"),
+                       ("rate, date, note, mate, pate, tete, jete", "fr"),
+                       ("later, liter, biter", "en")]:
         assert _fix(text, lang) == text
 
 

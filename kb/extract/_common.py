@@ -84,13 +84,25 @@ def decode_bytes(data: bytes) -> tuple[str, str]:
 
 
 def _guess_encoding(data: bytes) -> str | None:
-    """charset-normalizer's best guess, imported lazily (it is not needed for UTF-8)."""
+    """charset-normalizer's best guess, with cp1252 winning ties.
+
+    On short Western European text it often ranks cp1250 first with exactly the same
+    scores as cp1252 ("à" comes back as "ŕ"); this corpus is en/fr/es/pt/de, so among
+    equally good candidates the Windows Western code page is the likely truth.
+    """
     try:
         from charset_normalizer import from_bytes
     except ImportError:  # pragma: no cover - dependency is declared
         return None
-    best = from_bytes(data).best()
-    return best.encoding if best is not None else None
+    results = list(from_bytes(data))
+    if not results:
+        return None
+    best = results[0]
+    for match in results:
+        tied = match.chaos <= best.chaos + 0.01 and match.coherence >= best.coherence - 0.02
+        if tied and "cp1252" in match.could_be_from_charset:
+            return "cp1252"
+    return best.encoding
 
 
 def is_heading_like(line: str, max_len: int = 150) -> bool:

@@ -7,7 +7,6 @@ kept, one row per line with cells joined by ``|``, since policy annexes live in 
 from __future__ import annotations
 
 import re
-import zipfile
 from pathlib import Path
 from typing import Any
 
@@ -23,6 +22,8 @@ _HEADING_STYLE = re.compile(
 
 def extract_docx(path: Path) -> ExtractedDocument:
     """Read a .docx file; raises ``ExtractionError`` when it is not a Word package."""
+    import zipfile
+
     if not zipfile.is_zipfile(path):
         raise ExtractionError("not a DOCX (not a zip file)")
     import docx

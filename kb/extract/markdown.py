@@ -20,6 +20,7 @@ _FRONT = re.compile(r"\A---[ \t]*\n(.*?)\n(?:---|\.\.\.)[ \t]*(?:\n|\Z)", re.DOT
 _FENCE = re.compile(r"^\s*(```|~~~)")
 _SUBS: list[tuple[re.Pattern[str], str]] = [
     (re.compile(r"<!--.*?-->", re.DOTALL), ""),
+    (re.compile(r"^(?:[-_*][ \t]*){3,}$", re.MULTILINE), ""),  # thematic breaks
     (re.compile(r"!\[[^\]]*\]\([^)]*\)", re.DOTALL), ""),  # images
     (re.compile(r"!\[[^\]]*\]\[[^\]]*\]"), ""),  # reference images
     (re.compile(r"\[([^\]]+)\]\((?:[^()]|\([^()]*\))*\)", re.DOTALL), r"\1"),  # [text](url)
@@ -28,14 +29,18 @@ _SUBS: list[tuple[re.Pattern[str], str]] = [
     (re.compile(r"<(https?://[^>\s]+)>"), r"\1"),  # autolinks
     (re.compile(r"</?[A-Za-z][A-Za-z0-9]*(?:\s[^<>]*)?/?>"), ""),  # inline HTML tags
     (re.compile(r"(\*\*|__)(?=\S)((?:(?!\n\n).)+?)(?<=\S)\1", re.DOTALL), r"\2"),  # bold
-    (re.compile(r"(?<![\w*])\*(?=\S)([^*\n]+?)(?<=\S)\*(?![\w*])"), r"\1"),  # *italic*
+    (re.compile(r"\*{2,}"), ""),  # leftover bold markers (pandoc glues them to no-break spaces)
+    (re.compile(r"(?<=[^\s*])\*|\*(?=[^\s*])"), ""),  # italic stars; "* item" bullets stay
+    (re.compile(r"^#{1,6}[ \t]*$", re.MULTILINE), ""),  # empty headings
+    (re.compile(r"^\\#+[ \t]*$", re.MULTILINE), ""),  # "\###": end-of-release marker
     (re.compile(r"\\([\\`*_{}\[\]()#+\-.!$<>|~])"), r"\1"),  # backslash escapes
     (re.compile(r"\\$", re.MULTILINE), ""),  # hard line break
     (re.compile(r"^(\S[^\n]*)\n:[ \t]+", re.MULTILINE), r"\1: "),  # definition lists
     (re.compile(r"^([-*+])[ \t]+", re.MULTILINE), r"\1 "),  # "-   item" -> "- item"
 ]
 _SETEXT = re.compile(r"^([^\s#][^\n]*)\n(=+|-+)[ \t]*$", re.MULTILINE)
-_ATX = re.compile(r"^(#{1,6})[ \t]+(.+?)[ \t#]*$", re.MULTILINE)
+_BOLD_PARAGRAPH = re.compile(r"(?:(?<=\n\n)|\A)\*\*([^*\n]{1,120}?)\*\*(?=\n\n|\n?\Z)")
+_ATX = re.compile(r"^(#{1,6})[^\S\n]+(.+?)[^\S\n]*(?:#+[^\S\n]*)?$", re.MULTILINE)
 
 
 def extract_markdown(path: Path) -> ExtractedDocument:
@@ -108,13 +113,14 @@ def markdown_to_text(body: str) -> str:
 
 
 def _clean_prose(text: str) -> str:
+    text = "\n".join(line.strip() for line in text.split("\n"))
     text = _SETEXT.sub(lambda m: ("# " if m.group(2)[0] == "=" else "## ") + m.group(1), text)
+    # A paragraph that is one short bold line is a section title in pandoc/HTML exports.
+    text = _BOLD_PARAGRAPH.sub(r"## \1", text)
     text = _ATX.sub(lambda m: f"{m.group(1)} {m.group(2)}", text)
     for pattern, repl in _SUBS:
         text = pattern.sub(repl, text)
-    text = html.unescape(text)
-    lines = [line.strip() for line in text.split("\n")]
-    return "\n".join(lines)
+    return html.unescape(text)
 
 
 def _split_fences(text: str) -> list[tuple[bool, str]]:

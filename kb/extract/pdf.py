@@ -117,8 +117,8 @@ def _captured_messages() -> Iterator[list[str]]:
 
 
 def _summarise(messages: list[str]) -> list[str]:
-    """Distinct messages, shortened, with repeat counts: enough to diagnose, not a flood."""
-    counts = Counter(one_line(m, 120) for m in messages)
+    """Distinct messages (cut before any dumped dictionary) with counts: diagnosis, not flood."""
+    counts = Counter(one_line(m.split("{", 1)[0], 120) for m in messages)
     out = [f"pypdf: {m}" + (f" (x{n})" if n > 1 else "") for m, n in counts.most_common()]
     if len(out) > _MAX_WARNINGS:
         out = out[:_MAX_WARNINGS] + [f"pypdf: {len(out) - _MAX_WARNINGS} more kinds of warning"]
@@ -199,33 +199,35 @@ def _text(value: Any) -> str | None:
 
 @dataclass
 class _Line:
-    """A line of page 1 with its font size, for the title heuristic."""
+    """A line of page 1 with its largest font size, for the title heuristic."""
 
-    y: float
     size: float
     text: str
 
 
 class _LineCollector:
-    """pypdf text visitor: groups text runs into lines by baseline, keeping the largest size."""
+    """pypdf text visitor: rebuilds page 1 line by line with the font size of each line.
 
-    def __init__(self, limit: int = 60) -> None:
-        self.lines: list[_Line] = []
+    pypdf passes every piece of its output (newlines and inserted spaces included) to the
+    visitor, so splitting the pieces on "\\n" gives exactly the lines of ``extract_text``.
+    """
+
+    def __init__(self, limit: int = 80) -> None:
+        self.lines: list[_Line] = [_Line(0.0, "")]
         self.limit = limit
 
     def __call__(self, text: str, cm: Any, tm: Any, font: Any, font_size: float) -> None:
-        if not text.strip() or len(self.lines) > self.limit:
+        if len(self.lines) > self.limit:
             return
-        y = tm[4] * cm[1] + tm[5] * cm[3] + cm[5]
         scale = math.hypot(tm[2] * cm[0] + tm[3] * cm[2], tm[2] * cm[1] + tm[3] * cm[3])
         size = float(font_size) * (scale or 1.0)
-        last = self.lines[-1] if self.lines else None
-        if last is not None and abs(last.y - y) < max(2.0, 0.3 * size):
-            glue = "" if last.text.endswith((" ", "-")) or text.startswith((" ", ",", ".")) else " "
-            last.text += glue + text
-            last.size = max(last.size, size)
-        else:
-            self.lines.append(_Line(y, size, text))
+        for i, piece in enumerate(text.split("\n")):
+            if i:
+                self.lines.append(_Line(0.0, ""))
+            line = self.lines[-1]
+            line.text += piece
+            if piece.strip():
+                line.size = max(line.size, size)
 
 
 def _read_pages(reader: Any) -> tuple[list[Page], list[str], list[_Line]]:
@@ -280,19 +282,19 @@ def _prominent_block(lines: list[_Line], max_len: int = 250) -> str | None:
 
 
 def _blocks(lines: list[_Line]) -> Iterator[tuple[float, list[str]]]:
-    """Runs of consecutive heading-like lines that share a font size (within 0.6 pt)."""
+    """Runs of heading-like lines sharing a font size (within 0.6 pt); blank lines are skipped."""
     size = 0.0
     texts: list[str] = []
     for line in lines:
         text = strip_folio(line.text)
-        if not is_heading_like(text) or (texts and abs(size - line.size) > 0.6):
-            if texts:
-                yield size, texts
+        if not text:
+            continue
+        fits = is_heading_like(text)
+        if texts and (not fits or abs(size - line.size) > 0.6):
+            yield size, texts
             texts = []
-            if not is_heading_like(text):
-                continue
-        if not texts:
-            size = line.size
-        texts.append(text)
+        if fits:
+            size = line.size if not texts else size
+            texts.append(text)
     if texts:
         yield size, texts

@@ -1,0 +1,119 @@
+"""The FastAPI application and ``run`` (what ``kb serve`` calls).
+
+``create_app`` opens the index once; the embedding model, the vectors and the language
+profiles are loaded before the server accepts a connection (``run`` warms them up before
+uvicorn binds; the lifespan hook does it for other ASGI servers). After that, the index
+follows other processes' ingests by itself: ``kb.index.Index.vectors`` reloads when the
+SQLite generation moves on, and ``ApiService`` reads each request from one snapshot.
+
+Serve it another way with ``uvicorn --factory api.app:factory`` (settings from the
+environment: ``KB_INDEX``, ``KB_API_KEY``, ``KB_CORS_ORIGINS``).
+"""
+
+from __future__ import annotations
+
+import copy
+import logging
+import sys
+from contextlib import asynccontextmanager
+from typing import AsyncIterator
+
+from fastapi import FastAPI
+from fastapi.middleware.cors import CORSMiddleware
+from starlette.concurrency import run_in_threadpool
+
+import kb
+from api import errors
+from api.logging_mw import RequestLog
+from api.routes import documents, errors as error_responses, health, passages, search
+from api.security import require_key
+from api.service import ApiService
+from kb.errors import KBError
+from kb.library import KnowledgeBase
+from kb.settings import Settings
+
+log = logging.getLogger("kb.api")
+
+#: every endpoint group, in the order /docs shows them; a new group is one more line
+ROUTERS = (
+    search,
+    health,
+    documents,
+    passages,
+)
+
+DESCRIPTION = """Semantic search with citations over multilingual policy documents.
+
+`POST /search` returns the best passages for a question in any language, each with its
+citation (document, physical page, paragraph). Bad input is answered with a 4xx whose
+`detail` says what to fix. When the server has an API key (`KB_API_KEY`), send it as
+`X-API-Key: <key>` or `Authorization: Bearer <key>`; `/health` stays open.
+"""
+
+
+def create_app(settings: Settings | None = None, knowledge_base: KnowledgeBase | None = None) -> FastAPI:
+    """The API over ``knowledge_base`` (opened from ``settings`` when not given).
+
+    Raises ``kb.errors.IndexMissingError`` (or another ``KBError``) if the index cannot be opened.
+    """
+    settings = settings or Settings.from_env()
+    owned = knowledge_base is None
+    library = knowledge_base or KnowledgeBase.open(settings)
+    service = ApiService(library)
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        await run_in_threadpool(service.warm_up)
+        log.info("serving %s: %s", library.index.dir, service.health())
+        yield
+        if owned:
+            library.close()
+
+    app = FastAPI(title="kb", version=kb.__version__, description=DESCRIPTION, lifespan=lifespan)
+    app.state.service = service
+    errors.install(app)
+    guard = [require_key(settings.api_key)] if settings.api_key else []
+    for module in ROUTERS:
+        public = getattr(module, "PUBLIC", False) or not guard
+        app.include_router(module.router, dependencies=[] if public else guard,
+                           responses={} if public else error_responses(401))
+    if settings.cors_origins:
+        app.add_middleware(
+            CORSMiddleware, allow_origins=list(settings.cors_origins), allow_methods=["GET", "POST"],
+            allow_headers=["Content-Type", "X-API-Key", "Authorization"], max_age=600,
+        )
+    app.add_middleware(RequestLog)  # outermost: times everything, CORS preflights included
+    return app
+
+
+def factory() -> FastAPI:
+    """For ``uvicorn --factory api.app:factory``: settings from the environment."""
+    return create_app(Settings.from_env())
+
+
+def log_config(level: str) -> dict[str, object]:
+    """uvicorn's logging setup plus the ``kb.api`` request log on the same stream."""
+    from uvicorn.config import LOGGING_CONFIG
+
+    config = copy.deepcopy(LOGGING_CONFIG)
+    std_level = "DEBUG" if level.lower() == "trace" else level.upper()
+    config["loggers"]["kb.api"] = {"handlers": ["default"], "level": std_level, "propagate": False}
+    return config
+
+
+def run(settings: Settings, host: str = "127.0.0.1", port: int = 8000, log_level: str = "info") -> None:
+    """Open the index, load the model, then serve until interrupted.
+
+    An index that is missing (or built with another model) is reported in one line on
+    stderr and the process exits with the library's exit code, before any port is bound.
+    """
+    import uvicorn
+
+    try:
+        app = create_app(settings)
+        app.state.service.warm_up()
+    except KBError as err:
+        print(f"kb: error: {err}", file=sys.stderr)
+        raise SystemExit(err.exit_code) from None
+    uvicorn.run(app, host=host, port=port, log_level=log_level, access_log=False,
+                log_config=log_config(log_level))

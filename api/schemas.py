@@ -1,0 +1,204 @@
+"""Typed request and response models: what ``/openapi.json`` publishes, field by field.
+
+Requests are strict (``extra="forbid"``, no type coercion) so that a typo such as
+``{"filters": {"colour": [...]}}`` or ``{"k": "5"}`` is answered with a 422 that names the
+field, instead of being silently ignored or reinterpreted. Responses mirror the records
+of ``kb.models`` exactly (the contract's result object is ``SearchResult.to_dict()``), and
+allow extra keys so that a field the library adds later passes through unharmed.
+
+The query-length and ``k`` limits are ``Settings``' defaults, which is what the schema
+advertises; the library re-checks them against the running ``Settings`` (see ``ApiService``).
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Literal
+
+from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field, StringConstraints
+
+from kb.settings import Settings
+
+_DEFAULTS = Settings()
+MAX_QUERY_CHARS: int = _DEFAULTS.max_query_chars
+K_MAX: int = _DEFAULTS.k_max
+K_DEFAULT: int = _DEFAULTS.k
+MAX_FILTER_VALUES = 200
+PAGE_MAX = 500
+OFFSET_MAX = 1_000_000_000  # far past any index, and well inside SQLite's 64-bit integers
+
+
+def _encodable(value: str) -> str:
+    """Reject lone surrogates (legal in JSON escapes, not in UTF-8): SQLite could not store them."""
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError:
+        raise ValueError("the text contains an invalid Unicode character (a lone surrogate)") from None
+    return value
+
+
+def _query_text(value: str) -> str:
+    if not value.strip():
+        raise ValueError("the query is empty")
+    return _encodable(value)
+
+
+def _integral(value: object) -> object:
+    """Accept 5.0 as 5: JSON Schema counts it as an integer, so strict pydantic alone would not."""
+    if isinstance(value, float) and value.is_integer():
+        return int(value)
+    return value
+
+
+def _lang_code(value: str) -> str:
+    return _encodable(value.strip().lower())
+
+
+QueryText = Annotated[
+    str,
+    Field(
+        min_length=1,
+        max_length=MAX_QUERY_CHARS,
+        # Documents the "not only whitespace" rule; the validator below enforces it.
+        json_schema_extra={"pattern": r"\S"},
+        description=f"The question or keywords, in any language (1 to {MAX_QUERY_CHARS} characters, not only spaces).",
+        examples=["obstacles à la reconnaissance des compétences des migrants"],
+    ),
+    AfterValidator(_query_text),
+]
+LangCode = Annotated[str, StringConstraints(min_length=1, max_length=16), AfterValidator(_lang_code)]
+DocId = Annotated[str, StringConstraints(min_length=1, max_length=500), AfterValidator(_encodable)]
+RequestId = Annotated[str, StringConstraints(max_length=500), AfterValidator(_encodable)]
+Integral = Annotated[int, BeforeValidator(_integral)]
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", strict=True)
+
+
+class Filters(_Strict):
+    """Restrict a search; the lists are OR-ed within a field and AND-ed across fields."""
+
+    lang: list[LangCode] = Field(
+        default_factory=list, max_length=MAX_FILTER_VALUES,
+        description="Only passages in these languages (ISO 639-1 codes, e.g. \"fr\").",
+    )
+    doc_id: list[DocId] = Field(
+        default_factory=list, max_length=MAX_FILTER_VALUES,
+        description="Only passages of these documents (ids from GET /documents).",
+    )
+
+
+class SearchRequest(_Strict):
+    query: QueryText
+    k: Integral = Field(K_DEFAULT, ge=1, le=K_MAX, description=f"How many passages to return (1 to {K_MAX}).")
+    filters: Filters | None = None
+    id: RequestId | Integral | None = Field(None, description="Echoed back as the result's `id` (for batch callers).")
+    mode: Literal["hybrid", "dense", "keyword"] | None = Field(
+        None, description="Retrieval mode (default: the server's, normally hybrid: dense and keyword, fused).",
+    )
+
+    def library_args(self) -> dict[str, object]:
+        """The keyword arguments of ``KnowledgeBase.query`` for this request."""
+        filters = self.filters or Filters()
+        return {"text": self.query, "k": self.k, "langs": filters.lang, "doc_ids": filters.doc_id,
+                "mode": self.mode, "id": self.id}
+
+
+# -- responses -----------------------------------------------------------------------------
+class _Open(BaseModel):
+    model_config = ConfigDict(extra="allow")
+
+
+class Citation(_Open):
+    doc_id: str
+    title: str
+    source: str = Field(description="The source file as ingested.")
+    page_start: int | None = Field(description="1-based physical page (null for formats without pages).")
+    page_end: int | None
+    paragraph: str | None = Field(description="The document's own paragraph number (e.g. \"8 c)\"), if it has one.")
+    section: str | None
+
+
+class Scores(_Open):
+    dense: float | None = None
+    keyword: float | None = None
+
+
+class Result(_Open):
+    rank: int = Field(ge=1)
+    score: float
+    passage_id: str
+    text: str = Field(description="The passage as a person should read it (repaired text).")
+    lang: str | None = Field(description="The passage's language (ISO 639-1).")
+    citation: Citation
+    cite: str = Field(description="Human citation: \"Title, p. 4, para. 8 c)\".")
+    scores: Scores | None = Field(None, description="The raw score from each retriever that found the passage.")
+
+
+class SearchResponse(_Open):
+    """The contract's result object (the same shape as `kb search --json`)."""
+
+    id: str | int | None = None
+    query: str
+    query_lang: str | None = None
+    results: list[Result]
+
+
+class Health(BaseModel):
+    status: Literal["ok"]
+    documents: int
+    passages: int
+    model: str
+    generation: int = Field(description="Bumped by every committed change to the index.")
+
+
+class DocumentOut(_Open):
+    doc_id: str
+    source: str
+    title: str
+    lang: str | None
+    format: str
+    sha256: str
+    pages: int
+    passages: int
+    organisation: str | None = None
+    year: int | None = None
+    country: str | None = None
+    url: str | None = None
+    tags: list[str] = Field(default_factory=list)
+    ingested_at: str | None = None
+
+
+class DocumentPage(BaseModel):
+    items: list[DocumentOut]
+    total: int = Field(description="Documents in the index (all pages).")
+    limit: int
+    offset: int
+
+
+class PassageOut(_Open):
+    passage_id: str
+    doc_id: str
+    ordinal: int
+    text: str
+    lang: str | None
+    page_start: int | None
+    page_end: int | None
+    paragraph: str | None
+    section: str | None
+    char_start: int
+    char_end: int
+    citation: Citation
+    cite: str
+
+
+class ErrorItem(BaseModel):
+    loc: list[str | int]
+    msg: str
+    type: str
+
+
+class ErrorOut(BaseModel):
+    """Every 4xx: a sentence, or (request validation) one item per offending field."""
+
+    detail: str | list[ErrorItem]

@@ -1,0 +1,104 @@
+"""The one object the routes talk to: a ``KnowledgeBase`` made safe to share between threads.
+
+FastAPI runs the (sync) endpoints in a thread pool, while the library holds one SQLite
+connection and one in-memory FAISS index. Every library call therefore runs
+
+* under one lock: the connection and the lazily reloaded vectors are never used by two
+  threads at once (searching is CPU-bound embedding plus a flat FAISS scan, so the lock
+  costs little on a small machine; see ``bench/load.py``), and
+* inside one SQLite read transaction: WAL gives it a snapshot, so the generation that
+  decides whether FAISS is reloaded, the filter ids, the keyword hits and the passages
+  that are cited all come from the same committed state. An ingest by another process
+  that commits mid-request is seen whole by the next request, never half by this one.
+
+Nothing here writes to the index.
+"""
+
+from __future__ import annotations
+
+import threading
+from contextlib import contextmanager
+from typing import Any, Iterator, Sequence
+
+from kb.errors import KBError
+from kb.library import KnowledgeBase
+from kb.models import Document, Passage
+from kb.search import citation_for
+
+
+class NotFound(KBError):
+    """An id that the index does not hold (answered with 404)."""
+
+
+class ApiService:
+    def __init__(self, kb: KnowledgeBase) -> None:
+        self.kb = kb
+        self._lock = threading.Lock()
+        self._warm = False
+
+    @contextmanager
+    def snapshot(self) -> Iterator[KnowledgeBase]:
+        """Exclusive use of the library, reading one committed state of the index."""
+        conn = self.kb.index.db.conn
+        with self._lock:
+            began = not conn.in_transaction
+            if began:
+                conn.execute("BEGIN")
+            try:
+                yield self.kb
+            finally:
+                if began and conn.in_transaction:
+                    conn.rollback()  # read-only: nothing to commit
+
+    # -- start-up -----------------------------------------------------------------------
+    def warm_up(self) -> None:
+        """Load the model, the vectors and the language profiles now, not on the first request."""
+        if self._warm:
+            return
+        with self.snapshot() as kb:
+            _ = kb.index.embedder
+            _ = kb.index.vectors
+            kb.search("warm-up query: recognition of skills", k=1)
+        self._warm = True
+
+    # -- reading ------------------------------------------------------------------------
+    def search(self, text: str, k: int, langs: Sequence[str] = (), doc_ids: Sequence[str] = (),
+               mode: str | None = None, id: object = None) -> dict[str, Any]:
+        with self.snapshot() as kb:
+            query = kb.query(text, k, langs, doc_ids, mode, id)  # the library's own validation too
+            return kb.run_query(query).to_dict()
+
+    def health(self) -> dict[str, Any]:
+        with self.snapshot() as kb:
+            counts = kb.index.db.counts()
+            return {"status": "ok", "documents": counts["documents"], "passages": counts["passages"],
+                    "model": kb.index.model, "generation": kb.index.db.generation()}
+
+    def documents(self, limit: int, offset: int) -> dict[str, Any]:
+        with self.snapshot() as kb:
+            items = [d.to_dict() for d in kb.documents(limit, offset)]
+            total = kb.index.db.counts()["documents"]
+        return {"items": items, "total": total, "limit": limit, "offset": offset}
+
+    def document(self, doc_id: str) -> dict[str, Any]:
+        with self.snapshot() as kb:
+            found = kb.document(doc_id)
+        if found is None:
+            raise NotFound(f"no document {doc_id!r} in the index (see GET /documents)")
+        return found.to_dict()
+
+    def passage(self, passage_id: str) -> dict[str, Any]:
+        with self.snapshot() as kb:
+            found = kb.passage(passage_id)
+            doc = kb.document(found.doc_id) if found else None
+        if found is None:
+            raise NotFound(f"no passage {passage_id!r} in the index")
+        return passage_dict(found, doc)
+
+
+def passage_dict(passage: Passage, doc: Document | None) -> dict[str, Any]:
+    citation = citation_for(passage, doc)
+    out = {k: getattr(passage, k) for k in Passage.__dataclass_fields__}
+    out["citation"] = dict(citation.__dict__)
+    out["cite"] = citation.short()
+    return out

@@ -1,0 +1,116 @@
+"""Topics spec + index -> Pack: select per topic, prefer the reader's language, cite.
+
+Topics are filled in order and everything quoted is remembered (its id, its
+translations' ids, its vector), so a passage never appears twice in a pack, not even
+as a copy in another file or as its own translation under a later topic.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from datetime import datetime, timezone
+from typing import Any, Mapping
+
+import numpy as np
+
+import kb as kb_package
+from kb.brief.excerpt import choose
+from kb.brief.pack import Generated, Pack, PackTopic, Quote, Source
+from kb.brief.select import Candidate, gather, mmr
+from kb.brief.topics import TopicsSpec, load_topics
+from kb.brief.translations import Translation, TranslationFinder
+from kb.brief.vectors import Vectors
+from kb.library import KnowledgeBase
+from kb.search import citation_for
+
+
+class _PackState:
+    """What is already in the pack: ids, vectors, documents and the numbered sources."""
+
+    def __init__(self) -> None:
+        self.ids: set[str] = set()
+        self.vectors: list[np.ndarray] = []
+        self.docs: Counter[str] = Counter()
+        self.sources: dict[str, Source] = {}
+
+    def number(self, kb: KnowledgeBase, doc_id: str) -> int:
+        if doc_id not in self.sources:
+            doc = kb.document(doc_id)
+            self.sources[doc_id] = Source(
+                number=len(self.sources) + 1, doc_id=doc_id,
+                title=doc.title if doc else doc_id,
+                organisation=doc.organisation if doc else None,
+                year=doc.year if doc else None,
+                source=doc.source if doc else "",
+                url=doc.url if doc else None,
+                lang=doc.lang if doc else None,
+            )
+        return self.sources[doc_id].number
+
+
+def build_pack(kb: KnowledgeBase, spec: TopicsSpec | Mapping[str, Any] | str, *,
+               now: datetime | None = None) -> Pack:
+    """Select, for every topic, the best distinct passages and cite them."""
+    spec = load_topics(spec)
+    vectors = Vectors(kb)
+    finder = TranslationFinder(kb, vectors)
+    state = _PackState()
+    topics: list[PackTopic] = []
+    for topic in spec.topics:
+        candidates = gather(kb, vectors, topic, spec.lang)
+        picked = mmr(candidates, spec.quota(topic), state.vectors, state.ids, state.docs)
+        question_vectors = vectors.queries(topic.questions)
+        quotes = [_quote(kb, vectors, finder, c, spec.lang, state, question_vectors) for c in picked]
+        for quote in quotes:
+            state.docs[quote.doc_id] += 1
+        topics.append(PackTopic(topic.heading, list(topic.questions), quotes, topic.intro, topic.type))
+    return Pack(
+        title=spec.title, intro=spec.intro, lang=spec.lang, topics=topics,
+        sources=list(state.sources.values()), generated=_generated(kb, now),
+    )
+
+
+def _quote(kb: KnowledgeBase, vectors: Vectors, finder: TranslationFinder, cand: Candidate,
+           lang: str | None, state: _PackState, question_vectors: np.ndarray) -> Quote:
+    passage, citation, vector = cand.passage, cand.citation, cand.vector
+    translations = finder.find(passage, vector, cand.translations)
+    if lang and passage.lang != lang:
+        swap = _in_language(translations, lang, state.ids)
+        if swap is not None:
+            other = kb.passage(swap.passage_id)
+            if other is not None:
+                original_lang = passage.lang
+                state.ids.add(passage.passage_id)
+                passage, vector = other, vectors.passages([other.text])[0]
+                citation = citation_for(passage, kb.document(passage.doc_id))
+                translations = [t for t in translations if t.lang != lang]
+                if original_lang:
+                    translations.append(Translation(original_lang, cand.passage_id, cand.doc_id))
+    excerpt = choose(passage.text, question_vectors, vectors.excerpts)
+    trimmed_start, trimmed_end = excerpt.trimmed(passage.text)
+    state.ids.add(passage.passage_id)
+    state.ids.update(t.passage_id for t in translations)
+    state.vectors.append(vector)
+    return Quote(
+        passage_id=passage.passage_id, doc_id=passage.doc_id, text=excerpt.text, citation=citation,
+        lang=passage.lang, other_languages=sorted({t.lang for t in translations if t.lang != passage.lang}),
+        source_number=state.number(kb, passage.doc_id), score=round(cand.score, 4),
+        trimmed_start=trimmed_start, trimmed_end=trimmed_end,
+    )
+
+
+def _in_language(translations: list[Translation], lang: str, used: set[str]) -> Translation | None:
+    for t in translations:
+        if t.lang == lang and t.passage_id not in used:
+            return t
+    return None
+
+
+def _generated(kb: KnowledgeBase, now: datetime | None) -> Generated:
+    counts = kb.index.db.counts()
+    when = (now or datetime.now(timezone.utc)).astimezone(timezone.utc)
+    return Generated(
+        tool="kb", version=kb_package.__version__, at=when.strftime("%Y-%m-%dT%H:%M:%SZ"),
+        index=kb.index.dir.name or str(kb.index.dir), model=kb.index.model,
+        documents=int(counts.get("documents", 0)), passages=int(counts.get("passages", 0)),
+    )

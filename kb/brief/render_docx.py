@@ -1,0 +1,85 @@
+"""DOCX pack for people who will edit it in Word or LibreOffice before the event.
+
+Built only from the default template's own styles (Title, Heading 1, Quote, List
+Number), so the file opens anywhere and a facilitator can restyle it in one place.
+Each quote is one "Quote" paragraph (line breaks kept), followed by its citation in
+italics, which is also what the tests read back. python-docx is imported here only.
+"""
+
+from __future__ import annotations
+
+import io
+import re
+
+from kb.brief.labels import Labels
+from kb.brief.pack import Pack, Quote
+
+QUOTE_STYLE = "Quote"
+CITATION_STYLE = "Normal"
+# characters XML 1.0 cannot carry; passages should never hold them, but one must not break the file
+_XML_INVALID = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ufffe\uffff]")
+
+
+def _clean(text: str) -> str:
+    return _XML_INVALID.sub("", text)
+
+
+def _quote(doc, quote: Quote, labels: Labels) -> None:
+    from docx.enum.text import WD_ALIGN_PARAGRAPH
+    from docx.shared import Pt
+
+    para = doc.add_paragraph(_clean(quote.display_text), style=QUOTE_STYLE)
+    para.paragraph_format.keep_with_next = True
+    title, rest = quote.cite_parts()
+    cite = doc.add_paragraph(style=CITATION_STYLE)
+    cite.alignment = WD_ALIGN_PARAGRAPH.RIGHT
+    cite.paragraph_format.space_after = Pt(12)
+    run = cite.add_run("— " + _clean(title))
+    run.italic = True
+    cite.add_run(_clean(rest) + f" [{quote.source_number}]").italic = True
+    if quote.other_languages:
+        note = cite.add_run(f" · {labels['also_in']} {labels.languages(quote.other_languages)}")
+        note.font.size = Pt(8)
+
+
+def render_docx(pack: Pack) -> bytes:
+    from docx import Document
+    from docx.shared import Pt
+
+    labels = Labels(pack.lang)
+    doc = Document()
+    doc.core_properties.title = _clean(pack.title)
+    doc.core_properties.author = f"{pack.generated.tool} {pack.generated.version}"
+    doc.core_properties.language = pack.lang or labels.lang
+    doc.add_heading(_clean(pack.title), level=0)
+    for part in (pack.intro or "").split("\n\n"):
+        if part.strip():
+            doc.add_paragraph(_clean(part.strip()))
+    for number, topic in enumerate(pack.topics):
+        heading = doc.add_heading(_clean(topic.heading), level=1)
+        heading.paragraph_format.page_break_before = number > 0
+        if topic.intro:
+            doc.add_paragraph(_clean(topic.intro))
+        questions = doc.add_paragraph()
+        run = questions.add_run(f"{labels['questions']}: " + " · ".join(_clean(q) for q in topic.questions))
+        run.font.size = Pt(9)
+        run.italic = True
+        if not topic.quotes:
+            doc.add_paragraph(labels["no_quotes"]).runs[0].italic = True
+        for quote in topic.quotes:
+            _quote(doc, quote, labels)
+    sources = doc.add_heading(labels["sources"], level=1)
+    sources.paragraph_format.page_break_before = True
+    for source in pack.sources:
+        item = doc.add_paragraph(style="List Number")
+        item.add_run(_clean(source.title)).bold = True
+        if source.details():
+            item.add_run(". " + _clean(source.details()))
+        item.add_run(". " + (source.url or f"{labels['file']}: {source.source}"))
+    footer = doc.add_paragraph()
+    footer_run = footer.add_run(labels.generated(pack.generated))
+    footer_run.italic = True
+    footer_run.font.size = Pt(8)
+    buffer = io.BytesIO()
+    doc.save(buffer)
+    return buffer.getvalue()

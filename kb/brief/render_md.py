@@ -1,0 +1,75 @@
+"""Markdown pack: readable as plain text, and renders cleanly on GitHub or in Pandoc.
+
+Quote text is escaped only where Markdown would otherwise reinterpret it (a line
+starting "8." would become a list item, a "*" would start emphasis), so the source
+reads as the passage and ``unescape`` gives back the exact quoted text.
+"""
+
+from __future__ import annotations
+
+import re
+
+from kb.brief.labels import Labels
+from kb.brief.pack import Pack, Quote
+
+_INLINE = re.compile(r"([\\`*_\[\]<>|])")
+_LINE_START = re.compile(r"^(\s*)(#{1,6}(?=\s|$)|[-+](?=\s)|>|(\d{1,9})([.)])(?=\s|$))")
+_UNESCAPE = re.compile(r"\\([\\`*_\[\]<>|#+\-.)])")
+
+
+def escape(text: str) -> str:
+    """Escape one line of text for Markdown."""
+    text = _INLINE.sub(r"\\\1", text)
+
+    def fix(m: re.Match[str]) -> str:
+        lead, token = m.group(1), m.group(2)
+        if m.group(3):  # "8." -> "8\."
+            return f"{lead}{m.group(3)}\\{m.group(4)}"
+        return f"{lead}\\{token}"
+
+    return _LINE_START.sub(fix, text, count=1)
+
+
+def unescape(text: str) -> str:
+    return _UNESCAPE.sub(r"\1", text)
+
+
+def _blockquote(text: str) -> list[str]:
+    return [f"> {escape(line)}".rstrip() for line in text.split("\n")]
+
+
+def _quote(quote: Quote, labels: Labels) -> list[str]:
+    title, rest = quote.cite_parts()
+    cite = f"— *{escape(title)}*{escape(rest)} [{quote.source_number}]"
+    if quote.other_languages:
+        cite += f" · {labels['also_in']} {labels.languages(quote.other_languages)}"
+    lines = [f"<!-- passage {quote.passage_id} -->"]
+    lines += _blockquote(quote.display_text)
+    lines += [">", f"> {cite}", ""]
+    return lines
+
+
+def render_markdown(pack: Pack) -> str:
+    labels = Labels(pack.lang)
+    out: list[str] = [f"# {escape(pack.title)}", ""]
+    if pack.intro:
+        out += [escape(line) for line in pack.intro.split("\n")] + [""]
+    for topic in pack.topics:
+        out += [f"## {escape(topic.heading)}", ""]
+        if topic.intro:
+            out += [escape(topic.intro), ""]
+        questions = " · ".join(escape(q) for q in topic.questions)
+        out += [f"*{labels['questions']}: {questions}*", ""]
+        if not topic.quotes:
+            out += [f"_{labels['no_quotes']}_", ""]
+        for quote in topic.quotes:
+            out += _quote(quote, labels)
+    out += [f"## {labels['sources']}", ""]
+    for source in pack.sources:
+        line = f"{source.number}. **{escape(source.title)}**"
+        if source.details():
+            line += f". {escape(source.details())}"
+        line += f". <{source.url}>" if source.url else f". {labels['file']}: `{source.source}`"
+        out.append(line)
+    out += ["", "---", "", f"*{escape(labels.generated(pack.generated))}*", ""]
+    return "\n".join(out)

@@ -1,0 +1,173 @@
+"""The topics file: what a facilitator writes to ask for a briefing pack.
+
+It is parsed into typed dataclasses and validated up front, so that a typo
+(``question:`` for ``questions:``, an empty topic) is reported by name with a
+``UsageError`` before any search runs, and so that the CLI (a path) and the API
+(an already-parsed object) share exactly the same rules.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Mapping
+
+from kb.errors import UsageError
+
+#: limits that keep one request (for example ``POST /briefs``) bounded
+MAX_TOPICS = 30
+MAX_QUESTIONS = 12
+MAX_QUESTION_CHARS = 2000
+MAX_PER_TOPIC = 20
+DEFAULT_PER_TOPIC = 4
+
+_PACK_KEYS = {"title", "intro", "lang", "per_topic", "topics"}
+_TOPIC_KEYS = {"heading", "questions", "question", "intro", "type", "per_topic"}
+
+
+@dataclass(frozen=True)
+class TopicSpec:
+    """One section of the pack: a heading and the questions whose answers it quotes."""
+
+    heading: str
+    questions: tuple[str, ...]
+    intro: str | None = None
+    #: a free label kept for later use (e.g. "barrier", "good_practice", "risk")
+    type: str | None = None
+    #: overrides the pack's ``per_topic`` for this topic only
+    per_topic: int | None = None
+
+
+@dataclass(frozen=True)
+class TopicsSpec:
+    """A whole pack request."""
+
+    title: str
+    topics: tuple[TopicSpec, ...]
+    intro: str | None = None
+    #: preferred language (ISO 639-1) for quotes when a translation exists
+    lang: str | None = None
+    per_topic: int = DEFAULT_PER_TOPIC
+    source: str | None = field(default=None, compare=False)
+
+    def quota(self, topic: TopicSpec) -> int:
+        return topic.per_topic or self.per_topic
+
+
+def load_topics(path_or_obj: str | Path | Mapping[str, Any] | TopicsSpec) -> TopicsSpec:
+    """Parse and validate a topics file (.yaml, .yml, .json) or an already-parsed mapping."""
+    if isinstance(path_or_obj, TopicsSpec):
+        return path_or_obj
+    if isinstance(path_or_obj, Mapping):
+        return _parse(path_or_obj, where="topics")
+    if isinstance(path_or_obj, (str, Path)):
+        path = Path(path_or_obj)
+        return _parse(_read(path), where=str(path), source=str(path))
+    raise UsageError(f"topics must be a file path or an object, not {type(path_or_obj).__name__}")
+
+
+def _read(path: Path) -> Any:
+    try:
+        raw = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise UsageError(f"topics file not found: {path}") from None
+    except (OSError, UnicodeDecodeError) as err:
+        raise UsageError(f"cannot read topics file {path}: {err}") from err
+    suffix = path.suffix.lower()
+    try:
+        if suffix == ".json":
+            return json.loads(raw)
+        if suffix in (".yaml", ".yml", ""):
+            import yaml
+
+            return yaml.safe_load(raw)
+    except ValueError as err:  # json.JSONDecodeError
+        raise UsageError(f"{path} is not valid JSON: {err}") from err
+    except Exception as err:  # yaml.YAMLError and its many subclasses
+        raise UsageError(f"{path} is not valid YAML: {err}") from err
+    raise UsageError(f"topics file {path} must end in .yaml, .yml or .json")
+
+
+def _text(value: Any, where: str, required: bool = True, limit: int | None = None) -> str | None:
+    if value is None and not required:
+        return None
+    if not isinstance(value, str) or not value.strip():
+        kind = "missing" if value is None else f"not a non-empty string ({value!r})"
+        raise UsageError(f"{where} is {kind}")
+    value = value.strip()
+    if limit and len(value) > limit:
+        raise UsageError(f"{where} is {len(value)} characters long; the limit is {limit}")
+    return value
+
+
+def _count(value: Any, where: str) -> int | None:
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, int) or not 1 <= value <= MAX_PER_TOPIC:
+        raise UsageError(f"{where} must be a whole number from 1 to {MAX_PER_TOPIC}, got {value!r}")
+    return value
+
+
+def _unknown(obj: Mapping[str, Any], allowed: set[str], where: str) -> None:
+    extra = sorted(str(k) for k in obj if k not in allowed)
+    if extra:
+        raise UsageError(f"{where}: unknown key(s) {', '.join(extra)} (allowed: {', '.join(sorted(allowed))})")
+
+
+def _lang(value: Any, where: str) -> str | None:
+    code = _text(value, where, required=False)
+    if code is None:
+        return None
+    code = code.lower()
+    if not (2 <= len(code) <= 3 and code.isalpha()):
+        raise UsageError(f"{where} must be an ISO 639-1 language code such as 'fr', got {value!r}")
+    return code
+
+
+def _parse(obj: Any, where: str, source: str | None = None) -> TopicsSpec:
+    if not isinstance(obj, Mapping):
+        raise UsageError(f"{where}: expected an object with 'title' and 'topics', got {type(obj).__name__}")
+    _unknown(obj, _PACK_KEYS, where)
+    title = _text(obj.get("title"), f"{where}: 'title'", limit=300)
+    raw_topics = obj.get("topics")
+    if not isinstance(raw_topics, list) or not raw_topics:
+        raise UsageError(f"{where}: 'topics' must be a non-empty list")
+    if len(raw_topics) > MAX_TOPICS:
+        raise UsageError(f"{where}: {len(raw_topics)} topics; the limit is {MAX_TOPICS}")
+    topics = tuple(_topic(t, f"{where}: topic {n}") for n, t in enumerate(raw_topics, start=1))
+    return TopicsSpec(
+        title=title or "",
+        topics=topics,
+        intro=_text(obj.get("intro"), f"{where}: 'intro'", required=False, limit=5000),
+        lang=_lang(obj.get("lang"), f"{where}: 'lang'"),
+        per_topic=_count(obj.get("per_topic"), f"{where}: 'per_topic'") or DEFAULT_PER_TOPIC,
+        source=source,
+    )
+
+
+def _topic(obj: Any, where: str) -> TopicSpec:
+    if not isinstance(obj, Mapping):
+        raise UsageError(f"{where}: expected an object with 'heading' and 'questions'")
+    _unknown(obj, _TOPIC_KEYS, where)
+    heading = _text(obj.get("heading"), f"{where}: 'heading'", limit=300) or ""
+    where = f"{where} ({heading!r})"
+    if "question" in obj and "questions" in obj:
+        raise UsageError(f"{where}: give 'questions' (a list) or 'question', not both")
+    raw = obj.get("questions", obj.get("question"))
+    if isinstance(raw, str):
+        raw = [raw]
+    if not isinstance(raw, list) or not raw:
+        raise UsageError(f"{where}: 'questions' must be a non-empty list of strings")
+    if len(raw) > MAX_QUESTIONS:
+        raise UsageError(f"{where}: {len(raw)} questions; the limit is {MAX_QUESTIONS}")
+    questions = tuple(
+        _text(q, f"{where}: question {i}", limit=MAX_QUESTION_CHARS) or "" for i, q in enumerate(raw, start=1)
+    )
+    return TopicSpec(
+        heading=heading,
+        questions=questions,
+        intro=_text(obj.get("intro"), f"{where}: 'intro'", required=False, limit=5000),
+        type=_text(obj.get("type"), f"{where}: 'type'", required=False, limit=60),
+        per_topic=_count(obj.get("per_topic"), f"{where}: 'per_topic'"),
+    )

