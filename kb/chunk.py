@@ -25,6 +25,7 @@ _PARAGRAPH_BREAK = re.compile(r"\n[ \t]*\n\s*")
 _URLS = re.compile(r"(?:https?://|www\.)\S+")
 LANG_MIN_LETTERS = 200  # below this, langdetect guesses: use the document's language
 SECTION_MAX = 200
+JUNK_LETTERS = 3  # a fragment with fewer letters (a stray quote, "A") is glued to a neighbour
 
 
 @dataclass
@@ -68,6 +69,11 @@ def _body_like(text: str | None) -> bool:
 def _is_heading(text: str, following: str | None) -> bool:
     if st.strong_heading(text):
         return True
+    if st.numbered_heading(text):  # "2. Methodology", unless the list just goes on ("3. ...")
+        m, n = st.marker(text), st.marker(following or "")
+        if m and n and n.kind == "para" and n.label == str(int(m.label or 0) + 1):
+            return False
+        return _body_like(following)
     return st.weak_heading(text) and _body_like(following)
 
 
@@ -183,13 +189,14 @@ class _Group:
 
     segs: list[Segment]
     label: str | None
+    letters: int
 
     @property
     def size(self) -> int:
         return self.segs[-1].end - self.segs[0].start
 
 
-def _joined_label(group: _Group, seg: Segment, min_chars: int, max_chars: int) -> tuple[bool, str | None]:
+def _joined_label(text: str, group: _Group, seg: Segment, min_chars: int, max_chars: int) -> tuple[bool, str | None]:
     """Whether a piece may be glued to the passage before it, and the label it then has.
 
     Never across sections, never beyond ``max_chars``, and never so that a citation
@@ -205,6 +212,10 @@ def _joined_label(group: _Group, seg: Segment, min_chars: int, max_chars: int) -
     new = seg.end - seg.start
     if seg.section != head.section or seg.end - head.start > max_chars:
         return False, None
+    if group.letters < JUNK_LETTERS:  # a stray '"' or "A" says nothing: it cites nothing
+        return True, seg.label
+    if st.letters(text[seg.start:seg.end]) < JUNK_LETTERS:
+        return True, group.label
     if seg.label == group.label or seg.kind == "note":
         return group.size < min_chars or new < min_chars, group.label
     tiny = min_chars // 3
@@ -221,16 +232,17 @@ def _joined_label(group: _Group, seg: Segment, min_chars: int, max_chars: int) -
     return False, None
 
 
-def _merge(pieces: list[Segment], min_chars: int, max_chars: int) -> list[_Group]:
+def _merge(text: str, pieces: list[Segment], min_chars: int, max_chars: int) -> list[_Group]:
     groups: list[_Group] = []
     for seg in pieces:
         if groups:
-            ok, label = _joined_label(groups[-1], seg, min_chars, max_chars)
+            ok, label = _joined_label(text, groups[-1], seg, min_chars, max_chars)
             if ok:
                 groups[-1].segs.append(seg)
                 groups[-1].label = label
+                groups[-1].letters += st.letters(text[seg.start:seg.end])
                 continue
-        groups.append(_Group([seg], seg.label))
+        groups.append(_Group([seg], seg.label, st.letters(text[seg.start:seg.end])))
     return groups
 
 
@@ -263,7 +275,7 @@ def chunk(clean: CleanText, doc_id: str, *, min_chars: int = 300, max_chars: int
     pieces = [p for u in units for p in _split(clean.text, u, max_chars)]
     page = _page_finder(clean)
     out = []
-    for ordinal, group in enumerate(_merge(pieces, min_chars, max_chars)):
+    for ordinal, group in enumerate(_merge(clean.text, pieces, min_chars, max_chars)):
         start, end = group.segs[0].start, group.segs[-1].end
         text = clean.text[start:end]
         out.append(Passage(

@@ -13,7 +13,6 @@ pages are joined with ``PAGE_JOINER``.
 
 from __future__ import annotations
 
-import math
 import re
 import unicodedata
 from collections import Counter
@@ -25,21 +24,17 @@ from kb.models import CleanText, Page, PageSpan
 
 __all__ = ["PAGE_JOINER", "clean_pages", "drop_running_lines", "join_hyphenated", "reflow"]
 
+drop_running_lines = st.drop_running_lines  # step 1 lives with the other layout rules
+
 PAGE_JOINER = "\n\n"
-EDGE_TOP = 8          # running headers sit among the first lines of a page ...
-EDGE_BOTTOM = 5       # ... and footers among the last ones
-RUNNING_SHARE = 0.4   # a line is "running" when it recurs on this share of pages ...
-RUNNING_MIN = 3       # ... and on at least this many
 _LIGATURES = {"\ufb00": "ff", "\ufb01": "fi", "\ufb02": "fl", "\ufb03": "ffi",
               "\ufb04": "ffl", "\ufb05": "st", "\ufb06": "st"}
 _LIGATURE_RE = re.compile("[\ufb00-\ufb06]")
-_PAGE_NUMBER = re.compile(
-    r"^[\s\-–—|·•]*(?:(?:page|página|pagina|pág\.?|p\.|seite|s\.)\s*)?\d{1,3}"
-    r"(?:\s*(?:/|of|de|sur|von|sobre)\s*\d{1,4})?[\s\-–—|·•]*$",
-    re.IGNORECASE,
-)
-_FOLIO_TITLE = re.compile(r"^\s*(?:\d{1,3}\s*[|\-–—·]\s*(?P<a>.+?)|(?P<b>.+?)\s*[|\-–—·]\s*\d{1,3})\s*$")
 _HYPHEN_BREAK = re.compile(r"([^\W\d_]+)-[ \t]*\n(?:[ \t]*\n)?[ \t]*([^\W\d_][\w'’\-]*)")
+_WORD = re.compile(r"[^\W\d_]+(?:[-'’][^\W\d_]+)*")
+JOIN_ZIPF = 3.9      # a joined word this common is a word ("framework"), not a compound
+JOIN_MARGIN = 1.5    # ... as is one nearly as common as the hyphenated pair ("streamline")
+_ELISION = re.compile(r"^(?:[^\W\d_]|qu)['’]", re.IGNORECASE)  # "main-d’œuvre", not "tion’s"
 _SUSPENDED = frozenset("und oder bzw sowie or and nor et ou y o u e ni".split())
 
 
@@ -50,13 +45,15 @@ def clean_pages(pages: list[Page], lang: str | None) -> CleanText:
     expanded = sum(len(_LIGATURE_RE.findall(p.text)) for p in pages)
     dropped = 0
     if len(texts) >= 3:
-        texts, dropped = drop_running_lines(texts)
-    wf_lang = _wordfreq_lang(lang, texts)
-    texts = [join_hyphenated(t, wf_lang) for t in texts]
+        texts, dropped = st.drop_running_lines(texts)
+    lang = lang or _guess_language(texts)
+    wf_lang = lang if lang in _wordfreq_languages() else "en"
+    seen = word_counts(texts)
+    texts = [join_hyphenated(t, wf_lang, seen) for t in texts]
     paragraphs = [reflow(t) for t in texts]
     dropped += sum(r.dropped for r in paragraphs)
     texts = [PAGE_JOINER.join(r.paragraphs) for r in paragraphs]
-    texts = join_across_pages(texts, wf_lang)
+    texts = join_across_pages(texts, wf_lang, seen)
     texts, repairs = repair_pages(texts, lang)
     return _assemble(texts, pages, lang, repairs + expanded, dropped)
 
@@ -78,84 +75,12 @@ def _assemble(texts: list[str], pages: list[Page], lang: str | None, repairs: in
     return CleanText(PAGE_JOINER.join(texts), spans, lang=lang, repairs=repairs, dropped=dropped)
 
 
-# -- step 1: running headers, footers, page numbers --------------------------------------------
-def _line_key(line: str) -> str:
-    """Header identity across pages: case, spacing and page numbers do not matter."""
-    return re.sub(r"\s+", "", re.sub(r"\d+", "#", line.lower()))
-
-
-def _edge_indexes(lines: list[str]) -> list[int]:
-    """Indexes of the first EDGE_TOP and last EDGE_BOTTOM non-blank lines."""
-    filled = [i for i, line in enumerate(lines) if line.strip()]
-    return sorted(set(filled[:EDGE_TOP]) | set(filled[-EDGE_BOTTOM:]))
-
-
-def is_page_number(line: str) -> bool:
-    """"12", "- 12 -", "Page 12 of 30", "3 de 72", "2/10"."""
-    return bool(line.strip()) and bool(_PAGE_NUMBER.match(line))
-
-
-def _folio_title(line: str) -> str | None:
-    """"12 | Title", "14 - The GCM", "The GCM - 15": the title beside a page number."""
-    m = _FOLIO_TITLE.match(line)
-    if not m or is_page_number(line):
-        return None
-    title = (m.group("a") or m.group("b") or "").strip()
-    return _line_key(title) if st.letters(title) >= 2 else None
-
-
-def running_keys(texts: list[str]) -> tuple[set[str], set[str]]:
-    """Line keys recurring at page edges on enough pages, and folio titles seen 3+ times."""
-    counts: Counter[str] = Counter()
-    folios: Counter[str] = Counter()
-    for text in texts:
-        lines = text.split("\n")
-        edge = [lines[i] for i in _edge_indexes(lines)]
-        counts.update({_line_key(line) for line in edge})
-        folios.update({f for f in map(_folio_title, edge) if f})
-    need = max(RUNNING_MIN, math.ceil(RUNNING_SHARE * len(texts)))
-    keys = {k for k, n in counts.items() if n >= need and k}
-    return keys, {k for k, n in folios.items() if n >= RUNNING_MIN}
-
-
-def drop_running_lines(texts: list[str]) -> tuple[list[str], int]:
-    """Remove running headers/footers and page numbers; returns texts and characters dropped.
-
-    Only lines at a page's top or bottom are candidates, scanned from the edge inwards
-    and stopping at the first line that is not running, so that a body line that
-    happens to repeat elsewhere is never touched.
-    """
-    keys, folios = running_keys(texts)
-
-    def running(line: str) -> bool:
-        key = _line_key(line)
-        if is_page_number(line) or key in keys or _folio_title(line) in folios:
-            return True
-        return len(key) >= 15 and any(key in k for k in keys)  # a wrapped piece of a footer
-
-    out, dropped = [], 0
-    for text in texts:
-        lines = text.split("\n")
-        kill: set[int] = set()
-        filled = [i for i, line in enumerate(lines) if line.strip()]
-        for order, limit in ((filled, EDGE_TOP), (filled[::-1], EDGE_BOTTOM)):
-            for i in order[:limit]:
-                if not running(lines[i]):
-                    break
-                kill.add(i)
-        dropped += sum(len(lines[i].strip()) for i in kill)
-        out.append("\n".join(line for i, line in enumerate(lines) if i not in kill))
-    return out, dropped
-
-
 # -- step 2: words hyphenated at line ends -----------------------------------------------------
-def _wordfreq_lang(lang: str | None, texts: list[str]) -> str:
-    """A language wordfreq knows; guessed from the text when the caller has none."""
-    if lang is None:
-        from kb.lang import detect_language
+def _guess_language(texts: list[str]) -> str | None:
+    """The document's language when the caller does not know it (hyphenation needs one)."""
+    from kb.lang import detect_language
 
-        lang = detect_language(" ".join(texts)[:4000], default="en")
-    return lang if lang in _wordfreq_languages() else "en"
+    return detect_language(" ".join(texts)[:4000])
 
 
 @lru_cache(maxsize=1)
@@ -172,51 +97,55 @@ def _zipf(word: str, lang: str) -> float:
     return zipf_frequency(word.replace("’", "'"), lang)
 
 
-def hyphen_join(left: str, right: str, lang: str) -> str:
+def hyphen_join(left: str, right: str, lang: str, seen: Counter[str] | None = None) -> str:
     """How "left-⏎right" reads: "leftright", "left-right" or "left- right".
 
     A capitalised second part ("EU-Passworld"), an acronym ("COVID-"), an elision
-    ("main-d’œuvre") or a suspended compound ("Rechts- oder") keeps its hyphen;
-    otherwise word frequency decides between the joined and the hyphenated form.
+    ("main-d’œuvre") or a suspended compound ("Rechts- oder") keeps its hyphen.
+    Otherwise the document's own spelling elsewhere (``seen``: word counts) decides,
+    then word frequency: a common joined word ("framework", "migration") wins, and
+    so does a hyphenated pair far more common than its joined form ("well-being").
     """
     if right.lower() in _SUSPENDED:
         return f"{left}- {right}"
-    if right[0].isupper() or (len(left) > 1 and left.isupper()) or "'" in right or "’" in right:
+    if right[0].isupper() or (len(left) > 1 and left.isupper()) or _ELISION.match(right):
         return f"{left}-{right}"
-    if "\ufffd" in left + right:
-        return left + right
-    joined, hyphenated = _zipf((left + right).lower(), lang), _zipf(f"{left}-{right}".lower(), lang)
-    if joined > hyphenated:
-        return left + right
-    if hyphenated > joined:
-        return f"{left}-{right}"
-    both_words = _zipf(left.lower(), lang) >= 3.0 and _zipf(right.lower(), lang) >= 3.0
-    return f"{left}-{right}" if both_words else left + right
+    joined, hyphenated = left + right, f"{left}-{right}"
+    if "\ufffd" in joined:
+        return joined
+    if seen and seen[joined.lower()] != seen[hyphenated.lower()]:
+        return joined if seen[joined.lower()] > seen[hyphenated.lower()] else hyphenated
+    zj = _zipf(joined.lower(), lang)
+    if zj == 0:
+        both_words = _zipf(left.lower(), lang) >= 2.0 and _zipf(right.lower(), lang) >= 2.0
+        return hyphenated if both_words else joined
+    return joined if zj >= JOIN_ZIPF or zj >= _zipf(hyphenated.lower(), lang) - JOIN_MARGIN else hyphenated
 
 
-def join_hyphenated(text: str, lang: str) -> str:
+def word_counts(texts: list[str]) -> Counter[str]:
+    """Lower-cased words and hyphenated compounds of the document, for ``hyphen_join``."""
+    return Counter(m.group().lower() for t in texts for m in _WORD.finditer(t))
+
+
+def join_hyphenated(text: str, lang: str, seen: Counter[str] | None = None) -> str:
     """Rejoin words split by a hyphen at a line end, within one page."""
-    return _HYPHEN_BREAK.sub(lambda m: hyphen_join(m.group(1), m.group(2), lang), text)
+    return _HYPHEN_BREAK.sub(lambda m: hyphen_join(m.group(1), m.group(2), lang, seen), text)
 
 
 _TRAILING_HYPHEN = re.compile(r"([^\W\d_]+)-$")
 _LEADING_WORD = re.compile(r"^([^\W\d_][\w'’\-]*)[ \t]*")
 
 
-def join_across_pages(texts: list[str], lang: str) -> list[str]:
+def join_across_pages(texts: list[str], lang: str, seen: Counter[str] | None = None) -> list[str]:
     """A word hyphenated over a page break is completed on the page where it starts."""
     texts = list(texts)
     for i in range(len(texts) - 1):
         m = _TRAILING_HYPHEN.search(texts[i])
-        j = next((k for k in range(i + 1, len(texts)) if texts[k].strip()), None)
-        if not m or j is None or j != i + 1:
+        n = _LEADING_WORD.match(texts[i + 1]) if m else None
+        if not m or not n or not st.starts_lower(n.group(1)):
             continue
-        n = _LEADING_WORD.match(texts[j])
-        if not n or not st.starts_lower(n.group(1)):
-            continue
-        word = hyphen_join(m.group(1), n.group(1), lang)
-        texts[i] = texts[i][: m.start()] + word
-        texts[j] = texts[j][n.end():]
+        texts[i] = texts[i][: m.start()] + hyphen_join(m.group(1), n.group(1), lang, seen)
+        texts[i + 1] = texts[i + 1][n.end():]
     return texts
 
 
@@ -391,7 +320,9 @@ class _Flow:
         if self.indent_ok and _indented(raw) and st.starts_upper(s):
             return True
         short = len(prev) < 0.7 * self.width
-        return short and st.starts_upper(s) and not prev.endswith((",", "-"))
+        if not short or prev.endswith((",", "-")) or st.ends_mid_phrase(prev):
+            return False
+        return st.starts_upper(s, digits=False)
 
     def _soft_gap(self, raw: str, s: str, prev: str) -> bool:
         """A blank line that is layout, not structure (inside a wrapped sentence)."""

@@ -2,25 +2,190 @@
 
 langdetect is probabilistic; seeding its factory makes the same text give the same
 answer on every run, which keeps ingestion idempotent and tests stable.
+
+Loading langdetect's 55 JSON profiles costs about 0.3 s of CPU (0.7 s wall on a busy
+machine): too slow for a one-shot ``kb search``. The loaded tables are therefore cached
+once in a compact binary file (``langdetect-<key>.bin`` under the kb cache folder, see
+:func:`cache_dir`) and read back in a few milliseconds. The cache holds *exactly* the
+probabilities ``DetectorFactory.load_profile`` computes, in its language order, so the
+answers are identical to plain langdetect. Its key covers the langdetect version, the
+profile files (names, sizes, mtimes) and the cache layout, so upgrading langdetect or
+editing a profile invalidates it; a missing or unwritable cache only means the slow load.
 """
 
 from __future__ import annotations
 
+import hashlib
+import marshal
+import os
 import re
+from bisect import bisect_left
 from functools import lru_cache
+from pathlib import Path
 
 _LETTERS = re.compile(r"[^\W\d_]+", re.UNICODE)
+
+#: bump when the cache layout below changes
+_CACHE_LAYOUT = 1
+
+
+def cache_dir() -> Path | None:
+    """kb's cache folder: $KB_CACHE_DIR, else $XDG_CACHE_HOME/kb, else ~/.cache/kb.
+
+    ``KB_CACHE_DIR=off`` (or ``0``, ``none``) disables every kb cache.
+    """
+    raw = os.environ.get("KB_CACHE_DIR")
+    if raw is not None and raw.strip().lower() in ("", "0", "off", "none", "false"):
+        return None
+    if raw:
+        return Path(raw).expanduser()
+    xdg = os.environ.get("XDG_CACHE_HOME")
+    return (Path(xdg).expanduser() if xdg else Path.home() / ".cache") / "kb"
+
+
+def _profiles_key(directory: str) -> str:
+    """Invalidation key: the cache layout, langdetect's code file and every profile file.
+
+    Names, sizes and mtimes only (no hashing of contents, no importlib.metadata: both cost
+    more than the cache saves); reinstalling or upgrading langdetect rewrites the files
+    and so changes their mtimes.
+    """
+    from langdetect import detector_factory
+
+    digest = hashlib.sha256(f"{_CACHE_LAYOUT}|{directory}".encode())
+    code = os.stat(detector_factory.__file__)
+    digest.update(f"|code:{code.st_size}:{code.st_mtime_ns}".encode())
+    with os.scandir(directory) as entries:
+        for entry in sorted(entries, key=lambda e: e.name):
+            st = entry.stat()
+            digest.update(f"|{entry.name}:{st.st_size}:{st.st_mtime_ns}".encode())
+    return digest.hexdigest()[:20]
+
+
+class _ProbTable:
+    """Read-only stand-in for ``DetectorFactory.word_lang_prob_map`` over the cached arrays.
+
+    n-grams are sorted (bisect lookup, no 88k-entry dict to build at start-up); each row
+    is stored sparsely (about 4 % of the 55 probabilities are non-zero) and expanded to
+    the same list of floats langdetect would hold, memoised per n-gram.
+    """
+
+    def __init__(self, keys: list[str], indptr, langs, values, nlangs: int) -> None:
+        self._keys = keys
+        self._indptr = indptr
+        self._langs = langs
+        self._values = values
+        self._nlangs = nlangs
+        self._memo: dict[str, list[float] | None] = {}
+
+    def _row(self, word: str) -> list[float] | None:
+        try:
+            return self._memo[word]
+        except KeyError:
+            pass
+        keys = self._keys
+        i = bisect_left(keys, word)
+        row = None
+        if i < len(keys) and keys[i] == word:
+            row = [0.0] * self._nlangs
+            for j in range(self._indptr[i], self._indptr[i + 1]):
+                row[self._langs[j]] = self._values[j]
+        self._memo[word] = row
+        return row
+
+    def __contains__(self, word: object) -> bool:
+        return isinstance(word, str) and self._row(word) is not None
+
+    def __getitem__(self, word: str) -> list[float]:
+        row = self._row(word)
+        if row is None:
+            raise KeyError(word)
+        return row
+
+    def __len__(self) -> int:
+        return len(self._keys)
+
+
+def _dump_factory(factory, path: Path) -> None:
+    from array import array
+
+    from kb.store.atomic import atomic_write
+
+    table = factory.word_lang_prob_map
+    keys = sorted(table)
+    indptr, langs, values = array("q", [0]), array("H"), array("d")
+    for key in keys:
+        for j, p in enumerate(table[key]):
+            if p != 0.0:
+                langs.append(j)
+                values.append(p)
+        indptr.append(len(values))
+    blob = marshal.dumps(
+        (_CACHE_LAYOUT, list(factory.langlist), keys, indptr.tobytes(), langs.tobytes(), values.tobytes())
+    )
+
+    def write(tmp: str) -> None:
+        with open(tmp, "wb") as handle:
+            handle.write(blob)
+
+    path.parent.mkdir(parents=True, exist_ok=True)
+    atomic_write(path, write)
+
+
+def _load_cached(path: Path):
+    from array import array
+
+    from langdetect import DetectorFactory
+
+    layout, langlist, keys, indptr_b, langs_b, values_b = marshal.loads(path.read_bytes())
+    if layout != _CACHE_LAYOUT:
+        raise ValueError("stale layout")
+    indptr, langs, values = array("q"), array("H"), array("d")
+    indptr.frombytes(indptr_b)
+    langs.frombytes(langs_b)
+    values.frombytes(values_b)
+    if len(indptr) != len(keys) + 1 or indptr[-1] != len(values) or len(langs) != len(values):
+        raise ValueError("truncated cache")
+    factory = DetectorFactory()
+    factory.langlist = list(langlist)
+    factory.word_lang_prob_map = _ProbTable(keys, indptr, langs, values, len(langlist))
+    return factory
+
+
+def profile_cache_path() -> Path | None:
+    """Where the profile cache for the installed langdetect lives (None: caching off)."""
+    from langdetect.detector_factory import PROFILES_DIRECTORY
+
+    root = cache_dir()
+    if root is None:
+        return None
+    return root / f"langdetect-{_profiles_key(PROFILES_DIRECTORY)}.bin"
 
 
 @lru_cache(maxsize=1)
 def _factory():
-    """Load langdetect's profiles once per process (about 0.3 s)."""
+    """langdetect's factory, once per process: from the cache, else from the profiles."""
     from langdetect import DetectorFactory
     from langdetect.detector_factory import PROFILES_DIRECTORY
 
     DetectorFactory.seed = 0
+    path = None
+    try:
+        path = profile_cache_path()
+    except OSError:
+        path = None
+    if path is not None and path.is_file():
+        try:
+            return _load_cached(path)
+        except Exception:  # corrupt or foreign file: rebuild it below
+            pass
     factory = DetectorFactory()
     factory.load_profile(PROFILES_DIRECTORY)
+    if path is not None:
+        try:
+            _dump_factory(factory, path)
+        except OSError:
+            pass  # read-only home: still correct, just slower next time
     return factory
 
 

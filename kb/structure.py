@@ -10,9 +10,15 @@ each rule can be tested on its own and the CLI imports nothing heavy.
 
 from __future__ import annotations
 
+import math
 import re
+from collections import Counter
 from dataclasses import dataclass
 
+EDGE_TOP = 8          # running headers sit among the first lines of a page ...
+EDGE_BOTTOM = 5       # ... and footers among the last ones
+RUNNING_SHARE = 0.4   # a line is "running" when it recurs on this share of pages ...
+RUNNING_MIN = 3       # ... and on at least this many
 BULLET_CHARS = "•▪●◦■□➢►✓‣⁃◆❖"
 _UPPER = "A-ZÀ-ÖØ-ÞĀ-Ž"
 
@@ -37,6 +43,12 @@ _BULLET = re.compile(r"^\s*[" + BULLET_CHARS + r"](?=\s*\S)")
 _DASH = re.compile(r"^\s*[-–—*+](?=\s+\S)")
 _BARE_MARKER = re.compile(r"^\s*(?:\d{1,3}[.)]|[a-z][.)]|\(?[a-z]\)|[" + BULLET_CHARS + r"])\s*$")
 
+_PAGE_NUMBER = re.compile(
+    r"^[\s\-–—|·•]*(?:(?:page|página|pagina|pág\.?|p\.|seite|s\.)\s*)?\d{1,3}"
+    r"(?:\s*(?:/|of|de|sur|von|sobre)\s*\d{1,4})?[\s\-–—|·•]*$",
+    re.IGNORECASE,
+)
+_FOLIO_TITLE = re.compile(r"^\s*(?:\d{1,3}\s*[|\-–—·]\s*(?P<a>.+?)|(?P<b>.+?)\s*[|\-–—·]\s*\d{1,3})\s*$")
 _MD_HEADING = re.compile(r"^\s{0,3}#{1,6}\s+\S")
 _KEYWORD_HEADING = re.compile(
     r"^\s*(?:Objective|Objectif|Objetivo|Ziel|Chapter|Chapitre|Cap[ií]tulo|Kapitel|Part|Partie|Parte|Teil"
@@ -141,7 +153,16 @@ def strong_heading(text: str) -> bool:
         return True
     if (_MULTI_LEVEL.match(t) or _ROMAN.match(t) or _LETTER_HEADING.match(t)) and len(t) <= 150:
         return not t.endswith(":")
-    return bool(_SHORT_NUMBERED.match(t)) and len(t) <= 70 and not t.endswith(":")
+    return False
+
+
+def numbered_heading(text: str) -> bool:
+    """"2. Methodology": a short numbered line without final punctuation.
+
+    As weak as ``weak_heading``: a numbered paragraph cut by a page break looks the same.
+    """
+    t = text.strip()
+    return bool(_SHORT_NUMBERED.match(t)) and len(t) <= 80 and not ends_with_punct(t)
 
 
 def weak_heading(text: str) -> bool:
@@ -170,14 +191,114 @@ def heading_label(text: str) -> str | None:
     return m.label if m is not None and m.kind == "legal" else None
 
 
-def starts_upper(text: str) -> bool:
+def starts_upper(text: str, digits: bool = True) -> bool:
     t = text.lstrip(" \t\"'“«(¿¡")
-    return bool(t) and (t[0].isupper() or t[0].isdigit())
+    return bool(t) and (t[0].isupper() or (digits and t[0].isdigit()))
+
+
+_FUNCTION_WORDS = frozenset(
+    """the a an of to in on for with and or by from at as into than that le la les des du de
+    et ou à au aux en un une pour par sur dans avec que el los las del y o con por para al
+    der die das und oder mit von zu im dem den em do da dos e com""".split()
+)
+
+
+def ends_mid_phrase(line: str) -> bool:
+    """A line ending on "the", "de", "und"...: the sentence goes on, whatever comes next."""
+    words = line.rstrip().rsplit(None, 1)
+    return bool(words) and words[-1].lower() in _FUNCTION_WORDS
 
 
 def starts_lower(text: str) -> bool:
     t = text.lstrip(" \t\"'“«(")
     return bool(t) and t[0].islower()
+
+
+# -- running headers, footers, page numbers --------------------------------------------
+def _line_key(line: str) -> str:
+    """Header identity across pages: case, spacing and page numbers do not matter."""
+    return re.sub(r"\s+", "", re.sub(r"\d+", "#", line.lower()))
+
+
+def _edge_indexes(lines: list[str]) -> list[int]:
+    """Indexes of the first EDGE_TOP and last EDGE_BOTTOM non-blank lines."""
+    filled = [i for i, line in enumerate(lines) if line.strip()]
+    return sorted(set(filled[:EDGE_TOP]) | set(filled[-EDGE_BOTTOM:]))
+
+
+def is_page_number(line: str) -> bool:
+    """"12", "- 12 -", "Page 12 of 30", "3 de 72", "2/10"."""
+    return bool(line.strip()) and bool(_PAGE_NUMBER.match(line))
+
+
+def _folio_title(line: str) -> str | None:
+    """"12 | Title", "14 - The GCM", "The GCM - 15": the title beside a page number."""
+    m = _FOLIO_TITLE.match(line)
+    if not m or is_page_number(line):
+        return None
+    title = (m.group("a") or m.group("b") or "").strip()
+    return _line_key(title) if letters(title) >= 2 else None
+
+
+def _numbers_move_with_pages(seen: list[tuple[int, tuple[int, ...]]]) -> bool:
+    """Numbers in a running line are fixed ("2024") or follow the page ("2/10", "261").
+
+    A body line that merely looks alike on many pages ("Artículo 12.", "Artículo 31.")
+    has numbers that do neither.
+    """
+    for j in range(len(seen[0][1])):
+        values = [nums[j] for _, nums in seen]
+        offsets = Counter(v - page for page, v in zip((p for p, _ in seen), values))
+        if len(set(values)) > 1 and offsets.most_common(1)[0][1] < 0.8 * len(seen):
+            return False
+    return True
+
+
+def running_keys(texts: list[str]) -> tuple[set[str], set[str]]:
+    """Line keys recurring at page edges on enough pages, and folio titles seen 3+ times."""
+    seen: dict[str, list[tuple[int, tuple[int, ...]]]] = {}
+    folios: Counter[str] = Counter()
+    for page, text in enumerate(texts):
+        lines = text.split("\n")
+        edge = [lines[i] for i in _edge_indexes(lines)]
+        for line in edge:
+            key = _line_key(line)
+            if key and all(p != page for p, _ in seen.get(key, [])[-1:]):
+                seen.setdefault(key, []).append((page, tuple(int(n) for n in re.findall(r"\d+", line))))
+        folios.update({f for f in map(_folio_title, edge) if f})
+    need = max(RUNNING_MIN, math.ceil(RUNNING_SHARE * len(texts)))
+    keys = {k for k, v in seen.items() if len(v) >= need and _numbers_move_with_pages(v)}
+    return keys, {k for k, n in folios.items() if n >= RUNNING_MIN}
+
+
+def drop_running_lines(texts: list[str]) -> tuple[list[str], int]:
+    """Remove running headers/footers and page numbers; returns texts and characters dropped.
+
+    Only lines at a page's top or bottom are candidates, scanned from the edge inwards
+    and stopping at the first line that is not running, so that a body line that
+    happens to repeat elsewhere is never touched.
+    """
+    keys, folios = running_keys(texts)
+
+    def running(line: str) -> bool:
+        key = _line_key(line)
+        if is_page_number(line) or key in keys or _folio_title(line) in folios:
+            return True
+        return len(key) >= 15 and any(key in k for k in keys)  # a wrapped piece of a footer
+
+    out, dropped = [], 0
+    for text in texts:
+        lines = text.split("\n")
+        kill: set[int] = set()
+        filled = [i for i, line in enumerate(lines) if line.strip()]
+        for order, limit in ((filled, EDGE_TOP), (filled[::-1], EDGE_BOTTOM)):
+            for i in order[:limit]:
+                if not running(lines[i]):
+                    break
+                kill.add(i)
+        dropped += sum(len(lines[i].strip()) for i in kill)
+        out.append("\n".join(line for i, line in enumerate(lines) if i not in kill))
+    return out, dropped
 
 
 # -- sentences ---------------------------------------------------------------------------------

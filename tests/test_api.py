@@ -16,6 +16,8 @@ from pathlib import Path
 import httpx
 import pytest
 
+pytest.register_assert_rewrite("conftest_api_helpers")
+
 from conftest_api_helpers import (
     API_KEY,
     BASE_FILES,

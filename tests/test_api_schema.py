@@ -25,6 +25,8 @@ from pathlib import Path
 
 import pytest
 
+pytest.register_assert_rewrite("conftest_api_helpers")
+
 from conftest_api_helpers import API_KEY, Server
 
 pytest_plugins = ["conftest_api_helpers"]

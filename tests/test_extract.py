@@ -15,8 +15,9 @@ import pytest
 from kb.errors import ExtractionError
 from kb.extract import EXTRACTORS, SUPPORTED_SUFFIXES, extract
 
-CORPUS = Path(os.environ.get("KB_SHARED_CORPUS", "/work/shared/corpus"))
 REPO = Path(__file__).resolve().parents[1]
+# shared/ sits beside the checkout (for a developer and in CI's fresh clone alike)
+CORPUS = Path(os.environ.get("KB_SHARED_CORPUS", REPO.parent / "shared" / "corpus"))
 IMAGE_ONLY = CORPUS / "edge" / "AMI_REFUGIE_INFO.pdf"
 FONT_WARNING_PDF = CORPUS / "en" / "16-INCLUSION AND SOCIAL COHESION.pdf"
 MISSION_TXT = REPO / "corpus" / "000_56388bd38537218d.txt"
@@ -30,7 +31,10 @@ def extract_once(path: Path):  # corpus PDFs are reused by several tests: read t
     return extract(path)
 
 
-FRENCH = "Le réfugié a reçu une décision à l'unanimité : où, quand, ça dépend des États. Œuvre « Noël » naïve."
+FRENCH = (
+    "Le réfugié a reçu une décision à l'unanimité : où, quand, ça dépend des États. "
+    "Œuvre « Noël » naïve."
+)
 
 
 # --- the real corpus -------------------------------------------------------------------
@@ -57,9 +61,15 @@ def test_corpus_pdf_pages_and_text(pdf: Path) -> None:
     [
         ("es/Ley_de_Migracion.pdf", "Ley de Migración"),
         ("es/Reg_LNac.pdf", "Reglamento de la Ley de Nacionalidad"),
-        ("en/Info_Mngt_eval_2019.pdf", "Evaluation of UNHCR’s data use and information management approaches"),
+        (
+            "en/Info_Mngt_eval_2019.pdf",
+            "Evaluation of UNHCR’s data use and information management approaches",
+        ),
         ("en/guide.pdf", "Implementing the Global Compact for Safe, Orderly and Regular Migration"),
-        ("es/guide_PDF_ES.pdf", "Aplicación del Pacto Mundial para la Migración Segura, Ordenada y Regular"),
+        (
+            "es/guide_PDF_ES.pdf",
+            "Aplicación del Pacto Mundial para la Migración Segura, Ordenada y Regular",
+        ),
     ],
 )
 def test_corpus_pdf_titles(relative: str, expected: str) -> None:
@@ -118,8 +128,11 @@ def test_corpus_german_law_markdown() -> None:
     assert "Ausfertigungsdatum: 2011-12-06" in lines
 
 
+CORPUS_MD = sorted(CORPUS.glob("*/*.md")) + sorted(CORPUS.glob("de/*/*.md"))
+
+
 @needs_corpus
-@pytest.mark.parametrize("md", sorted(CORPUS.glob("*/*.md")) + sorted(CORPUS.glob("de/*/*.md")), ids=str)
+@pytest.mark.parametrize("md", CORPUS_MD, ids=lambda p: str(p.relative_to(CORPUS)))
 def test_every_corpus_markdown_is_clean(md: Path) -> None:
     doc = extract(md)
     text = doc.pages[0].text

@@ -27,6 +27,8 @@ from kb.brief.topics import TopicSpec, TopicsSpec, load_topics
 from kb.errors import UsageError
 
 if TYPE_CHECKING:
+    from datetime import datetime
+
     from kb.library import KnowledgeBase
 
 FORMATS = ("md", "html", "docx")
@@ -64,11 +66,12 @@ def normalise_format(fmt: str | None, out: str | Path | None = None) -> str:
     return key
 
 
-def build_pack(kb: "KnowledgeBase", spec: TopicsSpec | Mapping[str, Any] | str | Path) -> Pack:
-    """Select and cite the passages of every topic (see ``kb.brief.build``)."""
+def build_pack(kb: "KnowledgeBase", spec: TopicsSpec | Mapping[str, Any] | str | Path,
+               now: "datetime | None" = None) -> Pack:
+    """Select and cite the passages of every topic (see ``kb.brief.build``); ``now`` fixes the stamp."""
     from kb.brief.build import build_pack as _build
 
-    return _build(kb, load_topics(spec))
+    return _build(kb, load_topics(spec), now=now)
 
 
 def render(pack: Pack, fmt: str = "md") -> str | bytes:

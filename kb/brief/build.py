@@ -7,7 +7,6 @@ as a copy in another file or as its own translation under a later topic.
 
 from __future__ import annotations
 
-from collections import Counter
 from datetime import datetime, timezone
 from typing import Any, Mapping
 
@@ -16,7 +15,8 @@ import numpy as np
 import kb as kb_package
 from kb.brief.excerpt import choose
 from kb.brief.pack import Generated, Pack, PackTopic, Quote, Source
-from kb.brief.select import Candidate, gather, mmr
+from kb.brief.pool import candidates
+from kb.brief.select import Candidate, Picker
 from kb.brief.topics import TopicsSpec, load_topics
 from kb.brief.translations import Translation, TranslationFinder
 from kb.brief.vectors import Vectors
@@ -25,12 +25,11 @@ from kb.search import citation_for
 
 
 class _PackState:
-    """What is already in the pack: ids, vectors, documents and the numbered sources."""
+    """What the pack already holds: quoted ids (and their translations), vectors, numbered sources."""
 
     def __init__(self) -> None:
         self.ids: set[str] = set()
         self.vectors: list[np.ndarray] = []
-        self.docs: Counter[str] = Counter()
         self.sources: dict[str, Source] = {}
 
     def number(self, kb: KnowledgeBase, doc_id: str) -> int:
@@ -56,13 +55,18 @@ def build_pack(kb: KnowledgeBase, spec: TopicsSpec | Mapping[str, Any] | str, *,
     finder = TranslationFinder(kb, vectors)
     state = _PackState()
     topics: list[PackTopic] = []
-    for topic in spec.topics:
-        candidates = gather(kb, vectors, topic, spec.lang)
-        picked = mmr(candidates, spec.quota(topic), state.vectors, state.ids, state.docs)
+    for topic, cands in zip(spec.topics, candidates(
+            kb, vectors, list(spec.topics), spec.lang, [spec.quota(t) for t in spec.topics])):
+        picker = Picker(cands)
         question_vectors = vectors.queries(topic.questions)
-        quotes = [_quote(kb, vectors, finder, c, spec.lang, state, question_vectors) for c in picked]
-        for quote in quotes:
-            state.docs[quote.doc_id] += 1
+        quotes: list[Quote] = []
+        while len(quotes) < spec.quota(topic):
+            cand = picker.pick(state.ids, state.vectors)
+            if cand is None:
+                break
+            quote, vector = _quote(kb, vectors, finder, cand, spec.lang, state, question_vectors)
+            picker.record(quote.doc_id, vector)
+            quotes.append(quote)
         topics.append(PackTopic(topic.heading, list(topic.questions), quotes, topic.intro, topic.type))
     return Pack(
         title=spec.title, intro=spec.intro, lang=spec.lang, topics=topics,
@@ -71,7 +75,8 @@ def build_pack(kb: KnowledgeBase, spec: TopicsSpec | Mapping[str, Any] | str, *,
 
 
 def _quote(kb: KnowledgeBase, vectors: Vectors, finder: TranslationFinder, cand: Candidate,
-           lang: str | None, state: _PackState, question_vectors: np.ndarray) -> Quote:
+           lang: str | None, state: _PackState, question_vectors: np.ndarray) -> tuple[Quote, np.ndarray]:
+    """The quote for a picked candidate (its translation when that is in the preferred language)."""
     passage, citation, vector = cand.passage, cand.citation, cand.vector
     translations = finder.find(passage, vector, cand.translations)
     if lang and passage.lang != lang:
@@ -81,6 +86,7 @@ def _quote(kb: KnowledgeBase, vectors: Vectors, finder: TranslationFinder, cand:
             if other is not None:
                 original_lang = passage.lang
                 state.ids.add(passage.passage_id)
+                state.vectors.append(vector)
                 passage, vector = other, vectors.passages([other.text])[0]
                 citation = citation_for(passage, kb.document(passage.doc_id))
                 translations = [t for t in translations if t.lang != lang]
@@ -91,12 +97,13 @@ def _quote(kb: KnowledgeBase, vectors: Vectors, finder: TranslationFinder, cand:
     state.ids.add(passage.passage_id)
     state.ids.update(t.passage_id for t in translations)
     state.vectors.append(vector)
-    return Quote(
+    quote = Quote(
         passage_id=passage.passage_id, doc_id=passage.doc_id, text=excerpt.text, citation=citation,
         lang=passage.lang, other_languages=sorted({t.lang for t in translations if t.lang != passage.lang}),
         source_number=state.number(kb, passage.doc_id), score=round(cand.score, 4),
         trimmed_start=trimmed_start, trimmed_end=trimmed_end,
     )
+    return quote, vector
 
 
 def _in_language(translations: list[Translation], lang: str, used: set[str]) -> Translation | None:

@@ -18,7 +18,9 @@ MAX_CHARS = 700
 #: passages up to this long are quoted whole (cutting 50 characters helps nobody)
 WHOLE_UP_TO = 800
 #: the opening window carries the paragraph's number and subject: keep it on near-ties
-START_BONUS = 0.02
+START_BONUS = 0.05
+#: a leading or trailing "sentence" with fewer letters is a stray list marker, not content
+MIN_LETTERS_IN_SPAN = 3
 
 # a sentence ends at . ! ? ; or : followed by space and a capital, digit, quote or bracket,
 # or at a blank line; abbreviations followed by lower case ("É.-U. par an") do not end one
@@ -32,25 +34,38 @@ class Excerpt:
     text: str
 
     def trimmed(self, passage_text: str) -> tuple[bool, bool]:
-        return self.start > 0, self.end < len(passage_text.rstrip())
+        """Whether content was left out before / after the excerpt (whitespace does not count)."""
+        return bool(passage_text[:self.start].strip()), bool(passage_text[self.end:].strip())
 
 
 def sentence_spans(text: str) -> list[tuple[int, int]]:
-    """(start, end) of each sentence, whitespace excluded, covering all the text."""
-    spans: list[tuple[int, int]] = []
+    """(start, end) of each sentence, whitespace excluded, covering all the text.
+
+    A paragraph number on the same line ("2. Ces prochaines années…", "a) Obstacles…")
+    stays with its sentence; a marker alone on its line ("d." then a blank line) does not.
+    """
+    raw: list[tuple[int, int]] = []
     pos = 0
     for match in _BOUNDARY.finditer(text):
-        spans.append((pos, match.start()))
+        raw.append((pos, match.start()))
         pos = match.end()
-    spans.append((pos, len(text)))
-    out = []
-    for start, end in spans:
+    raw.append((pos, len(text)))
+    spans: list[tuple[int, int]] = []
+    for start, end in raw:
         chunk = text[start:end]
         lead = len(chunk) - len(chunk.lstrip())
         trail = len(chunk) - len(chunk.rstrip())
-        if end - trail > start + lead:
-            out.append((start + lead, end - trail))
-    return out
+        if end - trail <= start + lead:
+            continue
+        span = (start + lead, end - trail)
+        if spans and _is_marker(text, spans[-1]) and "\n" not in text[spans[-1][1]:span[0]]:
+            span = (spans.pop()[0], span[1])
+        spans.append(span)
+    return spans
+
+
+def _is_marker(text: str, span: tuple[int, int]) -> bool:
+    return _letters(text[span[0]:span[1]]) < MIN_LETTERS_IN_SPAN
 
 
 def windows(text: str, max_chars: int = MAX_CHARS) -> list[tuple[int, int]]:
@@ -68,15 +83,32 @@ def windows(text: str, max_chars: int = MAX_CHARS) -> list[tuple[int, int]]:
     return out
 
 
+def _content_bounds(text: str) -> tuple[int, int]:
+    """Start and end of the passage without stray list letters or marks at its edges ("d.", "›")."""
+    spans = sentence_spans(text)
+    while len(spans) > 1 and _letters(text[spans[0][0]:spans[0][1]]) < MIN_LETTERS_IN_SPAN:
+        spans.pop(0)
+    while len(spans) > 1 and _letters(text[spans[-1][0]:spans[-1][1]]) < MIN_LETTERS_IN_SPAN:
+        spans.pop()
+    if not spans:
+        return 0, 0
+    return spans[0][0], spans[-1][1]
+
+
+def _letters(text: str) -> int:
+    return sum(ch.isalpha() for ch in text)
+
+
 def choose(text: str, question_vectors: np.ndarray, encode, max_chars: int = MAX_CHARS) -> Excerpt:
     """The passage itself when short, else its sentence window closest to the questions.
 
     ``encode`` maps a list of strings to unit vectors (the index's passage encoder).
+    Offsets are into ``text``, so ``text[e.start:e.end] == e.text`` always holds.
     """
-    body = text.strip()
-    offset = text.find(body) if body else 0
+    lo, hi = _content_bounds(text)
+    body = text[lo:hi]
     if len(body) <= max(WHOLE_UP_TO, max_chars):
-        return Excerpt(offset, offset + len(body), body)
+        return Excerpt(lo, hi, body)
     spans = windows(body, max_chars)
     if len(spans) == 1:
         start, end = spans[0]
@@ -85,4 +117,4 @@ def choose(text: str, question_vectors: np.ndarray, encode, max_chars: int = MAX
         scores = (vecs @ np.asarray(question_vectors).T).max(axis=1)
         scores[0] += START_BONUS
         start, end = spans[int(np.argmax(scores))]
-    return Excerpt(offset + start, offset + end, body[start:end])
+    return Excerpt(lo + start, lo + end, body[start:end])

@@ -24,7 +24,7 @@ def _clean(text: str) -> str:
     return _XML_INVALID.sub("", text)
 
 
-def _quote(doc, quote: Quote, labels: Labels) -> None:
+def _quote(doc, quote: Quote, labels: Labels, pack_lang: str | None) -> None:
     from docx.enum.text import WD_ALIGN_PARAGRAPH
     from docx.shared import Pt
 
@@ -37,9 +37,9 @@ def _quote(doc, quote: Quote, labels: Labels) -> None:
     run = cite.add_run("— " + _clean(title))
     run.italic = True
     cite.add_run(_clean(rest) + f" [{quote.source_number}]").italic = True
-    if quote.other_languages:
-        note = cite.add_run(f" · {labels['also_in']} {labels.languages(quote.other_languages)}")
-        note.font.size = Pt(8)
+    notes = labels.language_notes(quote.lang, quote.other_languages, pack_lang)
+    if notes:
+        cite.add_run(f" · {notes}").font.size = Pt(8)
 
 
 def render_docx(pack: Pack) -> bytes:
@@ -67,7 +67,7 @@ def render_docx(pack: Pack) -> bytes:
         if not topic.quotes:
             doc.add_paragraph(labels["no_quotes"]).runs[0].italic = True
         for quote in topic.quotes:
-            _quote(doc, quote, labels)
+            _quote(doc, quote, labels, pack.lang)
     sources = doc.add_heading(labels["sources"], level=1)
     sources.paragraph_format.page_break_before = True
     for source in pack.sources:
@@ -75,7 +75,7 @@ def render_docx(pack: Pack) -> bytes:
         item.add_run(_clean(source.title)).bold = True
         if source.details():
             item.add_run(". " + _clean(source.details()))
-        item.add_run(". " + (source.url or f"{labels['file']}: {source.source}"))
+        item.add_run(". " + (source.url or f"{labels['file']} {source.source}"))
     footer = doc.add_paragraph()
     footer_run = footer.add_run(labels.generated(pack.generated))
     footer_run.italic = True

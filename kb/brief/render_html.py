@@ -14,7 +14,9 @@ from kb.brief.labels import Labels
 from kb.brief.pack import Pack, PackTopic, Quote
 
 CSS = """
-@page { size: A4; margin: 18mm; }
+@page { size: A4; margin: 18mm;
+        @bottom-center { content: counter(page) " / " counter(pages); font-size: 8pt; color: #5f6b76;
+                         font-family: "DejaVu Sans", "Liberation Sans", Arial, sans-serif; } }
 :root { --ink: #1f2933; --muted: #5f6b76; --accent: #1d4e89; --rule: #d5dbe1; --tint: #f3f6fa; }
 * { box-sizing: border-box; }
 html { font-size: 11pt; }
@@ -44,7 +46,7 @@ figure.quote .langs { display: block; margin-top: .5mm; font-size: 8.5pt; }
 .empty { color: var(--muted); font-style: italic; }
 ol.sources { padding-left: 7mm; font-size: 10pt; }
 ol.sources li { margin-bottom: 2.5mm; }
-ol.sources .where { color: var(--muted); font-size: 9pt; word-break: break-all; }
+ol.sources .where { color: var(--muted); font-size: 9pt; overflow-wrap: anywhere; }
 footer.generated { margin-top: 8mm; padding-top: 2mm; border-top: 1px solid var(--rule);
                    font-size: 8.5pt; color: var(--muted); }
 @media screen { body { padding: 12mm 8mm; } }
@@ -52,12 +54,10 @@ footer.generated { margin-top: 8mm; padding-top: 2mm; border-top: 1px solid var(
 """
 
 
-def _quote(quote: Quote, labels: Labels) -> str:
+def _quote(quote: Quote, labels: Labels, pack_lang: str | None) -> str:
     title, rest = quote.cite_parts()
-    langs = ""
-    if quote.other_languages:
-        langs = (f'<span class="langs">{escape(labels["also_in"])} '
-                 f'{escape(labels.languages(quote.other_languages))}</span>')
+    notes = labels.language_notes(quote.lang, quote.other_languages, pack_lang)
+    langs = f'<span class="langs">{escape(notes)}</span>' if notes else ""
     lang_attr = f' lang="{escape(quote.lang)}"' if quote.lang else ""
     return (
         f'<figure class="quote" data-passage-id="{escape(quote.passage_id)}">'
@@ -68,7 +68,7 @@ def _quote(quote: Quote, labels: Labels) -> str:
     )
 
 
-def _topic(number: int, topic: PackTopic, labels: Labels) -> str:
+def _topic(number: int, topic: PackTopic, labels: Labels, pack_lang: str | None) -> str:
     parts = [f'<section class="topic" id="topic-{number}">', f"<h2>{escape(topic.heading)}</h2>"]
     if topic.intro:
         parts.append(f'<p class="intro">{escape(topic.intro)}</p>')
@@ -76,7 +76,7 @@ def _topic(number: int, topic: PackTopic, labels: Labels) -> str:
     parts.append(f'<p class="questions">{escape(labels["questions"])}: {questions}</p>')
     if not topic.quotes:
         parts.append(f'<p class="empty">{escape(labels["no_quotes"])}</p>')
-    parts += [_quote(q, labels) for q in topic.quotes]
+    parts += [_quote(q, labels, pack_lang) for q in topic.quotes]
     parts.append("</section>")
     return "\n".join(parts)
 
@@ -88,7 +88,7 @@ def _sources(pack: Pack, labels: Labels) -> str:
         if s.url:
             where = f'<a href="{escape(s.url)}">{escape(s.url)}</a>'
         else:
-            where = f"{escape(labels['file'])}: {escape(s.source)}"
+            where = f"{escape(labels['file'])} {escape(s.source)}"
         items.append(f'<li id="source-{s.number}"><strong>{escape(s.title)}</strong>{details}.'
                      f'<br><span class="where">{where}</span></li>')
     return (f'<section class="sources"><h2>{escape(labels["sources"])}</h2>'
@@ -101,7 +101,7 @@ def render_html(pack: Pack) -> str:
     contents = "".join(f'<li><a href="#topic-{n}">{escape(t.heading)}</a></li>'
                        for n, t in enumerate(pack.topics, start=1))
     intro = "".join(f'<p class="intro">{escape(p.strip())}</p>' for p in (pack.intro or "").split("\n\n") if p.strip())
-    body = "\n".join(_topic(n, t, labels) for n, t in enumerate(pack.topics, start=1))
+    body = "\n".join(_topic(n, t, labels, pack.lang) for n, t in enumerate(pack.topics, start=1))
     lang = escape(pack.lang or labels.lang)
     return (
         f'<!DOCTYPE html>\n<html lang="{lang}">\n<head>\n<meta charset="utf-8">\n'

@@ -38,11 +38,12 @@ def _blockquote(text: str) -> list[str]:
     return [f"> {escape(line)}".rstrip() for line in text.split("\n")]
 
 
-def _quote(quote: Quote, labels: Labels) -> list[str]:
+def _quote(quote: Quote, labels: Labels, pack_lang: str | None) -> list[str]:
     title, rest = quote.cite_parts()
     cite = f"— *{escape(title)}*{escape(rest)} [{quote.source_number}]"
-    if quote.other_languages:
-        cite += f" · {labels['also_in']} {labels.languages(quote.other_languages)}"
+    notes = labels.language_notes(quote.lang, quote.other_languages, pack_lang)
+    if notes:
+        cite += f" · {escape(notes)}"
     lines = [f"<!-- passage {quote.passage_id} -->"]
     lines += _blockquote(quote.display_text)
     lines += [">", f"> {cite}", ""]
@@ -63,13 +64,13 @@ def render_markdown(pack: Pack) -> str:
         if not topic.quotes:
             out += [f"_{labels['no_quotes']}_", ""]
         for quote in topic.quotes:
-            out += _quote(quote, labels)
+            out += _quote(quote, labels, pack.lang)
     out += [f"## {labels['sources']}", ""]
     for source in pack.sources:
         line = f"{source.number}. **{escape(source.title)}**"
         if source.details():
             line += f". {escape(source.details())}"
-        line += f". <{source.url}>" if source.url else f". {labels['file']}: `{source.source}`"
+        line += f". <{source.url}>" if source.url else f". {labels['file']} `{source.source}`"
         out.append(line)
     out += ["", "---", "", f"*{escape(labels.generated(pack.generated))}*", ""]
     return "\n".join(out)

@@ -129,7 +129,7 @@ def strip_folio(line: str) -> str:
 
 
 def join_lines(parts: Iterable[str]) -> str:
-    """Join title lines; a line ending in a hyphen is glued to the next (``SALVA-`` + ``GUARDAR``)."""
+    """Join title lines; a line ending in a hyphen is glued to the next (``SALVA-GUARDAR``)."""
     out = ""
     for part in parts:
         part = squash(part)

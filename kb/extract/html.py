@@ -20,7 +20,9 @@ _BLOCKS = {
     "table", "tr", "dl", "dt", "dd", "figure", "figcaption", "form", "fieldset",
     "address", "body", "caption", "details", "summary", "hr", *_HEADINGS,
 }  # fmt: skip
-_VOID = {"br", "img", "hr", "meta", "link", "input", "area", "base", "col", "embed", "source", "wbr"}
+_VOID = {
+    "br", "img", "hr", "meta", "link", "input", "area", "base", "col", "embed", "source", "wbr",
+}  # fmt: skip
 _META_CHARSET = re.compile(rb"""<meta[^>]+charset\s*=\s*["']?\s*([A-Za-z0-9_.:-]+)""", re.I)
 
 

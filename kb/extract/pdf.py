@@ -54,7 +54,7 @@ _MAX_WARNINGS = 8
 
 
 def extract_pdf(path: Path) -> ExtractedDocument:
-    """Extract every page's text; raises ``ExtractionError`` for non-PDF, corrupt or locked files."""
+    """Extract every page's text; ``ExtractionError`` for non-PDF, corrupt or locked files."""
     _check_header(path)
     _route_pypdf_logging()
     with _captured_messages() as messages:
@@ -219,8 +219,11 @@ class _LineCollector:
     def __call__(self, text: str, cm: Any, tm: Any, font: Any, font_size: float) -> None:
         if len(self.lines) > self.limit:
             return
-        scale = math.hypot(tm[2] * cm[0] + tm[3] * cm[2], tm[2] * cm[1] + tm[3] * cm[3])
-        size = float(font_size) * (scale or 1.0)
+        try:
+            scale = math.hypot(tm[2] * cm[0] + tm[3] * cm[2], tm[2] * cm[1] + tm[3] * cm[3])
+            size = float(font_size) * (scale or 1.0)
+        except (TypeError, ValueError, IndexError):  # the title guess must not cost the text
+            size = 0.0
         for i, piece in enumerate(text.split("\n")):
             if i:
                 self.lines.append(_Line(0.0, ""))

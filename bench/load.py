@@ -1,0 +1,205 @@
+"""Bounded load test of ``POST /search`` on the loopback interface.
+
+N concurrent clients (asyncio + httpx, one connection each) send realistic queries in
+several languages for a fixed time, then the script prints requests/s, latency
+percentiles and the error count. It is bounded on purpose: a time limit, a client
+limit, and loopback targets only, so it can never be pointed at someone else's server.
+
+    python bench/load.py --index indexes/default              # starts `kb serve` itself
+    python bench/load.py --url http://127.0.0.1:8000         # a server already running
+    python bench/load.py --seconds 10 --clients 8 --json
+
+Exit status 1 if any request failed (non-200 or a transport error).
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import ipaddress
+import json
+import os
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from urllib.parse import urlsplit
+
+import httpx
+
+REPO = Path(__file__).resolve().parents[1]
+MAX_CLIENTS = 200
+MAX_SECONDS = 600
+
+#: what facilitators and analysts actually ask, in the corpus's languages
+QUERIES: tuple[str, ...] = (
+    "recognition of skills and qualifications of migrant workers",
+    "barriers to labour mobility for refugees",
+    "regular pathways for migration and family reunification",
+    "ethical recruitment and decent work",
+    "social cohesion and inclusion of migrants in host communities",
+    "return and reintegration case management",
+    "Los Angeles Declaration on Migration and Protection",
+    "skills partnerships between countries of origin and destination",
+    "reconnaissance des compétences des personnes ayant besoin d'une protection internationale",
+    "obstacles à l'information sur les programmes de migration de main-d'œuvre",
+    "voies de migration régulière et souples",
+    "reconocimiento mutuo de aptitudes, cualificaciones y competencias",
+    "desarrollo de aptitudes para los trabajadores migrantes",
+    "contratación equitativa y trabajo decente",
+    "Declaração de Los Angeles sobre Migração e Proteção",
+    "integração de migrantes e refugiados no mercado de trabalho",
+    "Anerkennung ausländischer Berufsqualifikationen",
+    "Integration von Geflüchteten in den Arbeitsmarkt",
+    "EU Talent Pool",
+    "GCM objective 18",
+)
+
+
+@dataclass
+class Tally:
+    latencies: list[float] = field(default_factory=list)
+    statuses: dict[str, int] = field(default_factory=dict)
+    errors: int = 0
+
+    def record(self, status: str, seconds: float) -> None:
+        self.statuses[status] = self.statuses.get(status, 0) + 1
+        if status == "200":
+            self.latencies.append(seconds)
+        else:
+            self.errors += 1
+
+
+def percentile(sorted_values: list[float], q: float) -> float:
+    """Nearest-rank percentile (q in 0..100) of an already sorted list."""
+    if not sorted_values:
+        return float("nan")
+    rank = max(1, min(len(sorted_values), round(q / 100 * len(sorted_values) + 0.5)))
+    return sorted_values[rank - 1]
+
+
+def require_loopback(url: str) -> None:
+    host = urlsplit(url).hostname or ""
+    try:
+        loopback = host == "localhost" or ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        loopback = False
+    if not loopback:
+        raise SystemExit(f"refusing {url}: this load test targets loopback addresses only")
+
+
+async def client_loop(client: httpx.AsyncClient, number: int, deadline: float, k: int, tally: Tally) -> None:
+    i = number
+    while time.perf_counter() < deadline:
+        body = {"query": QUERIES[i % len(QUERIES)], "k": k}
+        i += 1
+        started = time.perf_counter()
+        try:
+            response = await client.post("/search", json=body)
+            status = str(response.status_code)
+        except httpx.HTTPError as err:
+            status = type(err).__name__
+        tally.record(status, time.perf_counter() - started)
+
+
+async def run_load(url: str, clients: int, seconds: float, k: int, headers: dict[str, str]) -> tuple[Tally, float]:
+    tally = Tally()
+    limits = httpx.Limits(max_connections=clients, max_keepalive_connections=clients)
+    async with httpx.AsyncClient(base_url=url, limits=limits, timeout=60.0, headers=headers) as client:
+        await client.post("/search", json={"query": QUERIES[0], "k": k})  # warm the connection path
+        started = time.perf_counter()
+        deadline = started + seconds
+        await asyncio.gather(*(client_loop(client, n, deadline, k, tally) for n in range(clients)))
+        elapsed = time.perf_counter() - started
+    return tally, elapsed
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def start_server(index: Path, log_path: Path) -> tuple[subprocess.Popen[bytes], str]:
+    port = free_port()
+    command = [sys.executable, "-c", "from kb.cli import main; main()", "serve", "--index", str(index),
+               "--host", "127.0.0.1", "--port", str(port), "--log-level", "warning"]
+    env = {k: v for k, v in os.environ.items() if k != "KB_API_KEY"}
+    with open(log_path, "wb") as log:
+        process = subprocess.Popen(command, cwd=REPO, env=env, stdout=log, stderr=subprocess.STDOUT)
+    url = f"http://127.0.0.1:{port}"
+    deadline = time.monotonic() + 180
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise SystemExit(f"kb serve exited with {process.returncode}:\n{log_path.read_text(errors='replace')}")
+        try:
+            if httpx.get(url + "/health", timeout=2).status_code == 200:
+                return process, url
+        except httpx.TransportError:
+            pass
+        time.sleep(0.2)
+    process.terminate()
+    raise SystemExit("kb serve did not start within 180 s")
+
+
+def report(tally: Tally, elapsed: float, clients: int, health: dict[str, object]) -> dict[str, object]:
+    ordered = sorted(tally.latencies)
+    total = len(ordered) + tally.errors
+    return {
+        "clients": clients, "seconds": round(elapsed, 2), "requests": total,
+        "requests_per_s": round(total / elapsed, 1) if elapsed else 0.0,
+        "p50_ms": round(percentile(ordered, 50) * 1000, 1), "p95_ms": round(percentile(ordered, 95) * 1000, 1),
+        "p99_ms": round(percentile(ordered, 99) * 1000, 1),
+        "max_ms": round(ordered[-1] * 1000, 1) if ordered else None,
+        "errors": tally.errors, "statuses": tally.statuses,
+        "index": {k: health.get(k) for k in ("documents", "passages", "model")},
+    }
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--url", help="a running server (loopback only); default: start `kb serve`")
+    parser.add_argument("--index", type=Path, default=Path(os.environ.get("KB_INDEX", "indexes/default")),
+                        help="index to serve when starting a server (default: $KB_INDEX or indexes/default)")
+    parser.add_argument("--seconds", type=float, default=30.0, help="how long to send requests (default 30)")
+    parser.add_argument("--clients", type=int, default=50, help="concurrent clients (default 50)")
+    parser.add_argument("--k", type=int, default=10, help="passages per query (default 10)")
+    parser.add_argument("--api-key", default=os.environ.get("KB_API_KEY"), help="sent as X-API-Key if given")
+    parser.add_argument("--json", action="store_true", help="print the figures as one JSON object")
+    args = parser.parse_args(argv)
+    if not 1 <= args.clients <= MAX_CLIENTS or not 0 < args.seconds <= MAX_SECONDS:
+        parser.error(f"--clients must be 1..{MAX_CLIENTS} and --seconds 0..{MAX_SECONDS}")
+
+    process = None
+    url = args.url
+    if url:
+        require_loopback(url)
+    else:
+        log_path = Path(tempfile.gettempdir()) / f"kb-load-{os.getpid()}.log"
+        process, url = start_server(args.index, log_path)
+    try:
+        headers = {"X-API-Key": args.api_key} if args.api_key else {}
+        health = httpx.get(url + "/health", timeout=10).json()
+        tally, elapsed = asyncio.run(run_load(url, args.clients, args.seconds, args.k, headers))
+    finally:
+        if process is not None:
+            process.terminate()
+            process.wait(timeout=30)
+    figures = report(tally, elapsed, args.clients, health)
+    if args.json:
+        print(json.dumps(figures))
+    else:
+        print(f"{figures['requests']} requests in {figures['seconds']} s from {args.clients} clients "
+              f"against {url} ({figures['index']})")
+        print(f"  throughput  {figures['requests_per_s']} requests/s")
+        print(f"  latency     p50 {figures['p50_ms']} ms   p95 {figures['p95_ms']} ms   "
+              f"p99 {figures['p99_ms']} ms   max {figures['max_ms']} ms")
+        print(f"  errors      {figures['errors']}   statuses {figures['statuses']}")
+    return 1 if tally.errors else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
