@@ -12,8 +12,10 @@ import logging
 from typing import Any
 
 from fastapi import FastAPI, Request
+from fastapi.exception_handlers import http_exception_handler
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import JSONResponse
+from fastapi.responses import JSONResponse, Response
+from starlette.exceptions import HTTPException
 
 from api.service import NotFound
 from kb.errors import IndexBusyError, KBError, UsageError
@@ -44,6 +46,25 @@ async def validation_error(request: Request, exc: Exception) -> JSONResponse:
     return JSONResponse(status_code=422, content={"detail": [_item(e) for e in exc.errors()]})
 
 
+def _unreadable(cause: BaseException) -> str:
+    if isinstance(cause, UnicodeDecodeError):
+        return "it is not UTF-8 text"
+    if isinstance(cause, RecursionError):
+        return "it is nested too deeply"
+    return str(cause) or type(cause).__name__
+
+
+async def http_error(request: Request, exc: Exception) -> Response:
+    """FastAPI answers a body that ``json.loads`` cannot even decode (bad UTF-8, absurd nesting,
+    a 5,000-digit number) with a bare 400; say why, in the same 422 shape as any other bad JSON."""
+    assert isinstance(exc, HTTPException)
+    cause = exc.__cause__
+    if exc.status_code == 400 and isinstance(cause, (UnicodeDecodeError, RecursionError, ValueError)):
+        item = {"loc": ["body"], "msg": f"the body is not valid JSON: {_unreadable(cause)}", "type": "json_invalid"}
+        return JSONResponse(status_code=422, content={"detail": [item]})
+    return await http_exception_handler(request, exc)
+
+
 async def kb_error(request: Request, exc: Exception) -> JSONResponse:
     for cls, status in STATUS_FOR:
         if isinstance(exc, cls):
@@ -59,5 +80,6 @@ async def unexpected_error(request: Request, exc: Exception) -> JSONResponse:
 
 def install(app: FastAPI) -> None:
     app.add_exception_handler(RequestValidationError, validation_error)
+    app.add_exception_handler(HTTPException, http_error)
     app.add_exception_handler(KBError, kb_error)
     app.add_exception_handler(Exception, unexpected_error)

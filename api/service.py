@@ -41,14 +41,13 @@ class ApiService:
         """Exclusive use of the library, reading one committed state of the index."""
         conn = self.kb.index.db.conn
         with self._lock:
-            began = not conn.in_transaction
-            if began:
-                conn.execute("BEGIN")
+            if conn.in_transaction:  # never expected (nothing here writes); do not read a stale snapshot
+                conn.rollback()
+            conn.execute("BEGIN")
             try:
                 yield self.kb
             finally:
-                if began and conn.in_transaction:
-                    conn.rollback()  # read-only: nothing to commit
+                conn.rollback()  # read-only: nothing to commit; ends the snapshot
 
     # -- start-up -----------------------------------------------------------------------
     def warm_up(self) -> None:

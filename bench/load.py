@@ -64,13 +64,16 @@ class Tally:
     latencies: list[float] = field(default_factory=list)
     statuses: dict[str, int] = field(default_factory=dict)
     errors: int = 0
+    samples: list[str] = field(default_factory=list)  # the first few failures, to diagnose
 
-    def record(self, status: str, seconds: float) -> None:
+    def record(self, status: str, seconds: float, why: str = "") -> None:
         self.statuses[status] = self.statuses.get(status, 0) + 1
         if status == "200":
             self.latencies.append(seconds)
         else:
             self.errors += 1
+            if len(self.samples) < 5:
+                self.samples.append(f"{status} after {seconds * 1000:.0f} ms: {why[:200]}")
 
 
 def percentile(sorted_values: list[float], q: float) -> float:
@@ -99,10 +102,10 @@ async def client_loop(client: httpx.AsyncClient, number: int, deadline: float, k
         started = time.perf_counter()
         try:
             response = await client.post("/search", json=body)
-            status = str(response.status_code)
+            status, why = str(response.status_code), response.text if response.status_code != 200 else ""
         except httpx.HTTPError as err:
-            status = type(err).__name__
-        tally.record(status, time.perf_counter() - started)
+            status, why = type(err).__name__, repr(err)
+        tally.record(status, time.perf_counter() - started, why)
 
 
 async def run_load(url: str, clients: int, seconds: float, k: int, headers: dict[str, str]) -> tuple[Tally, float]:
@@ -154,7 +157,7 @@ def report(tally: Tally, elapsed: float, clients: int, health: dict[str, object]
         "p50_ms": round(percentile(ordered, 50) * 1000, 1), "p95_ms": round(percentile(ordered, 95) * 1000, 1),
         "p99_ms": round(percentile(ordered, 99) * 1000, 1),
         "max_ms": round(ordered[-1] * 1000, 1) if ordered else None,
-        "errors": tally.errors, "statuses": tally.statuses,
+        "errors": tally.errors, "statuses": tally.statuses, "error_samples": tally.samples,
         "index": {k: health.get(k) for k in ("documents", "passages", "model")},
     }
 
@@ -198,6 +201,8 @@ def main(argv: list[str] | None = None) -> int:
         print(f"  latency     p50 {figures['p50_ms']} ms   p95 {figures['p95_ms']} ms   "
               f"p99 {figures['p99_ms']} ms   max {figures['max_ms']} ms")
         print(f"  errors      {figures['errors']}   statuses {figures['statuses']}")
+        for sample in tally.samples:
+            print(f"    {sample}")
     return 1 if tally.errors else 0
 
 

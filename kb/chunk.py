@@ -15,11 +15,12 @@ import math
 import re
 from bisect import bisect_right
 from dataclasses import dataclass
+from typing import Callable
 
 from kb import structure as st
 from kb.models import CleanText, Passage
 
-__all__ = ["Segment", "chunk", "segments"]
+__all__ = ["Segment", "chunk", "segments", "sentence_ends"]
 
 _PARAGRAPH_BREAK = re.compile(r"\n[ \t]*\n\s*")
 _URLS = re.compile(r"(?:https?://|www\.)\S+")
@@ -37,6 +38,7 @@ class Segment:
     kind: str
     label: str | None = None
     section: str | None = None
+    block: int = 0  # how many headings precede it: passages never straddle a heading
 
 
 # -- structure ---------------------------------------------------------------------------------
@@ -126,18 +128,44 @@ def segments(clean: CleanText) -> list[Segment]:
     spans = _paragraph_spans(text)
     out: list[Segment] = []
     section: str | None = None
+    block = 0
     labeller = _Labeller()
     for i, (s, e) in enumerate(spans):
         para = text[s:e]
         following = text[slice(*spans[i + 1])] if i + 1 < len(spans) else None
         if _is_heading(para, following):
-            section = _section_name(para)
+            section, block = _section_name(para), block + 1
             labeller.reset(st.heading_label(para))
-            out.append(Segment(s, e, "heading", labeller.label(), section))
+            out.append(Segment(s, e, "heading", labeller.label(), section, block))
         elif _is_note(para):
-            out.append(Segment(s, e, "note", None, section))
+            out.append(Segment(s, e, "note", None, section, block))
         else:
-            out.append(Segment(s, e, "body", labeller.feed(st.marker(para)), section))
+            out.append(Segment(s, e, "body", labeller.feed(st.marker(para)), section, block))
+    return out
+
+
+# -- sentences ---------------------------------------------------------------------------------
+_ABBREVIATIONS = frozenset(
+    """e.g i.e cf etc al vs mr mrs ms dr prof no nos nº n° núm vol vols p pp para paras art arts
+    chap ch sect sec fig figs ed eds op cit approx dept inc ltd co corp st jr sr sra srs av
+    mme mlle m env ex p.ex u.s u.k u.n d.c é.-u e.-u ee.uu resp lit inc ss sig""".split()
+)
+_BOUNDARY = re.compile(r"[.!?…]+[\"'»”’)\]]*(?:\d{1,3})?\s+(?=[\"'«“(¿¡]?[" + st.UPPER + r"0-9])")
+
+
+def sentence_ends(text: str) -> list[int]:
+    """Offsets in ``text`` just after each sentence-final whitespace run.
+
+    A full stop after a known abbreviation ("e.g.", "No.", "É.-U.") or a single letter
+    (an initial, "a.") does not end a sentence.
+    """
+    out = []
+    for m in _BOUNDARY.finditer(text):
+        before = text[max(0, m.start() - 12):m.start()].split()
+        word = before[-1].lower() if before else ""
+        if text[m.start()] == "." and (word in _ABBREVIATIONS or (len(word) == 1 and word.isalpha())):
+            continue
+        out.append(m.end())
     return out
 
 
@@ -156,7 +184,7 @@ def _split(text: str, seg: Segment, max_chars: int) -> list[Segment]:
     """Cut a long paragraph between sentences into near-equal pieces of at most max_chars."""
     if seg.end - seg.start <= max_chars:
         return [seg]
-    ends = [seg.start + b for b in st.sentence_ends(text[seg.start:seg.end])]
+    ends = [seg.start + b for b in sentence_ends(text[seg.start:seg.end])]
     pieces, pos = [], seg.start
     while seg.end - pos > max_chars:
         n = math.ceil((seg.end - pos) / max_chars)
@@ -166,11 +194,11 @@ def _split(text: str, seg: Segment, max_chars: int) -> list[Segment]:
         piece_end = cut
         while piece_end > pos and text[piece_end - 1].isspace():
             piece_end -= 1
-        pieces.append(Segment(pos, piece_end, seg.kind, seg.label, seg.section))
+        pieces.append(Segment(pos, piece_end, seg.kind, seg.label, seg.section, seg.block))
         while cut < seg.end and text[cut].isspace():
             cut += 1
         pos = cut
-    pieces.append(Segment(pos, seg.end, seg.kind, seg.label, seg.section))
+    pieces.append(Segment(pos, seg.end, seg.kind, seg.label, seg.section, seg.block))
     return [p for p in pieces if p.end > p.start]
 
 
@@ -210,7 +238,7 @@ def _joined_label(text: str, group: _Group, seg: Segment, min_chars: int, max_ch
     """
     head, last = group.segs[0], group.segs[-1]
     new = seg.end - seg.start
-    if seg.section != head.section or seg.end - head.start > max_chars:
+    if seg.block != head.block or seg.end - head.start > max_chars:
         return False, None
     if group.letters < JUNK_LETTERS:  # a stray '"' or "A" says nothing: it cites nothing
         return True, seg.label
@@ -225,7 +253,7 @@ def _joined_label(text: str, group: _Group, seg: Segment, min_chars: int, max_ch
         return True, group.label
     first = head.label
     siblings = first and seg.label and last.label and _parent(first) == _parent(seg.label) == _parent(last.label)
-    if siblings and last.end - last.start < tiny and group.size < min_chars:
+    if siblings and group.size < min_chars and all(g.end - g.start < tiny for g in group.segs):
         prefix = _parent(first)
         span = f"{first[len(prefix):].strip()}–{seg.label[len(prefix):].strip()}"  # type: ignore[index]
         return True, f"{prefix} {span}".strip()
@@ -247,7 +275,8 @@ def _merge(text: str, pieces: list[Segment], min_chars: int, max_chars: int) -> 
 
 
 # -- passages ----------------------------------------------------------------------------------
-def _page_finder(clean: CleanText):
+def _page_finder(clean: CleanText) -> Callable[[int], int | None]:
+    """Physical page of an offset; with zero-length spans, the page actually holding it."""
     starts = [p.start for p in clean.pages]
 
     def page(offset: int) -> int | None:
@@ -271,7 +300,7 @@ def chunk(clean: CleanText, doc_id: str, *, min_chars: int = 300, max_chars: int
     segs = segments(clean)
     units = [s for s in segs if s.kind != "heading"]
     if not units:  # a document of headings only still deserves to be found
-        units = [Segment(s.start, s.end, "body", s.label, s.section) for s in segs]
+        units = [Segment(s.start, s.end, "body", s.label, s.section, s.block) for s in segs]
     pieces = [p for u in units for p in _split(clean.text, u, max_chars)]
     page = _page_finder(clean)
     out = []

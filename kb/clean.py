@@ -18,6 +18,7 @@ import unicodedata
 from collections import Counter
 from dataclasses import dataclass, field
 from functools import lru_cache
+from typing import Any, Sequence
 
 from kb import structure as st
 from kb.models import CleanText, Page, PageSpan
@@ -149,38 +150,6 @@ def join_across_pages(texts: list[str], lang: str, seen: Counter[str] | None = N
     return texts
 
 
-# -- step 5: ligature repair and Unicode normalisation -----------------------------------------
-def repair_pages(texts: list[str], lang: str | None) -> tuple[list[str], int]:
-    """Run ``kb.repair`` over the whole document (its evidence is document-wide), NFC per page.
-
-    Repairs never span a page joiner (they replace single words), so each page's new
-    extent follows from the repairs' length changes.
-    """
-    try:
-        from kb.repair import repair_text
-    except ImportError:  # the repair stage is optional for the cleaner
-        return [unicodedata.normalize("NFC", t) for t in texts], 0
-    whole = PAGE_JOINER.join(texts)
-    result = repair_text(whole, lang)
-    bounds, pos = [], 0
-    for t in texts:
-        bounds.append((pos, pos + len(t)))
-        pos += len(t) + len(PAGE_JOINER)
-    shifted = _shift_bounds(bounds, result.repairs)
-    pages = [unicodedata.normalize("NFC", result.text[a:b]) for a, b in shifted]
-    return pages, len(result.repairs)
-
-
-def _shift_bounds(bounds: list[tuple[int, int]], repairs: list) -> list[tuple[int, int]]:
-    """Map (start, end) offsets of the input through in-order span replacements."""
-    edits = sorted(repairs, key=lambda r: r.start)
-
-    def moved(offset: int) -> int:
-        return offset + sum(len(r.after) - (r.end - r.start) for r in edits if r.end <= offset)
-
-    return [(moved(a), moved(b)) for a, b in bounds]
-
-
 # -- steps 3 and 4: paragraphs, with notes moved out of their way ------------------------------
 @dataclass
 class Reflowed:
@@ -188,16 +157,6 @@ class Reflowed:
 
     paragraphs: list[str]
     dropped: int = 0
-
-
-def _line_width(lines: list[str]) -> float:
-    """The page's full line length (90th percentile): shorter lines may end a paragraph."""
-    sizes = sorted(len(s.strip()) for s in lines if s.strip() and not st.URL_LINE.match(s))
-    return float(sizes[int(0.9 * (len(sizes) - 1))]) if sizes else 80.0
-
-
-def _indented(raw: str) -> bool:
-    return raw[:1] in (" ", "\t") and bool(raw.strip())
 
 
 @dataclass
@@ -239,6 +198,7 @@ class _Flow:
         elif self._opens_note(raw, s):
             self._add_note(raw, s)
             return
+        self.note_zone = False
         if self.body and not self._breaks(raw, s):
             self.body.append(s)
         else:
@@ -261,7 +221,7 @@ class _Flow:
         """Inside a block of notes: does this line still belong to it?"""
         if st.URL_LINE.match(s):
             return True
-        if self.indent_ok and _indented(raw) and not st.footnote_number(raw):
+        if self.indent_ok and st.indented(raw) and not st.footnote_number(raw):
             return False  # the body resumes (a new page in a flattened PDF)
         m = st.marker(raw)
         if (m and m.kind not in {"bullet", "dash"}) or st.strong_heading(s):
@@ -317,7 +277,7 @@ class _Flow:
             return True
         if self.gap > 0:
             return not self._soft_gap(raw, s, prev)
-        if self.indent_ok and _indented(raw) and st.starts_upper(s):
+        if self.indent_ok and st.indented(raw) and st.starts_upper(s):
             return True
         short = len(prev) < 0.7 * self.width
         if not short or prev.endswith((",", "-")) or st.ends_mid_phrase(prev):
@@ -328,7 +288,7 @@ class _Flow:
         """A blank line that is layout, not structure (inside a wrapped sentence)."""
         if st.starts_lower(s) or prev.endswith((",", "-")):
             return True
-        if self.indent_ok and _indented(raw) and st.starts_upper(s):
+        if self.indent_ok and st.indented(raw) and st.starts_upper(s):
             return False
         return not st.ends_with_punct(prev) and len(prev) >= 0.8 * self.width
 
@@ -342,8 +302,47 @@ def reflow(text: str) -> Reflowed:
     """
     lines = text.split("\n")
     filled = [x for x in lines if x.strip()]
-    indent_ok = bool(filled) and sum(map(_indented, filled)) < 0.5 * len(filled)
-    flow = _Flow(_line_width(lines), indent_ok)
+    indent_ok = bool(filled) and sum(map(st.indented, filled)) < 0.5 * len(filled)
+    flow = _Flow(st.line_width(lines), indent_ok)
     for line in lines:
         flow.feed(line)
     return flow.finish()
+
+
+# -- step 5: ligature repair and Unicode normalisation -----------------------------------------
+def repair_pages(texts: list[str], lang: str | None) -> tuple[list[str], int]:
+    """Run ``kb.repair`` over the whole document (its evidence is document-wide), NFC per page.
+
+    Repairs never span a page joiner (they replace single words), so each page's new
+    extent follows from the repairs' length changes.
+    """
+    try:
+        from kb.repair import repair_text
+    except ImportError:  # the repair stage is optional for the cleaner
+        return [unicodedata.normalize("NFC", t) for t in texts], 0
+    whole = PAGE_JOINER.join(texts)
+    result = repair_text(whole, lang)
+    bounds, pos = [], 0
+    for t in texts:
+        bounds.append((pos, pos + len(t)))
+        pos += len(t) + len(PAGE_JOINER)
+    shifted = _shift_bounds(bounds, result.repairs)
+    pages = [unicodedata.normalize("NFC", result.text[a:b]) for a, b in shifted]
+    return pages, len(result.repairs)
+
+
+def _shift_bounds(bounds: list[tuple[int, int]], repairs: Sequence[Any]) -> list[tuple[int, int]]:
+    """Map increasing (start, end) offsets of the input through in-order span replacements."""
+    edits = sorted(repairs, key=lambda r: r.start)
+    out, i, delta = [], 0, 0
+
+    def moved(offset: int) -> int:
+        nonlocal i, delta
+        while i < len(edits) and edits[i].end <= offset:
+            delta += len(edits[i].after) - (edits[i].end - edits[i].start)
+            i += 1
+        return offset + delta
+
+    for a, b in bounds:
+        out.append((moved(a), moved(b)))
+    return out

@@ -180,6 +180,37 @@ def remove(
 
 
 @app.command()
+def brief(
+    topics: Path = typer.Argument(..., help="Topics file (YAML or JSON): title, optional intro and lang, topics with heading and questions. Example: corpus/topics.yaml"),
+    out: Optional[Path] = typer.Option(None, "--out", "-o", help="Output file; the format follows its suffix (.md, .html, .docx) unless --format is given. Without --out, Markdown or HTML goes to stdout."),
+    format: Optional[str] = typer.Option(None, "--format", "-f", help="md, html or docx."),
+    index: Optional[Path] = IndexOpt,
+) -> None:
+    """Build a briefing pack: the best cited passages for each topic, and the sources cited.
+
+    For a learning-event facilitator: the HTML prints well on A4 (a page per topic); the
+    DOCX opens in Word or LibreOffice.
+
+    Example: kb brief corpus/topics.yaml --out pack.html
+    """
+    from kb.brief import make_brief, write_brief
+
+    kb = _open(index)
+    try:
+        if out is None:
+            if format == "docx":
+                raise UsageError("DOCX is binary: give --out FILE.docx")
+            typer.echo(make_brief(kb, topics, format).content)
+            return
+        made = write_brief(kb, topics, out, format)
+    except KBError as err:
+        _fail(err)
+    finally:
+        kb.close()
+    typer.echo(f"wrote {out} ({made.format}, {len(made.pack.topics)} topics)", err=True)
+
+
+@app.command()
 def serve(
     host: str = typer.Option("127.0.0.1", "--host", help="Interface to listen on."),
     port: int = typer.Option(8000, "--port", help="Port to listen on."),

@@ -20,7 +20,7 @@ EDGE_BOTTOM = 5       # ... and footers among the last ones
 RUNNING_SHARE = 0.4   # a line is "running" when it recurs on this share of pages ...
 RUNNING_MIN = 3       # ... and on at least this many
 BULLET_CHARS = "•▪●◦■□➢►✓‣⁃◆❖"
-_UPPER = "A-ZÀ-ÖØ-ÞĀ-Ž"
+UPPER = "A-ZÀ-ÖØ-ÞĀ-Ž"
 
 URL_LINE = re.compile(r"^\s*(?:https?://|www\.)\S+\s*$", re.IGNORECASE)
 SEPARATOR_LINE = re.compile(r"^\s*(?:_{4,}|-{4,}|\*{3,}|={4,}|\.{6,})\s*$")
@@ -30,13 +30,13 @@ FOOTNOTE_LINE = re.compile(r"^\s{0,3}(\d{1,3})\s{1,4}(?=[^\W\d_]|[\"“«(\[])")
 _PARA = re.compile(r"^\s*(\d{1,3})\.(?=\s+\S)")
 _LEGAL = re.compile(
     r"^\s*(?:Art[ií]culo|Article|Artigo|Artikel|Art\.)\s+(\d{1,4}[a-z]?(?:\s+(?:bis|ter|quater|Bis|Ter))?)"
-    r"(?=\s*(?:[.:\-–—]|$|\s+[" + _UPPER + r"]))",
+    r"(?=\s*(?:[.:\-–—]|$|\s+[" + UPPER + r"]))",
     re.IGNORECASE,
 )
-_SECTION_SIGN = re.compile(r"^\s*§{1,2}\s*(\d{1,4}[a-z]?)(?=\s*$|\s+[" + _UPPER + r"(]|\.)")
+_SECTION_SIGN = re.compile(r"^\s*§{1,2}\s*(\d{1,4}[a-z]?)(?=\s*$|\s+[" + UPPER + r"(]|\.)")
 _SUB_PAREN = re.compile(r"^\s*\(([a-z]{1,2}|[ivx]{1,5})\)(?=\s+\S)")
 _SUB_CLOSE = re.compile(r"^\s*([a-z]|[ivx]{1,5})\)(?=\s+\S)")
-_SUB_DOT = re.compile(r"^\s*([a-z])\.(?=\s+[" + _UPPER + r"])")
+_SUB_DOT = re.compile(r"^\s*([a-z])\.(?=\s+[" + UPPER + r"])")
 _SUB_NUM = re.compile(r"^\s*\((\d{1,2})\)(?=\s+\S)")
 _ROMAN = re.compile(r"^\s*([IVX]{1,6})\.(?=\s+\S)")
 _BULLET = re.compile(r"^\s*[" + BULLET_CHARS + r"](?=\s*\S)")
@@ -60,7 +60,7 @@ _LETTER_HEADING = re.compile(r"^\s*[A-H]\.\s+\S")
 _SHORT_NUMBERED = re.compile(r"^\s*\d{1,2}\.\s+\S")
 _END_PUNCT = re.compile(r"[.,;:!?…—–]\s*$")
 _FOOTNOTE_TAIL = re.compile(r"(?<=[.,;:!?)”»\"])\s?\d{1,3}\s*$")
-_SENTENCE_BREAK = re.compile(r"[.!?]\s+[" + _UPPER + r"]")
+_SENTENCE_BREAK = re.compile(r"[.!?]\s+[" + UPPER + r"]")
 
 
 @dataclass(frozen=True)
@@ -181,10 +181,6 @@ def weak_heading(text: str) -> bool:
     return not _SENTENCE_BREAK.search(t)
 
 
-def is_md_heading(text: str) -> bool:
-    return bool(_MD_HEADING.match(text))
-
-
 def heading_label(text: str) -> str | None:
     """A legal number carried by a heading ("### § 3 Begriffsbestimmungen" -> "§ 3")."""
     m = marker(re.sub(r"^\s*#{1,6}\s+", "", text))
@@ -284,7 +280,11 @@ def drop_running_lines(texts: list[str]) -> tuple[list[str], int]:
         key = _line_key(line)
         if is_page_number(line) or key in keys or _folio_title(line) in folios:
             return True
-        return len(key) >= 15 and any(key in k for k in keys)  # a wrapped piece of a footer
+        if len(key) < 15:
+            return False
+        if any(key in k for k in keys):  # a piece of a footer that wrapped here
+            return True
+        return any(key.startswith(k) and key[len(k):] in keys for k in keys)  # two footer lines as one
 
     out, dropped = [], 0
     for text in texts:
@@ -301,26 +301,12 @@ def drop_running_lines(texts: list[str]) -> tuple[list[str], int]:
     return out, dropped
 
 
-# -- sentences ---------------------------------------------------------------------------------
-_ABBREVIATIONS = frozenset(
-    """e.g i.e cf etc al vs mr mrs ms dr prof no nos nº n° núm vol vols p pp para paras art arts
-    chap ch sect sec fig figs ed eds op cit approx dept inc ltd co corp st jr sr sra srs av
-    mme mlle m env ex p.ex u.s u.k u.n d.c é.-u e.-u ee.uu resp lit inc ss sig""".split()
-)
-_BOUNDARY = re.compile(r"[.!?…]+[\"'»”’)\]]*(?:\d{1,3})?\s+(?=[\"'«“(¿¡]?[" + _UPPER + r"0-9])")
+# -- lines ---------------------------------------------------------------------------------------
+def line_width(lines: list[str]) -> float:
+    """The page's full line length (90th percentile): shorter lines may end a paragraph."""
+    sizes = sorted(len(s.strip()) for s in lines if s.strip() and not URL_LINE.match(s))
+    return float(sizes[int(0.9 * (len(sizes) - 1))]) if sizes else 80.0
 
 
-def sentence_ends(text: str) -> list[int]:
-    """Offsets in ``text`` just after each sentence-final whitespace run.
-
-    A full stop after a known abbreviation ("e.g.", "No.", "É.-U.") or a single letter
-    (an initial, "a.") does not end a sentence.
-    """
-    out = []
-    for m in _BOUNDARY.finditer(text):
-        before = text[max(0, m.start() - 12):m.start()].split()
-        word = before[-1].lower() if before else ""
-        if text[m.start()] == "." and (word in _ABBREVIATIONS or (len(word) == 1 and word.isalpha())):
-            continue
-        out.append(m.end())
-    return out
+def indented(raw: str) -> bool:
+    return raw[:1] in (" ", "\t") and bool(raw.strip())

@@ -276,6 +276,18 @@ def test_malformed_json(api_server: Server) -> None:
     assert item["type"] == "json_invalid" and "JSON" in item["msg"]
 
 
+@pytest.mark.parametrize(("raw", "why"), [
+    pytest.param(b"\xff/\x19s\xfe", "not UTF-8", id="invalid-utf8"),
+    pytest.param(b"[" * 100_000 + b"]" * 100_000, "nested too deeply", id="deep-nesting"),
+])
+def test_undecodable_json_is_422(api_server: Server, raw: bytes, why: str) -> None:
+    with api_server.client() as client:
+        response = client.post("/search", content=raw, headers={"Content-Type": "application/json"})
+    assert response.status_code == 422
+    item = response.json()["detail"][0]
+    assert item["type"] == "json_invalid" and why in item["msg"]
+
+
 @pytest.mark.parametrize("content_type", ["text/plain", "application/x-www-form-urlencoded", "application/xml"])
 def test_wrong_content_type_is_415(api_server: Server, content_type: str) -> None:
     with api_server.client() as client:
@@ -295,7 +307,6 @@ def test_missing_body_is_422(api_server: Server) -> None:
     pytest.param(b'{"query": "x", "filters": {"doc_id": ["\\udfff"]}}', id="lone-surrogate-in-filter"),
     pytest.param(b'{"query": "\\u0000"}', id="nul"),
     pytest.param(b'{"query": "x", "id": 1' + b"0" * 5000 + b"}", id="huge-int"),
-    pytest.param(b"[" * 100_000 + b"]" * 100_000, id="deep-nesting"),
     pytest.param(b'{"query": "x", "k": 1e999}', id="infinite-k"),
     pytest.param(b'{"query": "x", "k": NaN}', id="nan-k"),
     pytest.param("{\"query\": \"x\"}".encode("utf-16"), id="utf16-body"),

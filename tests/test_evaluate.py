@@ -165,4 +165,4 @@ def test_bench_question_set_is_well_formed():
     assert len({q.lang for q in questions}) >= 4
     for q in questions:
         assert all(r.text and r.doc for r in q.relevant), q.id
-        assert all(4 <= len(r.text.split()) <= 12 or len(r.text) >= 18 for r in q.relevant if r.text), q.id
+        assert all(len(r.text.split()) <= 12 for r in q.relevant), q.id  # a key phrase, not a passage

@@ -7,7 +7,9 @@ delegate to ``ApiService``, return the library's dict (the response model valida
 
 from __future__ import annotations
 
-from fastapi import Request
+from email.message import Message
+
+from fastapi import HTTPException, Request
 
 from api.schemas import ErrorOut
 from api.service import ApiService
@@ -21,3 +23,14 @@ def service(request: Request) -> ApiService:
 def errors(*codes: int) -> dict[int | str, dict[str, object]]:
     """OpenAPI ``responses`` for the error codes a route can answer with."""
     return {code: {"model": ErrorOut} for code in codes}
+
+
+async def json_body(request: Request) -> None:
+    """A body sent as anything but JSON gets a 415 that says so (FastAPI alone would say 422)."""
+    if not await request.body():
+        return
+    header = Message()
+    header["content-type"] = request.headers.get("content-type", "")
+    subtype = header.get_content_subtype()
+    if header.get_content_maintype() != "application" or not (subtype == "json" or subtype.endswith("+json")):
+        raise HTTPException(415, "send the body as JSON, with the header 'Content-Type: application/json'")

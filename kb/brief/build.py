@@ -64,7 +64,10 @@ def build_pack(kb: KnowledgeBase, spec: TopicsSpec | Mapping[str, Any] | str, *,
             cand = picker.pick(state.ids, state.vectors)
             if cand is None:
                 break
-            quote, vector = _quote(kb, vectors, finder, cand, spec.lang, state, question_vectors)
+            made = _quote(kb, vectors, finder, cand, spec.lang, state, question_vectors)
+            if made is None:  # a translation of something already quoted
+                continue
+            quote, vector = made
             picker.record(quote.doc_id, vector)
             quotes.append(quote)
         topics.append(PackTopic(topic.heading, list(topic.questions), quotes, topic.intro, topic.type))
@@ -75,25 +78,30 @@ def build_pack(kb: KnowledgeBase, spec: TopicsSpec | Mapping[str, Any] | str, *,
 
 
 def _quote(kb: KnowledgeBase, vectors: Vectors, finder: TranslationFinder, cand: Candidate,
-           lang: str | None, state: _PackState, question_vectors: np.ndarray) -> tuple[Quote, np.ndarray]:
-    """The quote for a picked candidate (its translation when that is in the preferred language)."""
+           lang: str | None, state: _PackState, question_vectors: np.ndarray) -> tuple[Quote, np.ndarray] | None:
+    """The quote for a picked candidate (its translation when that is in the preferred language).
+
+    None when the candidate is a translation of a passage the pack already quotes.
+    """
     passage, citation, vector = cand.passage, cand.citation, cand.vector
     translations = finder.find(passage, vector, cand.translations)
+    if any(t.passage_id in state.ids for t in translations):
+        state.ids.add(passage.passage_id)
+        return None
     if lang and passage.lang != lang:
         swap = _in_language(translations, lang, state.ids)
-        if swap is not None:
-            other = kb.passage(swap.passage_id)
-            if other is not None:
-                original_lang = passage.lang
-                state.ids.add(passage.passage_id)
-                state.vectors.append(vector)
-                passage, vector = other, vectors.passages([other.text])[0]
-                citation = citation_for(passage, kb.document(passage.doc_id))
-                translations = [t for t in translations if t.lang != lang]
-                if original_lang:
-                    translations.append(Translation(original_lang, cand.passage_id, cand.doc_id))
+        other = kb.passage(swap.passage_id) if swap is not None else None
+        if other is not None:
+            state.ids.add(passage.passage_id)
+            state.vectors.append(vector)
+            original = Translation(passage.lang or "?", passage.passage_id, passage.doc_id)
+            passage, vector = other, vectors.passages([other.text])[0]
+            citation = citation_for(passage, kb.document(passage.doc_id))
+            # the swapped-in passage may have translations of its own that the original lacked
+            translations = _merge([original], translations, finder.find(passage, vector))
     excerpt = choose(passage.text, question_vectors, vectors.excerpts)
     trimmed_start, trimmed_end = excerpt.trimmed(passage.text)
+    translations = [t for t in translations if t.passage_id != passage.passage_id]
     state.ids.add(passage.passage_id)
     state.ids.update(t.passage_id for t in translations)
     state.vectors.append(vector)
@@ -104,6 +112,14 @@ def _quote(kb: KnowledgeBase, vectors: Vectors, finder: TranslationFinder, cand:
         trimmed_start=trimmed_start, trimmed_end=trimmed_end,
     )
     return quote, vector
+
+
+def _merge(*lists: list[Translation]) -> list[Translation]:
+    seen: dict[str, Translation] = {}
+    for items in lists:
+        for t in items:
+            seen.setdefault(t.passage_id, t)
+    return list(seen.values())
 
 
 def _in_language(translations: list[Translation], lang: str, used: set[str]) -> Translation | None:

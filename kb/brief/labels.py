@@ -12,7 +12,7 @@ from kb.brief.pack import Generated
 _LABELS: dict[str, dict[str, str]] = {
     "en": {
         "contents": "Contents",
-        "questions": "Questions",
+        "questions": "Questions:",
         "sources": "Sources cited",
         "also_in": "Also available in",
         "quoted_in": "Quoted in",
@@ -23,7 +23,7 @@ _LABELS: dict[str, dict[str, str]] = {
     },
     "fr": {
         "contents": "Sommaire",
-        "questions": "Questions",
+        "questions": "Questions :",
         "sources": "Sources citées",
         "also_in": "Existe aussi en",
         "quoted_in": "Cité en",
@@ -34,7 +34,7 @@ _LABELS: dict[str, dict[str, str]] = {
     },
     "es": {
         "contents": "Índice",
-        "questions": "Preguntas",
+        "questions": "Preguntas:",
         "sources": "Fuentes citadas",
         "also_in": "También disponible en",
         "quoted_in": "Citado en",

@@ -61,7 +61,7 @@ def render_docx(pack: Pack) -> bytes:
         if topic.intro:
             doc.add_paragraph(_clean(topic.intro))
         questions = doc.add_paragraph()
-        run = questions.add_run(f"{labels['questions']}: " + " · ".join(_clean(q) for q in topic.questions))
+        run = questions.add_run(f"{labels['questions']} " + " · ".join(_clean(q) for q in topic.questions))
         run.font.size = Pt(9)
         run.italic = True
         if not topic.quotes:

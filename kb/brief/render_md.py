@@ -60,7 +60,7 @@ def render_markdown(pack: Pack) -> str:
         if topic.intro:
             out += [escape(topic.intro), ""]
         questions = " · ".join(escape(q) for q in topic.questions)
-        out += [f"*{labels['questions']}: {questions}*", ""]
+        out += [f"*{labels['questions']} {questions}*", ""]
         if not topic.quotes:
             out += [f"_{labels['no_quotes']}_", ""]
         for quote in topic.quotes:

@@ -59,12 +59,10 @@ def load_topics(path_or_obj: str | Path | Mapping[str, Any] | TopicsSpec) -> Top
     """Parse and validate a topics file (.yaml, .yml, .json) or an already-parsed mapping."""
     if isinstance(path_or_obj, TopicsSpec):
         return path_or_obj
-    if isinstance(path_or_obj, Mapping):
-        return _parse(path_or_obj, where="topics")
     if isinstance(path_or_obj, (str, Path)):
         path = Path(path_or_obj)
         return _parse(_read(path), where=str(path), source=str(path))
-    raise UsageError(f"topics must be a file path or an object, not {type(path_or_obj).__name__}")
+    return _parse(path_or_obj, where="topics")  # an object (the API's body); anything else is refused there
 
 
 def _read(path: Path) -> Any:

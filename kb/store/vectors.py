@@ -1,13 +1,59 @@
-"""The FAISS half of an index: an id-mapped inner-product index over passage vectors.
+"""The FAISS half of an index: passage vectors searchable by inner product (= cosine).
 
-The file on disk is a snapshot stamped with the SQLite generation it reflects. When the
-stamp does not match (a crash between commit and snapshot, or another process's ingest),
-the vectors are rebuilt from SQLite, which holds every vector, so nothing is ever lost.
+Two kinds of FAISS index sit behind one interface (``add``/``remove``/``search``/``save``/``load``):
+
+``flat``
+    ``IndexIDMap2(IndexFlatIP)``: exact search, 2 KB per 512-d passage. Used below the
+    threshold, where it is both exact and fast enough.
+``ivf``
+    ``IndexIVFScalarQuantizer`` (inverted lists, 8-bit scalar quantisation, inner product,
+    residual encoding): ~0.5 KB per 512-d passage, so 1M passages need ~0.55 GB instead of
+    2 GB, and a query scans ``nprobe`` of ``nlist`` lists instead of every vector. It keeps
+    passage ids itself, supports ``remove_ids`` and id selectors (filters), unlike HNSW.
+
+Choosing (the one option, ``kind``; also ``$KB_VECTOR_INDEX``):
+
+* ``auto`` (default): flat until the index holds ``threshold`` passages (``$KB_IVF_THRESHOLD``,
+  default :data:`DEFAULT_THRESHOLD`, measured with ``bench/scale.py``), then it converts
+  itself to ivf the moment an ``add`` crosses it (training on the exact vectors it holds).
+  It never converts back (a few removals must not trigger a retrain).
+* ``flat``: always exact. ``ivf``: approximate as soon as there are :data:`MIN_IVF_TRAIN`
+  vectors to train on (tests and experiments).
+
+``nlist`` is the power of two nearest ``sqrt(n)`` for the ``n`` vectors it is trained on
+(or ``expected``, when the caller knows the final size); ``nprobe`` defaults to
+``max(DEFAULT_NPROBE, nlist // 32)`` (``$KB_IVF_NPROBE`` overrides).
+
+Filters: ``search(..., allowed=...)`` takes passage ids (int array) or a boolean mask
+indexed by passage id. Large sets become a FAISS bitmap selector (one bit per id, built
+with numpy in about a millisecond even for 1M ids); small ones an ``IDSelectorBatch``.
+With ivf the selector is tested before any distance is computed, and ``nprobe`` is scaled
+by ``count / allowed`` (capped at ``nlist``) so that a selective filter still reaches about
+as many allowed vectors as an unfiltered query: recall holds and the extra lists cost
+only id checks.
+
+On disk (the snapshot format)
+-----------------------------
+``vectors-<generation>.faiss`` is ``faiss.write_index`` of the index, and ``vectors.json``
+(the stamp) points at it::
+
+    {"format": 2, "generation": 42, "count": 1000000, "dim": 512,
+     "file": "vectors-00000042.faiss", "kind": "ivf",
+     "params": {"nlist": 1024, "nprobe": 32, "quantizer": "SQ8", "metric": "ip",
+                "trained_on": 200000}}
+
+(a format-1 stamp has no ``kind``/``params`` and is a flat index). The file name carries
+the generation so that a reader never pairs a new stamp with an old file. When the stamp
+does not match the SQLite generation (a crash between commit and snapshot, another
+process's ingest) or asks for another kind than the one configured, the vectors are rebuilt
+from SQLite, which holds every vector exactly, so nothing is ever lost.
 """
 
 from __future__ import annotations
 
 import json
+import math
+import os
 from pathlib import Path
 from typing import Iterable
 
@@ -16,41 +62,199 @@ import numpy as np
 from kb.store.atomic import atomic_write, atomic_write_json
 
 STAMP_NAME = "vectors.json"
+STAMP_FORMAT = 2
+KINDS = ("auto", "flat", "ivf")
+
+#: passages at which ``auto`` switches from exact flat search to ivf (see bench/scale.py)
+DEFAULT_THRESHOLD = 200_000
+#: fewest vectors ``kind="ivf"`` trains on
+MIN_IVF_TRAIN = 1_000
+#: lists probed per query, at least (scaled up for large nlist and for filters)
+DEFAULT_NPROBE = 16
+#: training sample per list (faiss warns below 39)
+TRAIN_PER_LIST = 64
+#: ids arrays longer than this become a bitmap selector
+_BITMAP_FROM = 4096
+
+
+def _env_int(name: str, default: int) -> int:
+    raw = os.environ.get(name, "").strip()
+    try:
+        return int(raw) if raw else default
+    except ValueError:
+        return default
+
+
+def nlist_for(n: int) -> int:
+    """Lists for ``n`` vectors: the power of two nearest sqrt(n), with >= 39 vectors a list."""
+    n = max(int(n), 1)
+    nlist = 2 ** round(math.log2(max(math.sqrt(n), 1.0)))
+    while nlist > 1 and nlist * 39 > n:
+        nlist //= 2
+    return int(min(max(nlist, 1), 65536))
+
+
+def nprobe_for(nlist: int) -> int:
+    return int(min(nlist, _env_int("KB_IVF_NPROBE", max(DEFAULT_NPROBE, nlist // 32))))
 
 
 class VectorIndex:
-    """Exact cosine search (flat inner product) with passage ids as FAISS ids."""
+    """Cosine search over passage vectors with passage ids as FAISS ids (flat or ivf)."""
 
-    def __init__(self, dim: int, index: object | None = None) -> None:
+    def __init__(self, dim: int, index: object | None = None, *, kind: str | None = None,
+                 threshold: int | None = None, expected: int | None = None,
+                 params: dict | None = None) -> None:
         import faiss
 
         self.dim = dim
         self._faiss = faiss
+        kind = (kind or os.environ.get("KB_VECTOR_INDEX") or "auto").strip().lower()
+        if kind not in KINDS:
+            raise ValueError(f"vector index kind must be one of {', '.join(KINDS)}, got {kind!r}")
+        #: what was asked for (auto/flat/ivf); ``kind`` is what the index is now
+        self.setting = kind
+        self.threshold = threshold if threshold is not None else _env_int("KB_IVF_THRESHOLD", DEFAULT_THRESHOLD)
+        #: final size the caller expects (sizes nlist when converting); None: unknown
+        self.expected = expected
         self.index = index if index is not None else faiss.IndexIDMap2(faiss.IndexFlatIP(dim))
+        self.params: dict = dict(params or {})
+        ivf = self._ivf
+        if ivf is not None:
+            self.params.setdefault("nlist", int(ivf.nlist))
+            self.params.setdefault("nprobe", nprobe_for(int(ivf.nlist)))
+            self.params.setdefault("quantizer", "SQ8")
+            self.params.setdefault("metric", "ip")
+            self.params.setdefault("trained_on", int(ivf.ntotal))
+
+    # -- what it is -------------------------------------------------------------------------
+    @property
+    def _ivf(self):
+        return self._faiss.try_extract_index_ivf(self.index)
+
+    @property
+    def kind(self) -> str:
+        return "flat" if self._ivf is None else "ivf"
 
     @property
     def count(self) -> int:
         return int(self.index.ntotal)
 
+    def describe(self) -> dict:
+        """Kind and parameters, as recorded in the stamp."""
+        return {"kind": self.kind, "params": dict(self.params) if self.kind == "ivf" else {}}
+
+    # -- writing ----------------------------------------------------------------------------
     def add(self, ids: np.ndarray, vectors: np.ndarray) -> None:
+        ids = np.asarray(ids)
         if len(ids):
             self.index.add_with_ids(np.ascontiguousarray(vectors, dtype=np.float32), ids.astype(np.int64))
+            if self._should_convert():
+                self.convert_to_ivf()
 
     def remove(self, ids: Iterable[int]) -> None:
         ids = np.fromiter(ids, dtype=np.int64)
         if len(ids):
             self.index.remove_ids(self._faiss.IDSelectorBatch(ids))
 
+    def _should_convert(self) -> bool:
+        if self.kind != "flat" or self.setting == "flat":
+            return False
+        if self.setting == "ivf":
+            return self.count >= self.train_target()
+        return self.count >= max(self.threshold, MIN_IVF_TRAIN)
+
+    def train_target(self) -> int:
+        """Vectors to collect before ``kind="ivf"`` trains: enough for the expected size's lists."""
+        if not self.expected:
+            return MIN_IVF_TRAIN
+        return max(MIN_IVF_TRAIN, min(self.expected, TRAIN_PER_LIST * nlist_for(self.expected)))
+
+    def convert_to_ivf(self, nlist: int | None = None, seed: int = 0) -> None:
+        """Replace the flat index by an ivf one trained on (a sample of) its exact vectors."""
+        faiss = self._faiss
+        if self.kind != "flat" or self.count < 2:
+            return
+        n, d = self.count, self.dim
+        flat = faiss.downcast_index(self.index.index)
+        vectors = faiss.rev_swig_ptr(flat.get_xb(), n * d).reshape(n, d)
+        ids = faiss.vector_to_array(self.index.id_map).astype(np.int64)
+        ivf = self.train_ivf(vectors, nlist or nlist_for(max(n, self.expected or 0)), seed=seed)
+        for start in range(0, n, 65536):
+            ivf.add_with_ids(vectors[start : start + 65536], ids[start : start + 65536])
+        self.params = {"nlist": int(ivf.nlist), "nprobe": nprobe_for(int(ivf.nlist)), "quantizer": "SQ8",
+                       "metric": "ip", "trained_on": n}
+        self.index = ivf
+
+    def train_ivf(self, sample: np.ndarray, nlist: int, seed: int = 0):
+        """An empty, trained ``IndexIVFScalarQuantizer`` (SQ8, inner product, residuals)."""
+        faiss = self._faiss
+        sample = np.ascontiguousarray(sample, dtype=np.float32)
+        nlist = max(1, min(nlist, len(sample) // 39 or 1))
+        want = min(len(sample), TRAIN_PER_LIST * nlist)
+        if want < len(sample):
+            rows = np.sort(np.random.default_rng(seed).choice(len(sample), size=want, replace=False))
+            sample = np.ascontiguousarray(sample[rows])
+        quantizer = faiss.IndexFlatIP(self.dim)
+        ivf = faiss.IndexIVFScalarQuantizer(
+            quantizer, self.dim, nlist, faiss.ScalarQuantizer.QT_8bit, faiss.METRIC_INNER_PRODUCT, True
+        )
+        ivf.cp.seed = 1234 + seed
+        ivf.cp.max_points_per_centroid = TRAIN_PER_LIST
+        ivf.train(sample)
+        ivf.own_fields = True
+        quantizer.this.disown()  # owned by ivf now
+        return ivf
+
+    # -- searching --------------------------------------------------------------------------
+    def _selector(self, allowed: np.ndarray):
+        """(FAISS selector, how many ids it admits) for ids or a boolean id mask."""
+        faiss = self._faiss
+        allowed = np.asarray(allowed)
+        if allowed.dtype == np.bool_:
+            n_allowed = int(np.count_nonzero(allowed))
+            return (faiss.IDSelectorBitmap(np.packbits(allowed, bitorder="little")) if n_allowed else None), n_allowed
+        ids = allowed.astype(np.int64, copy=False)
+        ids = ids[ids >= 0]
+        if len(ids) == 0:
+            return None, 0
+        if len(ids) < _BITMAP_FROM:
+            return faiss.IDSelectorBatch(ids), len(ids)
+        mask = np.zeros(int(ids.max()) + 1, dtype=bool)
+        mask[ids] = True
+        return faiss.IDSelectorBitmap(np.packbits(mask, bitorder="little")), int(np.count_nonzero(mask))
+
     def search(self, query: np.ndarray, k: int, allowed: np.ndarray | None = None) -> list[tuple[int, float]]:
-        """Top ``k`` (id, cosine) for one query vector, optionally only among ``allowed`` ids."""
+        """Top ``k`` (id, cosine) for one query vector, optionally only among ``allowed`` ids.
+
+        ``allowed``: passage ids, or a boolean mask indexed by passage id.
+        """
+        faiss = self._faiss
         if self.count == 0 or k <= 0:
             return []
-        params = None
+        sel, n_allowed = None, self.count
         if allowed is not None:
-            if len(allowed) == 0:
+            sel, n_allowed = self._selector(allowed)
+            if sel is None:
                 return []
-            params = self._faiss.SearchParameters(sel=self._faiss.IDSelectorBatch(allowed.astype(np.int64)))
-        scores, ids = self.index.search(query.reshape(1, -1).astype(np.float32), min(k, self.count), params=params)
+        ivf = self._ivf
+        if ivf is not None:
+            nlist = int(ivf.nlist)
+            nprobe = int(self.params.get("nprobe") or nprobe_for(nlist))
+            if sel is not None:
+                nprobe = math.ceil(nprobe * self.count / max(min(n_allowed, self.count), 1))
+            params = faiss.SearchParametersIVF(nprobe=int(min(max(nprobe, 1), nlist)), sel=sel)
+        else:
+            params = faiss.SearchParameters(sel=sel) if sel is not None else None
+        query = np.ascontiguousarray(np.asarray(query, dtype=np.float32).reshape(1, -1))
+        # One query is a single pass over memory: a second OpenMP thread only adds a team
+        # start-up, which on a busy 2-core machine cost 28 ms for a 4k-vector flat search
+        # that takes 0.15 ms alone. The setting is per calling thread (OpenMP ICV).
+        threads = faiss.omp_get_max_threads()
+        faiss.omp_set_num_threads(1)
+        try:
+            scores, ids = self.index.search(query, min(k, self.count), params=params)
+        finally:
+            faiss.omp_set_num_threads(threads)
         return [(int(i), float(s)) for i, s in zip(ids[0], scores[0]) if i != -1]
 
     # -- persistence ----------------------------------------------------------------------
@@ -64,24 +268,43 @@ class VectorIndex:
         atomic_write(index_dir / name, lambda tmp: self._faiss.write_index(self.index, tmp))
         atomic_write_json(
             index_dir / STAMP_NAME,
-            {"generation": generation, "count": self.count, "dim": self.dim, "file": name},
+            {"format": STAMP_FORMAT, "generation": generation, "count": self.count, "dim": self.dim,
+             "file": name, **self.describe()},
         )
         for old in index_dir.glob("vectors-*.faiss"):
             if old.name != name:
                 old.unlink(missing_ok=True)
 
-    @classmethod
-    def load(cls, index_dir: Path, dim: int, generation: int) -> "VectorIndex | None":
-        """The snapshot if it matches ``generation``, else None (caller rebuilds)."""
+    @staticmethod
+    def read_stamp(index_dir: Path) -> dict | None:
         try:
             stamp = json.loads((index_dir / STAMP_NAME).read_text())
+        except (OSError, ValueError):
+            return None
+        return stamp if isinstance(stamp, dict) else None
+
+    @classmethod
+    def load(cls, index_dir: Path, dim: int, generation: int, *, kind: str | None = None,
+             threshold: int | None = None) -> "VectorIndex | None":
+        """The snapshot if it matches ``generation`` (and the configured kind), else None (caller rebuilds)."""
+        stamp = cls.read_stamp(index_dir)
+        if stamp is None:
+            return None
+        setting = (kind or os.environ.get("KB_VECTOR_INDEX") or "auto").strip().lower()
+        stored_kind = stamp.get("kind", "flat")
+        try:
             if stamp.get("generation") != generation or stamp.get("dim") != dim:
                 return None
+            if setting in ("flat", "ivf") and stored_kind != setting:
+                return None  # asked for another kind: rebuild from SQLite
             import faiss
 
             index = faiss.read_index(str(index_dir / stamp["file"]))
-        except (OSError, ValueError, KeyError, RuntimeError):
+        except (OSError, ValueError, KeyError, TypeError, RuntimeError):
             return None
-        if index.ntotal != stamp.get("count"):
+        if index.ntotal != stamp.get("count") or index.d != dim:
             return None
-        return cls(dim, index)
+        loaded = cls(dim, index, kind=setting, threshold=threshold, params=stamp.get("params") or None)
+        if loaded.kind != stored_kind:
+            return None
+        return loaded

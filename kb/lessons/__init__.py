@@ -1,0 +1,305 @@
+"""Lesson types: is a passage a barrier, a good practice, a recommendation, a risk or context?
+
+At ingestion every passage gets zero or more of ``TYPES``, each with a confidence in
+0..1, from four signals that are combined per type as a noisy-OR::
+
+    heading     the section heading it sits under ("Recommandations", "Good practices")
+    lead_in     for a list item, the sentence that introduces the list: 8 a)-d) of a paper
+                are barriers because paragraph 8 ends "... aux obstacles suivants :"
+    cue         cue phrases in the passage itself, in any of the cue file's languages
+    similarity  nearness of the passage's own vector to short label descriptions
+
+Prose that none of the first four types reaches is background (``context``); notes,
+link lists and page furniture get no type.
+
+Everything that is wording lives in ``kb/data/lesson_cues.yaml`` (see ``kb.lessons.cues``).
+The labeler never embeds a passage: ``label`` takes the vectors the index already stores,
+so re-labelling after the cue file changes costs no embedding at all. Only the label
+descriptions are embedded, once per labeler, with the index's own model.
+
+Typical use::
+
+    labeler = LessonLabeler(index.embedder)
+    types = labeler.label(passages_of_one_document_in_order, their_vectors)
+    # -> [{"barrier": 0.83}, {}, {"recommendation": 0.91, "risk": 0.58}, ...]
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Sequence
+
+import numpy as np
+
+from kb.lessons.cues import (
+    DEFAULT_CUES_PATH,
+    TYPES,
+    CueFileError,
+    Cues,
+    cues_fingerprint,
+    fold,
+    load_cues,
+)
+
+if TYPE_CHECKING:
+    from kb.embed.base import Embedder
+    from kb.models import Passage
+
+__all__ = [
+    "DEFAULT_CUES_PATH", "TYPES", "CueFileError", "Cues", "Evidence", "LessonLabeler",
+    "cues_fingerprint", "load_cues", "parse_types", "type_label",
+]
+
+_URL = re.compile(r"(?:https?://|www\.)\S+", re.IGNORECASE)
+_FOOTNOTE_START = re.compile(r"^\s{0,3}\d{1,3}\s{1,4}(?=[^\W\d_]|[\"“«(\[])")
+_CITATION_YEAR = re.compile(r"\((?:19|20)\d{2}\)|\b(?:pg|pp|p)\.\s?\d")
+_SUB_LABEL = re.compile(r"^(?:\(?[a-z]{1,2}\)|\([ivx]{1,5}\)|[ivx]{1,5}\)|\(\d{1,2}\))$")
+_LIST_ITEM = re.compile(r"^\s*(?:[-–—•▪■●◦➢►o]\s|\(?[a-z]\)\s|\(?[ivx]{1,4}\)\s|\d{1,2}[.)]\s|[a-z]\.\s)")
+_SENTENCE_SPLIT = re.compile(r"(?<=[.!?])\s+(?=[\"'«“(¿¡]?[A-ZÀ-ÖØ-Þ0-9])")
+
+#: display names, for briefs and terminal output
+_TYPE_LABELS = {
+    "en": {"barrier": "Barriers", "good_practice": "Good practice", "recommendation": "Recommendations",
+           "risk": "Risks", "context": "Context"},
+    "fr": {"barrier": "Obstacles", "good_practice": "Bonnes pratiques", "recommendation": "Recommandations",
+           "risk": "Risques", "context": "Contexte"},
+    "es": {"barrier": "Obstáculos", "good_practice": "Buenas prácticas", "recommendation": "Recomendaciones",
+           "risk": "Riesgos", "context": "Contexto"},
+}
+
+
+def type_label(lesson_type: str, lang: str | None = None) -> str:
+    """A heading for a lesson type in the reader's language (English when unknown)."""
+    return _TYPE_LABELS.get(lang or "en", _TYPE_LABELS["en"]).get(lesson_type, lesson_type)
+
+
+def parse_types(values: Sequence[str] | str | None) -> tuple[str, ...]:
+    """Validate user-given type names ("barrier", "good-practice", "Risk"); UsageError if unknown."""
+    from kb.errors import UsageError
+
+    if values is None:
+        return ()
+    if isinstance(values, str):
+        values = [values]
+    out: list[str] = []
+    for value in values:
+        if not isinstance(value, str):
+            raise UsageError(f"a lesson type must be a string, got {value!r}")
+        for part in value.split(","):
+            name = part.strip().lower().replace("-", "_").replace(" ", "_")
+            if not name:
+                continue
+            if name not in TYPES:
+                raise UsageError(f"unknown lesson type {part.strip()!r}; the types are {', '.join(TYPES)}")
+            if name not in out:
+                out.append(name)
+    return tuple(out)
+
+
+@dataclass
+class Evidence:
+    """Why a passage got its types: each signal's evidence (0..1) per type, and the result."""
+
+    signals: dict[str, dict[str, float]]
+    confidence: dict[str, float]
+    types: dict[str, float]
+    skipped: str | None = None
+
+
+class LessonLabeler:
+    """Labels passages with lesson types from their own stored vectors and the cue file."""
+
+    def __init__(self, embedder: "Embedder | None", cues_path: str | Path | None = None) -> None:
+        self.embedder = embedder
+        self.cues: Cues = load_cues(cues_path)
+        self._descriptions: tuple[np.ndarray, np.ndarray] | None = None
+
+    @property
+    def fingerprint(self) -> str:
+        """Identifies the cue file (and labeler version) these labels come from."""
+        return self.cues.fingerprint
+
+    @property
+    def threshold(self) -> float:
+        return self.cues.scoring.threshold
+
+    # -- public -----------------------------------------------------------------------
+    def label(self, passages: Sequence["Passage"], vectors: np.ndarray | None) -> list[dict[str, float]]:
+        """Lesson types above the threshold, with confidences, for each passage.
+
+        ``passages`` should be one document's passages in reading order (several
+        documents may be mixed: list lead-ins are only looked up within a document);
+        ``vectors`` are their stored, L2-normalised embeddings, row for row (``None``
+        skips the similarity signal). Nothing is embedded here except, once, the label
+        descriptions.
+        """
+        return [e.types for e in self.explain(passages, vectors)]
+
+    def explain(self, passages: Sequence["Passage"], vectors: np.ndarray | None) -> list[Evidence]:
+        """``label`` with the evidence behind each decision (for benchmarks and debugging)."""
+        passages = list(passages)
+        similarity = self._similarity(vectors, len(passages))
+        lead_ins = self._lead_ins(passages)
+        return [self._decide(p, lead_ins[i], similarity[i] if similarity is not None else None)
+                for i, p in enumerate(passages)]
+
+    # -- signals --------------------------------------------------------------------------
+    def _description_vectors(self) -> tuple[np.ndarray, np.ndarray]:
+        """(matrix of description vectors, type index of each row), embedded once."""
+        if self._descriptions is None:
+            pairs = self.cues.descriptions()
+            vecs = np.asarray(self.embedder.encode_queries([d for _, d in pairs]), dtype=np.float32)  # type: ignore[union-attr]
+            owners = np.array([TYPES.index(t) for t, _ in pairs], dtype=np.int64)
+            self._descriptions = (vecs, owners)
+        return self._descriptions
+
+    def _similarity(self, vectors: np.ndarray | None, n: int) -> np.ndarray | None:
+        """Per passage and type: evidence 0..1 from nearness to that type's descriptions."""
+        weight = self.cues.scoring.weights["similarity"]
+        if vectors is None or self.embedder is None or weight == 0 or n == 0:
+            return None
+        vectors = np.asarray(vectors, dtype=np.float32)
+        if vectors.ndim != 2 or vectors.shape[0] != n:
+            raise ValueError(f"expected {n} vectors (one per passage), got an array of shape {vectors.shape}")
+        desc, owners = self._description_vectors()
+        if vectors.shape[1] != desc.shape[1]:
+            raise ValueError(
+                f"passage vectors are {vectors.shape[1]}-d but the embedder gives {desc.shape[1]}-d vectors"
+            )
+        sims = vectors @ desc.T  # (n, n_desc)
+        per_type = np.full((n, len(TYPES)), -1.0, dtype=np.float32)
+        for t in range(len(TYPES)):
+            cols = owners == t
+            if cols.any():
+                per_type[:, t] = sims[:, cols].max(axis=1)
+        rel = per_type - per_type.mean(axis=1, keepdims=True)
+        s = self.cues.scoring
+        return np.clip((rel - s.similarity_margin) / s.similarity_span, 0.0, 1.0)
+
+    def _cue_scores(self, text: str, lead_weight: bool = True) -> dict[str, float]:
+        """Evidence 0..1 per type from cue phrases in ``text``."""
+        s = self.cues.scoring
+        folded = fold(text)
+        out: dict[str, float] = {}
+        for t in TYPES:
+            total = 0.0
+            for cue in self.cues.types[t].cues:
+                pos = cue.first(folded)
+                if pos is None:
+                    continue
+                bonus = s.lead_bonus if lead_weight and pos < s.lead_chars else 0.0
+                total += cue.weight * (1.0 + bonus)
+            out[t] = 1.0 - math.exp(-s.cue_rate * total) if total > 0 else 0.0
+        return out
+
+    def _heading_scores(self, section: str | None) -> dict[str, float]:
+        if not section:
+            return {t: 0.0 for t in TYPES}
+        folded = fold(section)
+        out = {}
+        for t in TYPES:
+            best = max((c.weight for c in self.cues.types[t].headings if c.first(folded) is not None), default=0.0)
+            out[t] = best
+        return out
+
+    def _lead_ins(self, passages: list["Passage"]) -> list[str | None]:
+        """For each passage that is a list item, the sentence that introduces its list."""
+        out: list[str | None] = [None] * len(passages)
+        last_by_label: dict[tuple[str, str], int] = {}
+        for i, p in enumerate(passages):
+            parent = None
+            for label in _parents(p.paragraph):
+                j = last_by_label.get((p.doc_id, label))
+                if j is not None:
+                    parent = passages[j].text
+                    break
+            if parent is None and i > 0:
+                prev = passages[i - 1]
+                same_doc = prev.doc_id == p.doc_id and prev.section == p.section
+                if same_doc and prev.text.rstrip().endswith(":") and _LIST_ITEM.match(p.text):
+                    parent = prev.text
+            if parent is not None:
+                out[i] = _introducing_sentence(parent)
+            if p.paragraph:
+                last_by_label[(p.doc_id, p.paragraph)] = i
+        return out
+
+    # -- decision -----------------------------------------------------------------------
+    def _decide(self, passage: "Passage", lead_in: str | None, similarity: np.ndarray | None) -> Evidence:
+        s = self.cues.scoring
+        w = s.weights
+        skipped = _not_prose(passage.text, s.min_letters)
+        if skipped:
+            empty = {t: 0.0 for t in TYPES}
+            return Evidence({"heading": empty, "lead_in": empty, "cue": empty, "similarity": empty},
+                            dict(empty), {}, skipped)
+        heading = self._heading_scores(passage.section)
+        cue = self._cue_scores(passage.text)
+        lead = self._cue_scores(lead_in, lead_weight=False) if lead_in else {t: 0.0 for t in TYPES}
+        sim = {t: float(similarity[k]) if similarity is not None else 0.0 for k, t in enumerate(TYPES)}
+        confidence: dict[str, float] = {}
+        for t in TYPES:
+            keep = 1.0
+            keep *= 1.0 - min(1.0, w["heading"] * heading[t])
+            keep *= 1.0 - w["lead_in"] * lead[t]
+            keep *= 1.0 - w["cue"] * cue[t]
+            keep *= 1.0 - w["similarity"] * sim[t]
+            confidence[t] = 1.0 - keep
+        lessons = [t for t in TYPES if t != "context"]
+        top = max(lessons, key=lambda t: confidence[t])
+        chosen = [t for t in lessons
+                  if confidence[t] >= (s.threshold if t == top else max(s.threshold, s.secondary_threshold))]
+        if confidence["context"] > confidence[top] and confidence["context"] >= s.threshold:
+            chosen = []  # background that mentions a challenge or a result in passing
+        if chosen:
+            types = {t: round(confidence[t], 4) for t in chosen}
+        else:
+            confidence["context"] = max(confidence["context"], s.context_fallback)
+            types = {"context": round(confidence["context"], 4)} if confidence["context"] >= s.threshold else {}
+        signals = {"heading": {t: min(1.0, w["heading"] * heading[t]) for t in TYPES}, "lead_in": lead,
+                   "cue": cue, "similarity": sim}
+        return Evidence(signals, confidence, types)
+
+
+def _parents(paragraph: str | None) -> list[str]:
+    """"10 (3) a)" -> ["10 (3)", "10"]; "8 c)" -> ["8"]; "8" or "2–3" -> []."""
+    if not paragraph:
+        return []
+    tokens = paragraph.split()
+    out = []
+    while len(tokens) > 1 and _SUB_LABEL.match(tokens[-1]):
+        tokens = tokens[:-1]
+        out.append(" ".join(tokens))
+    return out
+
+
+def _introducing_sentence(text: str) -> str:
+    """The last sentence of a list's lead-in paragraph ("... face the following obstacles:")."""
+    body = text.strip()
+    sentences = [s for s in _SENTENCE_SPLIT.split(body) if s.strip()]
+    if not sentences:
+        return body
+    last = sentences[-1]
+    # a short "as follows:" line says little on its own: keep the sentence before it too
+    if len(last) < 60 and len(sentences) > 1:
+        last = sentences[-2] + " " + last
+    return last
+
+
+def _not_prose(text: str, min_letters: int) -> str | None:
+    """Why a passage gets no type at all (a note, a link list, page furniture), if it does not."""
+    without_urls = _URL.sub(" ", text)
+    letters = sum(ch.isalpha() for ch in without_urls)
+    if letters < min_letters:
+        return "too short"
+    lines = [ln for ln in text.splitlines() if ln.strip()]
+    if lines and all(_URL.fullmatch(ln.strip()) for ln in lines):
+        return "links"
+    if _FOOTNOTE_START.match(text) and len(text) < 600:
+        return "note"
+    if len(text) < 400 and _CITATION_YEAR.search(text) and text.count(".") >= 2:
+        return "reference"
+    return None

@@ -1,0 +1,293 @@
+"""The cue file (``kb/data/lesson_cues.yaml``): loading, validation and matching.
+
+Everything a reader may want to change about lesson types lives in that file, not in
+code: the words documents use ("obstacles", "barreras", "lessons learned",
+"recommandations"), the headings that announce a kind of section, the short label
+descriptions that are embedded, and the few numbers that weigh the signals. This module
+turns it into compiled, accent- and case-insensitive patterns and checks it thoroughly,
+so that a typo is reported with the place it is in rather than silently ignored.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import math
+import re
+import unicodedata
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Mapping
+
+from kb.errors import UsageError
+
+TYPES: tuple[str, ...] = ("barrier", "good_practice", "recommendation", "risk", "context")
+DEFAULT_CUES_PATH = Path(__file__).resolve().parent.parent / "data" / "lesson_cues.yaml"
+#: bumped when the way cues are applied changes, so that a fingerprint also covers the code
+LABELER_VERSION = "1"
+
+_SCORING_DEFAULTS: dict[str, Any] = {
+    "threshold": 0.5,
+    "weights": {"heading": 0.6, "lead_in": 0.55, "cue": 0.7, "similarity": 0.45},
+    "cue_rate": 0.8,
+    "lead_chars": 160,
+    "lead_bonus": 1.0,
+    "similarity_margin": 0.02,
+    "similarity_span": 0.08,
+    "secondary_threshold": 0.65,
+    "context_fallback": 0.55,
+    "min_letters": 25,
+}
+_SIGNALS = ("heading", "lead_in", "cue", "similarity")
+_TYPE_KEYS = {"descriptions", "headings", "cues"}
+_APOSTROPHES = str.maketrans({"’": "'", "ʼ": "'", "‘": "'", "`": "'", "´": "'", "ʹ": "'"})
+_LIGATURES = str.maketrans({"œ": "oe", "Œ": "OE", "æ": "ae", "Æ": "AE", "ß": "ss"})
+
+
+class CueFileError(UsageError):
+    """The cue file cannot be read or is malformed; the message names the place."""
+
+
+def strip_accents(text: str) -> str:
+    """Remove diacritics, unify apostrophes and ligatures; keeps case."""
+    text = text.translate(_APOSTROPHES).translate(_LIGATURES)
+    decomposed = unicodedata.normalize("NFKD", text)
+    return "".join(ch for ch in decomposed if not unicodedata.combining(ch))
+
+
+def fold(text: str) -> str:
+    """What cues are matched against: no accents, one kind of apostrophe, lower case.
+
+    NFKD decomposition keeps one character per base letter, so offsets stay close to
+    those of the original text (enough for "is this near the start").
+    """
+    return strip_accents(text).casefold()
+
+
+@dataclass(frozen=True)
+class Cue:
+    """One compiled phrase or regular expression and its weight."""
+
+    source: str
+    regex: re.Pattern[str]
+    weight: float = 1.0
+
+    def first(self, folded: str) -> int | None:
+        m = self.regex.search(folded)
+        return m.start() if m else None
+
+
+@dataclass(frozen=True)
+class TypeCues:
+    name: str
+    descriptions: tuple[str, ...]
+    headings: tuple[Cue, ...]
+    cues: tuple[Cue, ...]
+
+
+@dataclass(frozen=True)
+class Scoring:
+    threshold: float
+    weights: Mapping[str, float]
+    cue_rate: float
+    lead_chars: int
+    lead_bonus: float
+    similarity_margin: float
+    similarity_span: float
+    secondary_threshold: float
+    context_fallback: float
+    min_letters: int
+
+
+@dataclass(frozen=True)
+class Cues:
+    """A loaded, validated cue file."""
+
+    path: Path
+    fingerprint: str
+    version: int
+    scoring: Scoring
+    types: Mapping[str, TypeCues] = field(default_factory=dict)
+
+    def descriptions(self) -> list[tuple[str, str]]:
+        """(type, description) for every description, in a stable order."""
+        return [(t, d) for t in TYPES for d in self.types[t].descriptions]
+
+
+def cues_fingerprint(path: str | Path | None = None) -> str:
+    """A short hash of the cue file's bytes (and of the labeler version).
+
+    The store keeps it beside the labels: when it differs, labels are due for a
+    re-labelling (which reuses stored vectors and embeds nothing).
+    """
+    path = Path(path) if path else DEFAULT_CUES_PATH
+    try:
+        data = path.read_bytes()
+    except OSError as err:
+        raise CueFileError(f"cannot read lesson cue file {path}: {err.strerror or err}") from err
+    return _fingerprint(data)
+
+
+def _fingerprint(data: bytes) -> str:
+    digest = hashlib.sha256(f"kb-lessons/{LABELER_VERSION}\n".encode() + data)
+    return digest.hexdigest()[:16]
+
+
+def load_cues(path: str | Path | None = None) -> Cues:
+    """Read and validate the cue file (the packaged one by default)."""
+    import yaml
+
+    path = Path(path) if path else DEFAULT_CUES_PATH
+    try:
+        data = path.read_bytes()
+    except OSError as err:
+        raise CueFileError(f"cannot read lesson cue file {path}: {err.strerror or err}") from err
+    try:
+        raw = yaml.safe_load(data.decode("utf-8"))
+    except (UnicodeDecodeError, yaml.YAMLError) as err:
+        raise CueFileError(f"{path}: not valid YAML: {err}") from err
+    return parse_cues(raw, path=path, fingerprint=_fingerprint(data))
+
+
+def parse_cues(raw: Any, path: str | Path = "<cues>", fingerprint: str = "") -> Cues:
+    """Validate an already-parsed cue mapping (what ``load_cues`` does after reading)."""
+    where = str(path)
+    if not isinstance(raw, Mapping):
+        raise CueFileError(f"{where}: expected a mapping with 'types:' at the top")
+    unknown = set(raw) - {"version", "scoring", "types"}
+    if unknown:
+        raise CueFileError(f"{where}: unknown top-level key(s): {', '.join(sorted(map(str, unknown)))}")
+    version = raw.get("version", 1)
+    if version != 1:
+        raise CueFileError(f"{where}: version must be 1, got {version!r}")
+    scoring = _scoring(raw.get("scoring") or {}, where)
+    types_raw = raw.get("types")
+    if not isinstance(types_raw, Mapping):
+        raise CueFileError(f"{where}: 'types:' must map each lesson type to its cues")
+    extra = set(types_raw) - set(TYPES)
+    if extra:
+        raise CueFileError(
+            f"{where}: unknown lesson type(s) {', '.join(sorted(map(str, extra)))}; the types are {', '.join(TYPES)}"
+        )
+    missing = [t for t in TYPES if t not in types_raw]
+    if missing:
+        raise CueFileError(f"{where}: missing lesson type(s): {', '.join(missing)}")
+    types = {t: _type_cues(t, types_raw[t], f"{where}: types.{t}") for t in TYPES}
+    return Cues(Path(path), fingerprint, version, scoring, types)
+
+
+def _number(value: Any, where: str, lo: float, hi: float) -> float:
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or math.isnan(value):
+        raise CueFileError(f"{where}: expected a number, got {value!r}")
+    if not lo <= value <= hi:
+        raise CueFileError(f"{where}: must be between {lo} and {hi}, got {value}")
+    return float(value)
+
+
+def _scoring(raw: Any, where: str) -> Scoring:
+    if not isinstance(raw, Mapping):
+        raise CueFileError(f"{where}: 'scoring:' must be a mapping")
+    unknown = set(raw) - set(_SCORING_DEFAULTS)
+    if unknown:
+        raise CueFileError(f"{where}: scoring: unknown key(s): {', '.join(sorted(map(str, unknown)))}")
+    merged = {**_SCORING_DEFAULTS, **raw}
+    weights_raw = merged["weights"]
+    if not isinstance(weights_raw, Mapping):
+        raise CueFileError(f"{where}: scoring.weights must be a mapping")
+    bad = set(weights_raw) - set(_SIGNALS)
+    if bad:
+        raise CueFileError(
+            f"{where}: scoring.weights: unknown signal(s) {', '.join(sorted(map(str, bad)))}; "
+            f"the signals are {', '.join(_SIGNALS)}"
+        )
+    weights = {**_SCORING_DEFAULTS["weights"], **weights_raw}
+    return Scoring(
+        threshold=_number(merged["threshold"], f"{where}: scoring.threshold", 0.01, 0.99),
+        weights={k: _number(v, f"{where}: scoring.weights.{k}", 0.0, 1.0) for k, v in weights.items()},
+        cue_rate=_number(merged["cue_rate"], f"{where}: scoring.cue_rate", 0.01, 10.0),
+        lead_chars=int(_number(merged["lead_chars"], f"{where}: scoring.lead_chars", 0, 10_000)),
+        lead_bonus=_number(merged["lead_bonus"], f"{where}: scoring.lead_bonus", 0.0, 10.0),
+        similarity_margin=_number(merged["similarity_margin"], f"{where}: scoring.similarity_margin", -1.0, 1.0),
+        similarity_span=_number(merged["similarity_span"], f"{where}: scoring.similarity_span", 0.001, 2.0),
+        secondary_threshold=_number(merged["secondary_threshold"], f"{where}: scoring.secondary_threshold", 0.01, 0.99),
+        context_fallback=_number(merged["context_fallback"], f"{where}: scoring.context_fallback", 0.0, 1.0),
+        min_letters=int(_number(merged["min_letters"], f"{where}: scoring.min_letters", 0, 100_000)),
+    )
+
+
+def _type_cues(name: str, raw: Any, where: str) -> TypeCues:
+    if not isinstance(raw, Mapping):
+        raise CueFileError(f"{where}: expected a mapping with descriptions, headings and cues")
+    unknown = set(raw) - _TYPE_KEYS
+    if unknown:
+        raise CueFileError(
+            f"{where}: unknown key(s) {', '.join(sorted(map(str, unknown)))}; expected {', '.join(sorted(_TYPE_KEYS))}"
+        )
+    descriptions = [d for _, items in _by_language(raw.get("descriptions"), f"{where}.descriptions") for d in items]
+    for i, d in enumerate(descriptions):
+        if not isinstance(d, str) or not d.strip():
+            raise CueFileError(f"{where}.descriptions: entry {i + 1} must be a non-empty string")
+    if not descriptions:
+        raise CueFileError(f"{where}.descriptions: give at least one description")
+    headings = _patterns(raw.get("headings"), f"{where}.headings")
+    cues = _patterns(raw.get("cues"), f"{where}.cues")
+    if not cues:
+        raise CueFileError(f"{where}.cues: give at least one cue")
+    return TypeCues(name, tuple(d.strip() for d in descriptions), tuple(headings), tuple(cues))
+
+
+def _by_language(raw: Any, where: str) -> list[tuple[str, list[Any]]]:
+    """``{lang: [items]}`` (a single string is one item); ``None`` is empty."""
+    if raw is None:
+        return []
+    if not isinstance(raw, Mapping):
+        raise CueFileError(f"{where}: expected a mapping of language code to a list")
+    out = []
+    for lang, items in raw.items():
+        if not isinstance(lang, str) or not re.fullmatch(r"[a-z]{2,3}", lang):
+            raise CueFileError(f"{where}: {lang!r} is not a language code such as en, fr or es")
+        if items is None:
+            continue
+        if isinstance(items, (str, Mapping)):
+            items = [items]
+        if not isinstance(items, list):
+            raise CueFileError(f"{where}.{lang}: expected a list")
+        out.append((lang, items))
+    return out
+
+
+def _patterns(raw: Any, where: str) -> list[Cue]:
+    out: list[Cue] = []
+    for lang, items in _by_language(raw, where):
+        for i, item in enumerate(items):
+            place = f"{where}.{lang}[{i + 1}]"
+            weight = 1.0
+            if isinstance(item, Mapping):
+                extra = set(item) - {"pattern", "weight"}
+                if extra or "pattern" not in item:
+                    raise CueFileError(f"{place}: expected {{pattern: ..., weight: ...}}")
+                weight = _number(item.get("weight", 1.0), f"{place}.weight", 0.0, 10.0)
+                item = item["pattern"]
+            if not isinstance(item, str) or not item.strip():
+                raise CueFileError(f"{place}: expected a phrase or /regular expression/, got {item!r}")
+            out.append(Cue(item, compile_pattern(item, place), weight))
+    return out
+
+
+def compile_pattern(text: str, where: str = "cue") -> re.Pattern[str]:
+    """A phrase ("lessons learned", "obstacle*") or a /regex/ as a pattern over folded text."""
+    text = text.strip()
+    if len(text) >= 2 and text.startswith("/") and text.endswith("/"):
+        body = strip_accents(text[1:-1])
+        try:
+            return re.compile(body, re.IGNORECASE | re.MULTILINE)
+        except re.error as err:
+            raise CueFileError(f"{where}: bad regular expression {text}: {err}") from err
+    words = fold(text).split()
+    parts = []
+    for word in words:
+        if not word.replace("*", ""):
+            raise CueFileError(f"{where}: {text!r}: '*' must follow letters")
+        parts.append(r"\w*".join(re.escape(piece) for piece in word.split("*")))
+    body = r"\s+".join(parts)
+    tail = "" if words[-1].endswith("*") else r"(?!\w)"
+    return re.compile(rf"(?<!\w){body}{tail}")
