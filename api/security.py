@@ -19,7 +19,7 @@ def require_key(expected: str):
     """A dependency that lets a request through only with ``expected`` in one of the two headers."""
     want = expected.encode("utf-8")
 
-    def check(
+    async def check(  # async: no thread-pool trip just to compare two strings
         header_key: str | None = Security(_header),
         bearer: HTTPAuthorizationCredentials | None = Security(_bearer),
     ) -> None:

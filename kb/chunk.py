@@ -25,6 +25,7 @@ __all__ = ["Segment", "chunk", "segments", "sentence_ends"]
 _PARAGRAPH_BREAK = re.compile(r"\n[ \t]*\n\s*")
 _URLS = re.compile(r"(?:https?://|www\.)\S+")
 LANG_MIN_LETTERS = 200  # below this, langdetect guesses: use the document's language
+LANG_SAMPLE = 800       # enough to tell a language; langdetect's time grows with the text
 SECTION_MAX = 200
 JUNK_LETTERS = 3  # a fragment with fewer letters (a stray quote, "A") is glued to a neighbour
 
@@ -75,7 +76,7 @@ def _is_heading(text: str, following: str | None) -> bool:
         m, n = st.marker(text), st.marker(following or "")
         if m and n and n.kind == "para" and n.label == str(int(m.label or 0) + 1):
             return False
-        return _body_like(following)
+        return _body_like(following) or st.strong_heading(following or "")  # "4. Findings" + "4.1 ..."
     return st.weak_heading(text) and _body_like(following)
 
 
@@ -84,12 +85,15 @@ def _section_name(text: str) -> str:
     return name if len(name) <= SECTION_MAX else name[: SECTION_MAX - 1].rstrip() + "…"
 
 
+_OUTER = {"nr": {"num"}, "letter": {"num", "nr"}, "roman": {"num", "nr", "letter"}}
+
+
 class _Labeller:
     """Tracks the current paragraph number and sub-item levels: "8", "8 c)", "10 (3) a)"."""
 
     def __init__(self) -> None:
         self.top: str | None = None
-        self.subs: list[tuple[str, str]] = []  # (level, label): num "(3)", letter "a)", roman "iv)"
+        self.subs: list[tuple[str, str]] = []  # (level, label): "(3)", nr "2.", letter "a)", roman "iv)"
 
     def reset(self, top: str | None = None) -> None:
         self.top, self.subs = top, []
@@ -101,15 +105,20 @@ class _Labeller:
     def feed(self, m: st.Marker | None) -> str | None:
         if m is None or m.kind in {"bullet", "dash"}:
             return self.label()
-        if m.kind in {"para", "legal"}:
+        if m.kind == "para" and self.top and self.top.startswith(("Art.", "§")):
+            self._sub("nr", f"{m.label}.")  # "§ 4 (1) 1.": numbered items inside an article
+        elif m.kind in {"para", "legal"}:
             self.reset(m.label)
         elif m.kind in {"num", "roman"}:
             self.subs = [("num", m.label or "")]
         else:
-            level = self._level(m.label or "")
-            keep = {"letter": {"num"}, "roman": {"num", "letter"}}[level]
-            self.subs = [s for s in self.subs if s[0] in keep] + [(level, m.label or "")]
+            self._sub(self._level(m.label or ""), m.label or "")
         return self.label()
+
+    def _sub(self, level: str, label: str) -> None:
+        """Enter a sub-level, dropping the levels at or below it: "(2)" ends "(1) 3. b)"."""
+        keep = _OUTER[level]
+        self.subs = [s for s in self.subs if s[0] in keep] + [(level, label)]
 
     def _level(self, label: str) -> str:
         """"i)" follows "h)" as a letter; otherwise i, ii, iv... are roman sub-sub-items."""
@@ -287,12 +296,13 @@ def _page_finder(clean: CleanText) -> Callable[[int], int | None]:
 
 
 def _language(text: str, default: str | None) -> str | None:
+    """The passage's own language (a French report may quote English), if there is prose enough."""
     prose = _URLS.sub(" ", text)
     if st.letters(prose) < LANG_MIN_LETTERS:
         return default
     from kb.lang import detect_language
 
-    return detect_language(prose, default=default)
+    return detect_language(prose, default=default, max_chars=LANG_SAMPLE)
 
 
 def chunk(clean: CleanText, doc_id: str, *, min_chars: int = 300, max_chars: int = 1500) -> list[Passage]:

@@ -203,7 +203,7 @@ class _Flow:
             self.body.append(s)
         else:
             self._flush()
-            self.body, self.heading = [s], st.strong_heading(s)
+            self.body, self.heading = [s], self._heading_line(s)
         self.gap = 0
 
     def finish(self) -> Reflowed:
@@ -224,7 +224,7 @@ class _Flow:
         if self.indent_ok and st.indented(raw) and not st.footnote_number(raw):
             return False  # the body resumes (a new page in a flattened PDF)
         m = st.marker(raw)
-        if (m and m.kind not in {"bullet", "dash"}) or st.strong_heading(s):
+        if (m and m.kind not in {"bullet", "dash"}) or self._heading_line(s):
             return False
         if st.footnote_number(raw):
             return True
@@ -250,11 +250,17 @@ class _Flow:
     def _resumes_body(self, raw: str, s: str) -> bool:
         """After notes: does the interrupted paragraph go on ("... pour les" + "contextes")?"""
         m = st.marker(raw)
-        if (m and m.kind != "dash") or st.strong_heading(s) or self.heading:
+        if (m and m.kind != "dash") or self._heading_line(s) or self.heading:
             return False
         return st.starts_lower(s) or not st.ends_sentence(self.body[-1])
 
     # paragraphs -------------------------------------------------------------------------------
+    def _heading_line(self, s: str) -> bool:
+        """A heading line; numbered ones ("III. ...", "4.1 ...") must also stop short of the margin."""
+        if not st.strong_heading(s):
+            return False
+        return st.is_all_caps(s) or s.startswith("#") or len(s) < 0.7 * self.width
+
     def _flush(self) -> None:
         if self.body:
             self.paras.append(" ".join(self.body))
@@ -273,7 +279,7 @@ class _Flow:
         if self.heading:
             caps = st.is_all_caps(s) and st.is_all_caps(prev)
             return not ((caps and self.gap <= 1) or st.starts_lower(s))
-        if st.strong_heading(s):
+        if self._heading_line(s):
             return True
         if self.gap > 0:
             return not self._soft_gap(raw, s, prev)

@@ -180,6 +180,31 @@ def remove(
 
 
 @app.command()
+def models(
+    measure: bool = typer.Option(False, "--measure", help="Time each available model on this machine (passages/s, query ms)."),
+    as_json: bool = JsonOpt,
+    index: Optional[Path] = IndexOpt,
+) -> None:
+    """The embedding models this machine can use, their dimensions and languages, and the default.
+
+    Pick one for a new index with `kb ingest PATH --model NAME`; any sentence-transformers
+    model works too (`--model intfloat/multilingual-e5-small`, with the st extra installed).
+    """
+    from kb.embed.catalog import list_models
+
+    infos = list_models(measure=measure)
+    if as_json:
+        _dump([i.to_dict() for i in infos])
+        return
+    for i in infos:
+        speed = f", {i.passages_per_s} passages/s, query {i.query_ms} ms" if i.passages_per_s else ""
+        flag = " (default)" if i.default else ""
+        state = "" if i.available else "  [not installed]"
+        dim = f"{i.dim}-d" if i.dim else "dim per model"
+        typer.echo(f"{i.name}{flag}: {dim}; languages {i.languages}; {i.size}; {i.licence}{speed}{state}")
+
+
+@app.command()
 def brief(
     topics: Path = typer.Argument(..., help="Topics file (YAML or JSON): title, optional intro and lang, topics with heading and questions. Example: corpus/topics.yaml"),
     out: Optional[Path] = typer.Option(None, "--out", "-o", help="Output file; the format follows its suffix (.md, .html, .docx) unless --format is given. Without --out, Markdown or HTML goes to stdout."),

@@ -1,7 +1,7 @@
-"""Recognising the visible structure of policy documents, line by line.
+"""Recognising the visible structure of policy documents: page furniture, markers, headings.
 
-Shared by the cleaner (which must know where paragraphs start while it reflows PDF
-lines) and the chunker (which must know what to cite).  UN and IOM papers number their
+Shared by the cleaner (which must drop running headers and know where paragraphs start
+while it reflows PDF lines) and the chunker (which must know what to cite).  UN and IOM papers number their
 paragraphs ("8.") and sub-items ("a)", "(iv)"), laws number articles ("Artículo 3.",
 "§ 3") and headings are short lines without a final full stop.  Everything here is a
 plain regular expression or a small predicate on one line or one paragraph, so that
@@ -60,7 +60,13 @@ _LETTER_HEADING = re.compile(r"^\s*[A-H]\.\s+\S")
 _SHORT_NUMBERED = re.compile(r"^\s*\d{1,2}\.\s+\S")
 _END_PUNCT = re.compile(r"[.,;:!?…—–]\s*$")
 _FOOTNOTE_TAIL = re.compile(r"(?<=[.,;:!?)”»\"])\s?\d{1,3}\s*$")
-_SENTENCE_BREAK = re.compile(r"[.!?]\s+[" + UPPER + r"]")
+_CAPTION = re.compile(
+    r"^\s*(?:figure|fig\.|table|box|chart|graph|map|source|tableau|encadré|graphique|carte|figura|tabla|cuadro"
+    r"|gráfico|recuadro|fuente|abbildung|tabelle|quelle)\b",
+    re.IGNORECASE,
+)  # captions label a picture; they do not open a section
+_DATE = re.compile(r"\b\d{1,2}[-/.]\d{1,2}[-/.]\d{2,4}\b")
+_SENTENCE_BREAK = re.compile(r"[^\W\d_]{2}[.!?]\s+[" + UPPER + r"]")  # not after "3." or "A."
 
 
 @dataclass(frozen=True)
@@ -143,7 +149,10 @@ def strong_heading(text: str) -> bool:
         return False
     if _MD_HEADING.match(t):
         return True
-    if marker(t) is not None and marker(t).kind in {"bullet", "dash", "sub", "num"}:  # type: ignore[union-attr]
+    if _CAPTION.match(t):
+        return False
+    m = marker(t)
+    if m is not None and m.kind in {"bullet", "dash", "sub", "num"}:
         return False
     if is_all_caps(t) and len(t) <= 300 and not _SENTENCE_BREAK.search(t):
         return True
@@ -151,9 +160,11 @@ def strong_heading(text: str) -> bool:
         return False
     if _KEYWORD_HEADING.match(t) and len(t) <= 200:
         return True
-    if (_MULTI_LEVEL.match(t) or _ROMAN.match(t) or _LETTER_HEADING.match(t)) and len(t) <= 150:
-        return not t.endswith(":")
-    return False
+    if _DATE.search(t) or ";" in t or t.endswith(":"):  # "VIII. Constitución: ...; Fracción ... 11-11-2020"
+        return False
+    if _MULTI_LEVEL.match(t):
+        return len(t) <= 150
+    return bool(_ROMAN.match(t) or _LETTER_HEADING.match(t)) and len(t) <= 100
 
 
 def numbered_heading(text: str) -> bool:
@@ -176,8 +187,8 @@ def weak_heading(text: str) -> bool:
         return False
     if not (t[0].isupper() or t[0].isdigit()) or ends_with_punct(t):
         return False
-    if marker(t) is not None or footnote_number(t) or URL_LINE.match(t):
-        return False
+    if marker(t) is not None or footnote_number(t) or URL_LINE.match(t) or _DATE.search(t) or _CAPTION.match(t):
+        return False  # dated lines are amendment notes ("Fracción reformada DOF 30-10-2014")
     return not _SENTENCE_BREAK.search(t)
 
 

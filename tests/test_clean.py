@@ -211,7 +211,8 @@ def test_footnotes_and_links_move_after_the_paragraph_they_interrupt() -> None:
     text = (
         "4. Le présent document entend stimuler la discussion sur le rôle que pourraient jouer ces types \n"
         "l’OIM est consciente que de tels programmes pourraient également présenter un intérêt pour les \n\n \n"
-        "1  Il convient de noter que cette définition ne fait pas l’objet d’un consensus. Elle sera utilisée comme \n\n"
+        "1  Il convient de noter que cette définition ne fait pas l’objet d’un consensus. "
+        "Elle sera utilisée comme \n\n"
         "définition de travail.\n\n2  HCR, Mid-year Trends (2022). \n\n"
         "https://www.unhcr.org/fr/rapport\nhttps://www.talentbeyondboundaries.org/\n"
         " contextes dans lesquels les migrants se trouvent en situation de vulnérabilité3. \n \n"

@@ -15,8 +15,11 @@ from api.schemas import ErrorOut
 from api.service import ApiService
 
 
-def service(request: Request) -> ApiService:
-    """The app's shared ``ApiService`` (a dependency, so handlers stay one line)."""
+async def service(request: Request) -> ApiService:
+    """The app's shared ``ApiService`` (a dependency, so handlers stay one line).
+
+    ``async`` on purpose: a sync dependency would cost every request a thread-pool trip.
+    """
     return request.app.state.service
 
 
