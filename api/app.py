@@ -42,6 +42,8 @@ ROUTERS = (
     passages,
 )
 
+KEEP_ALIVE_SECONDS = 30
+
 DESCRIPTION = """Semantic search with citations over multilingual policy documents.
 
 `POST /search` returns the best passages for a question in any language, each with its
@@ -115,5 +117,7 @@ def run(settings: Settings, host: str = "127.0.0.1", port: int = 8000, log_level
     except KBError as err:
         print(f"kb: error: {err}", file=sys.stderr)
         raise SystemExit(err.exit_code) from None
+    # keep-alive longer than common clients' pool expiry (httpx: 5 s, the same as uvicorn's
+    # default), so a pooled connection is not closed just as the client reuses it
     uvicorn.run(app, host=host, port=port, log_level=log_level, access_log=False,
-                log_config=log_config(log_level))
+                log_config=log_config(log_level), timeout_keep_alive=KEEP_ALIVE_SECONDS)

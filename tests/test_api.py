@@ -427,6 +427,37 @@ def test_one_log_line_per_request(api_server: Server) -> None:
     assert re.search(r"POST /search 422 \d+(\.\d+)?ms", api_server.log())
 
 
+# -- concurrency ------------------------------------------------------------------------------
+def test_fair_lock_serves_waiters_in_arrival_order() -> None:
+    from api.service import FairLock
+
+    lock = FairLock()
+    order: list[int] = []
+    inside = [0]
+    threads = []
+    lock.__enter__()
+    for n in range(8):
+        def work(n: int = n) -> None:
+            with lock:
+                inside[0] += 1
+                assert inside[0] == 1, "two threads inside the lock"
+                order.append(n)
+                time.sleep(0.001)
+                inside[0] -= 1
+        thread = threading.Thread(target=work)
+        thread.start()
+        threads.append(thread)
+        deadline = time.monotonic() + 10
+        while len(lock._waiters) < n + 1 and time.monotonic() < deadline:  # queued before the next starts
+            time.sleep(0.001)
+    lock.__exit__(None, None, None)
+    for thread in threads:
+        thread.join(timeout=10)
+    assert order == list(range(8))
+    with lock:  # free again once the queue has drained
+        pass
+
+
 # -- start-up ---------------------------------------------------------------------------------
 def test_serve_without_an_index_fails_clearly(tmp_path: Path) -> None:
     missing = tmp_path / "no-index-here"
