@@ -3,9 +3,11 @@
 FastAPI runs the (sync) endpoints in a thread pool, while the library holds one SQLite
 connection and one in-memory FAISS index. Every library call therefore runs
 
-* under one lock: the connection and the lazily reloaded vectors are never used by two
-  threads at once (searching is CPU-bound embedding plus a flat FAISS scan, so the lock
-  costs little on a small machine; see ``bench/load.py``), and
+* under one first-come, first-served lock: the connection and the lazily reloaded vectors
+  are never used by two threads at once. Searching is CPU-bound (embedding, language
+  detection, a flat FAISS scan), so running searches in parallel gains nothing on a small
+  machine: measured with ``bench/load.py``, removing the lock did not raise throughput and
+  made the latency tail worse;
 * inside one SQLite read transaction: WAL gives it a snapshot, so the generation that
   decides whether FAISS is reloaded, the filter ids, the keyword hits and the passages
   that are cited all come from the same committed state. An ingest by another process

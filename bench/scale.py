@@ -138,7 +138,7 @@ def rss_mb() -> float:
 
 # -- child: load a snapshot and search it ----------------------------------------------------
 
-def child(work: Path, kind: str, nprobes: list[int]) -> None:
+def child(work: Path, kind: str, nprobes: list[int], rerank: bool = False) -> None:
     import faiss  # noqa: F401  (imported before the baseline so it is not counted)
 
     from kb.store.vectors import VectorIndex
@@ -154,22 +154,28 @@ def child(work: Path, kind: str, nprobes: list[int]) -> None:
     load_s = time.perf_counter() - t0
     after = rss_mb()
     rows = []
-    for nprobe in nprobes or [None]:
-        if nprobe:
-            vi.params["nprobe"] = nprobe
+    default_nprobe = vi.params.get("nprobe")
+    exact_source = None
+    if rerank and vi.kind == "ivf":
+        exact_x = np.load(work / "x.npy", mmap_mode="r")  # stands in for SQLite's exact vectors
+        exact_source = lambda ids: exact_x[ids]  # noqa: E731
+    for nprobe, exact in [(p, None) for p in (nprobes or [None])] + ([(None, exact_source)] if exact_source else []):
+        if vi.kind == "ivf":
+            vi.params["nprobe"] = nprobe or default_nprobe
         for name, gt in gts.items():
             mask = masks.get(name)
             allowed = np.flatnonzero(mask) if mask is not None else None
             for i in range(min(20, len(q))):  # warm-up
-                vi.search(q[i], K, allowed)
+                vi.search(q[i], K, allowed, exact)
             lat, rec = [], []
             for i in range(len(q)):
                 t = time.perf_counter()
-                hits = vi.search(q[i], K, allowed)
+                hits = vi.search(q[i], K, allowed, exact)
                 lat.append((time.perf_counter() - t) * 1000)
                 truth = {int(j) for j in gt[i] if j >= 0}
                 rec.append(len(truth & {h for h, _ in hits}) / max(1, len(truth)))
-            rows.append({"filter": name, "nprobe": vi.params.get("nprobe", "-") if vi.kind == "ivf" else "-",
+            label = vi.params.get("nprobe", "-") if vi.kind == "ivf" else "-"
+            rows.append({"filter": name, "nprobe": f"{label}+rerank" if exact else label,
                          "p50_ms": percentile(lat, 50), "p95_ms": percentile(lat, 95),
                          "recall@10": float(np.mean(rec))})
     print(json.dumps({"ram_mb": after - before, "load_s": load_s, "kind": vi.kind, "params": vi.params,
@@ -178,7 +184,7 @@ def child(work: Path, kind: str, nprobes: list[int]) -> None:
 
 # -- parent ------------------------------------------------------------------------------------
 
-def build(work: Path, x: np.ndarray, kind: str, drift: bool) -> dict:
+def build(work: Path, x: np.ndarray, kind: str, drift: bool, incremental: bool) -> dict:
     from kb.store.vectors import VectorIndex
 
     folder = work / kind
@@ -186,7 +192,11 @@ def build(work: Path, x: np.ndarray, kind: str, drift: bool) -> dict:
     ids = np.arange(len(x), dtype=np.int64)
     gc.collect()
     t0 = time.perf_counter()
-    if drift and kind == "ivf":  # train on the first 20% only, then add the rest
+    if kind == "ivf" and not incremental and not drift:
+        # the rebuild path proposed for Index._load_vectors: uniform training sample, lists sized for n
+        batches = lambda: ((ids[s : s + 20_000], x[s : s + 20_000]) for s in range(0, len(x), 20_000))  # noqa: E731
+        vi = VectorIndex.from_batches(x.shape[1], batches, len(x), kind="ivf")
+    elif drift and kind == "ivf":  # train on the first 20% only, then add the rest
         vi = VectorIndex(x.shape[1], kind="ivf", expected=len(x))
         first = max(len(x) // 5, 2000)
         vi.add(ids[:first], x[:first])
@@ -235,18 +245,21 @@ def run_vectors(args, base: dict) -> list[dict]:
             for kind in args.kinds:
                 if kind == "flat" and n > args.flat_max:
                     continue
-                info = build(work, x, kind, args.drift)
+                info = build(work, x, kind, args.drift, args.incremental)
                 sweep = [int(v) for v in args.sweep.split(",")] if (args.sweep and kind == "ivf") else []
+                if args.rerank and kind == "ivf" and not (work / "x.npy").exists():
+                    np.save(work / "x.npy", x)
                 out = subprocess.run(
                     [sys.executable, __file__, "--child", str(work), "--child-kind", kind,
-                     "--child-nprobe", ",".join(map(str, sweep))],
+                     "--child-nprobe", ",".join(map(str, sweep))] + (["--rerank"] if args.rerank else []),
                     capture_output=True, text=True, check=True,
                 )
                 res = json.loads(out.stdout.strip().splitlines()[-1])
                 p = res["params"]
                 for r in res["rows"]:
                     rows.append({
-                        "passages": n, "kind": res["kind"] + (" (drift)" if args.drift and kind == "ivf" else ""),
+                        "passages": n, "kind": res["kind"] + (" (drift)" if args.drift and kind == "ivf" else "")
+                        + (" (incremental)" if args.incremental and kind == "ivf" else ""),
                         "nlist": p.get("nlist", "-"), **{k: r[k] for k in ("nprobe", "filter")},
                         "build_s": info["build_s"], "ram_mb": res["ram_mb"], "disk_mb": info["disk_mb"],
                         "p50_ms": r["p50_ms"], "p95_ms": r["p95_ms"], "recall@10": r["recall@10"],
@@ -358,6 +371,9 @@ def main() -> None:
     parser.add_argument("--flat-max", type=int, default=1_000_000)
     parser.add_argument("--sweep", nargs="?", const="8,16,32,64", default="", help="nprobe values for ivf")
     parser.add_argument("--drift", action="store_true")
+    parser.add_argument("--rerank", action="store_true", help="also ivf + exact re-scoring of 4k candidates")
+    parser.add_argument("--incremental", action="store_true",
+                        help="build ivf as Index._load_vectors does today: 20k adds, flat until the threshold")
     parser.add_argument("--full", action="store_true", help="whole searches on synthetic kb indexes")
     parser.add_argument("--runs", type=int, default=2, help="(--full) passes over the query set")
     parser.add_argument("--base-index", type=Path, default=None, help="index whose vectors seed the synthesis")
@@ -368,7 +384,7 @@ def main() -> None:
     parser.add_argument("--child-nprobe", default="", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.child:
-        child(Path(args.child), args.child_kind, [int(v) for v in args.child_nprobe.split(",") if v])
+        child(Path(args.child), args.child_kind, [int(v) for v in args.child_nprobe.split(",") if v], args.rerank)
         return
     args.sizes = [int(float(s)) for s in args.sizes.split(",")]
     args.kinds = [k.strip() for k in args.kinds.split(",")]

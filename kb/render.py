@@ -20,8 +20,7 @@ def render_result(result: SearchResult) -> str:
     lines: list[str] = []
     for hit in result.hits:
         p = hit.passage
-        head = f"[{hit.rank}] {hit.citation.short()}  ({p.lang or '?'}, score {hit.score:.3f})"
-        lines.append(textwrap.shorten(head, width=width + 40, placeholder="…") if len(head) > width + 40 else head)
+        lines.append(_head(hit, width))
         if hit.citation.section:
             lines.append(f"    § {textwrap.shorten(hit.citation.section, width - 6, placeholder='…')}")
         body = textwrap.fill(" ".join(p.text.split()), width=width - 4, initial_indent="    ", subsequent_indent="    ")
@@ -29,6 +28,16 @@ def render_result(result: SearchResult) -> str:
         lines.append(f"    — {hit.citation.source}  [{p.passage_id}]")
         lines.append("")
     return "\n".join(lines).rstrip()
+
+
+def _head(hit, width: int) -> str:
+    """``[1] Title, p. 4, para. 8 c)  (fr, score …)``: the title shortens, the locator never does."""
+    c = hit.citation
+    locator = c.short()[len(c.title):]
+    tail = f"{locator}  ({hit.passage.lang or '?'}, score {hit.score:.3f})"
+    room = max(20, width - len(tail) - len(str(hit.rank)) - 3)
+    title = c.title if len(c.title) <= room else c.title[: room - 1].rstrip() + "…"
+    return f"[{hit.rank}] {title}{tail}"
 
 
 def render_documents(documents: list[Document]) -> str:

@@ -98,7 +98,7 @@ def test_search_echoes_the_request_id(api_server: Server) -> None:
     assert list(data)[:2] == ["id", "query"]
 
 
-def test_search_crosses_languages(api_server: Server, doc_ids: dict[str, str]) -> None:
+def test_search_crosses_languages(api_server: Server) -> None:
     """A French question finds the Spanish and English versions of the same text too."""
     data = search(api_server, {"query": "reconnaissance mutuelle des compétences et des qualifications", "k": 30}).json()
     assert {"fr", "en", "es"} <= {r["lang"] for r in data["results"]}

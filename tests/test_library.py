@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import re
+import unicodedata
 import shutil
 from pathlib import Path
 
@@ -17,7 +18,8 @@ from kb.settings import Settings
 
 
 def _norm(text: str) -> str:
-    return re.sub(r"\W+", "", text).lower()
+    """Compare letters only; NFKC expands the typographic ligatures (ﬁ) the cleaner expands too."""
+    return re.sub(r"\W+", "", unicodedata.normalize("NFKC", text)).lower()
 
 
 def test_search_returns_cited_passages(small_index):
