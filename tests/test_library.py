@@ -144,3 +144,34 @@ def test_batch_queries_keep_order_and_ids(small_index, tmp_path):
         out = list(kb.search_file(queries))
     assert [o["id"] for o in out] == ["a", 7, "bad"]
     assert len(out[1]["results"]) == 2 and "error" in out[2]
+
+
+def test_files_with_the_same_slug_get_distinct_ids(tmp_path):
+    folder = tmp_path / "docs"
+    folder.mkdir()
+    long = "2022-06-10-declaration-de-los-angeles-sur-les-migrations-et-la-protection"
+    shutil.copy(CORPUS / "fr" / f"{long}.md", folder / f"{long}.md")
+    shutil.copy(MISSION, folder / f"{long}-mesures-a-prendre.txt")
+    with KnowledgeBase.open(Settings(index_dir=tmp_path / "idx", workers=1), create=True) as kb:
+        report = kb.ingest([folder])
+        assert report.count("added") == 2
+        assert len({d.doc_id for d in kb.documents()}) == 2
+
+
+def test_a_reader_catches_up_with_another_writer(work_copy, tmp_path):
+    settings = Settings(index_dir=tmp_path / "idx")
+    with KnowledgeBase.open(settings, create=True) as writer:
+        writer.ingest([work_copy / "mission.txt"])
+    reader = KnowledgeBase.open(settings)
+    before = reader.index.vectors.count
+    with KnowledgeBase.open(settings) as writer:
+        writer.ingest([work_copy / "aap.pdf"])
+        doc = next(d for d in writer.documents() if d.source.endswith("aap.pdf"))
+        writer.remove(["mission"] if writer.document("mission") else [])
+    # the reader applies only the logged changes, and ends where a fresh open would
+    assert reader.index.db.changes_since(reader.index._vectors_generation) is not None
+    assert reader.index.vectors.count == reader.stats()["passages"] == doc.passages
+    assert reader.index.vectors.count != before
+    hits = reader.search("accountability to affected populations", k=3).hits
+    assert hits and all(h.passage.doc_id == doc.doc_id for h in hits)
+    reader.close()

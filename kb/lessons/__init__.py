@@ -58,6 +58,10 @@ _FOOTNOTE_START = re.compile(r"^\s{0,3}\d{1,3}\s{1,4}(?=[^\W\d_]|[\"“«(\[])")
 _CITATION_YEAR = re.compile(r"\((?:19|20)\d{2}\)|\b(?:pg|pp|p)\.\s?\d")
 _SUB_LABEL = re.compile(r"^(?:\(?[a-z]{1,2}\)|\([ivx]{1,5}\)|[ivx]{1,5}\)|\(\d{1,2}\))$")
 _LIST_ITEM = re.compile(r"^\s*(?:[-–—•▪■●◦➢►o]\s|\(?[a-z]\)\s|\(?[ivx]{1,4}\)\s|\d{1,2}[.)]\s|[a-z]\.\s)")
+_SECTION_NUMBER = re.compile(r"^\s*(?:#{1,6}\s+)?(\d{1,2}(?:\.\d{1,2}){0,4})\.?(?=\s)")
+_BOX = re.compile(r"^\s*(?:box|encadr[ée]|recuadro)\b", re.IGNORECASE)
+#: how much of a parent section's heading evidence a numbered sub-section inherits, per level
+_PARENT_DECAY = 0.8
 _SENTENCE_SPLIT = re.compile(r"(?<=[.!?])\s+(?=[\"'«“(¿¡]?[A-ZÀ-ÖØ-Þ0-9])")
 
 #: display names, for briefs and terminal output
@@ -143,7 +147,8 @@ class LessonLabeler:
         passages = list(passages)
         similarity = self._similarity(vectors, len(passages))
         lead_ins = self._lead_ins(passages)
-        return [self._decide(p, lead_ins[i], similarity[i] if similarity is not None else None)
+        headings = self._heading_trail(passages)
+        return [self._decide(p, lead_ins[i], similarity[i] if similarity is not None else None, headings[i])
                 for i, p in enumerate(passages)]
 
     # -- signals --------------------------------------------------------------------------
@@ -190,7 +195,7 @@ class LessonLabeler:
                 pos = cue.first(folded)
                 if pos is None:
                     continue
-                bonus = s.lead_bonus if lead_weight and pos < s.lead_chars else 0.0
+                bonus = s.lead_bonus if lead_weight and cue.weight >= 1.0 and pos < s.lead_chars else 0.0
                 total += cue.weight * (1.0 + bonus)
             out[t] = 1.0 - math.exp(-s.cue_rate * total) if total > 0 else 0.0
         return out
@@ -203,6 +208,36 @@ class LessonLabeler:
         for t in TYPES:
             best = max((c.weight for c in self.cues.types[t].headings if c.first(folded) is not None), default=0.0)
             out[t] = best
+        return out
+
+    def _heading_trail(self, passages: list["Passage"]) -> list[dict[str, float]]:
+        """Heading evidence per passage: its own section, and the numbered sections above it.
+
+        "6.2. Establish data governance" lies under "6. Recommendations" when that heading
+        came earlier in the same document, so it inherits (a little less of) its evidence.
+        A box's title ("Box 3: Good practice: ...") covers only unnumbered passages: the
+        document's numbered paragraphs that resume after a box are not part of it.
+        """
+        out: list[dict[str, float]] = []
+        seen: dict[tuple[str, str], dict[str, float]] = {}
+        for p in passages:
+            own = self._heading_scores(p.section)
+            number = _section_number(p.section)
+            if number:
+                seen[(p.doc_id, number)] = own
+            if p.section and _BOX.match(p.section) and p.paragraph and p.paragraph[:1].isdigit():
+                own = {t: 0.0 for t in TYPES}
+            scores = dict(own)
+            parts = number.split(".") if number else []
+            decay = 1.0
+            while len(parts) > 1:
+                parts = parts[:-1]
+                decay *= _PARENT_DECAY
+                parent = seen.get((p.doc_id, ".".join(parts)))
+                if parent:
+                    for t in TYPES:
+                        scores[t] = max(scores[t], decay * parent[t])
+            out.append(scores)
         return out
 
     def _lead_ins(self, passages: list["Passage"]) -> list[str | None]:
@@ -228,7 +263,8 @@ class LessonLabeler:
         return out
 
     # -- decision -----------------------------------------------------------------------
-    def _decide(self, passage: "Passage", lead_in: str | None, similarity: np.ndarray | None) -> Evidence:
+    def _decide(self, passage: "Passage", lead_in: str | None, similarity: np.ndarray | None,
+                heading: dict[str, float] | None = None) -> Evidence:
         s = self.cues.scoring
         w = s.weights
         skipped = _not_prose(passage.text, s.min_letters)
@@ -236,7 +272,7 @@ class LessonLabeler:
             empty = {t: 0.0 for t in TYPES}
             return Evidence({"heading": empty, "lead_in": empty, "cue": empty, "similarity": empty},
                             dict(empty), {}, skipped)
-        heading = self._heading_scores(passage.section)
+        heading = heading if heading is not None else self._heading_scores(passage.section)
         cue = self._cue_scores(passage.text)
         lead = self._cue_scores(lead_in, lead_weight=False) if lead_in else {t: 0.0 for t in TYPES}
         sim = {t: float(similarity[k]) if similarity is not None else 0.0 for k, t in enumerate(TYPES)}
@@ -252,7 +288,7 @@ class LessonLabeler:
         top = max(lessons, key=lambda t: confidence[t])
         chosen = [t for t in lessons
                   if confidence[t] >= (s.threshold if t == top else max(s.threshold, s.secondary_threshold))]
-        if confidence["context"] > confidence[top] and confidence["context"] >= s.threshold:
+        if confidence["context"] >= max(s.threshold, confidence[top] + s.context_margin):
             chosen = []  # background that mentions a challenge or a result in passing
         if chosen:
             types = {t: round(confidence[t], 4) for t in chosen}
@@ -274,6 +310,14 @@ def _parents(paragraph: str | None) -> list[str]:
         tokens = tokens[:-1]
         out.append(" ".join(tokens))
     return out
+
+
+def _section_number(section: str | None) -> str | None:
+    """"6.2" for "6.2. Establish data governance", "5" for "5. Conclusions"; else None."""
+    if not section:
+        return None
+    m = _SECTION_NUMBER.match(section)
+    return m.group(1) if m else None
 
 
 def _introducing_sentence(text: str) -> str:

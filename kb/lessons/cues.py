@@ -35,6 +35,7 @@ _SCORING_DEFAULTS: dict[str, Any] = {
     "similarity_span": 0.08,
     "secondary_threshold": 0.65,
     "context_fallback": 0.55,
+    "context_margin": 0.1,
     "min_letters": 25,
 }
 _SIGNALS = ("heading", "lead_in", "cue", "similarity")
@@ -95,6 +96,7 @@ class Scoring:
     similarity_span: float
     secondary_threshold: float
     context_fallback: float
+    context_margin: float
     min_letters: int
 
 
@@ -210,6 +212,7 @@ def _scoring(raw: Any, where: str) -> Scoring:
         similarity_span=_number(merged["similarity_span"], f"{where}: scoring.similarity_span", 0.001, 2.0),
         secondary_threshold=_number(merged["secondary_threshold"], f"{where}: scoring.secondary_threshold", 0.01, 0.99),
         context_fallback=_number(merged["context_fallback"], f"{where}: scoring.context_fallback", 0.0, 1.0),
+        context_margin=_number(merged["context_margin"], f"{where}: scoring.context_margin", -1.0, 1.0),
         min_letters=int(_number(merged["min_letters"], f"{where}: scoring.min_letters", 0, 100_000)),
     )
 

@@ -20,6 +20,7 @@ from kb.models import Document, Passage
 
 DB_NAME = "kb.sqlite"
 FORMAT_VERSION = 1
+CHANGE_LOG_KEEP = 5000
 
 _PASSAGE_COLUMNS = (
     "id, passage_id, doc_id, ordinal, text, lang, page_start, page_end, paragraph, section, "
@@ -94,10 +95,32 @@ class Database:
     def generation(self) -> int:
         return int(self.get_meta("generation") or 0)
 
-    def _bump_generation(self) -> int:
+    def _bump_generation(self, removed: Sequence[int] = (), added: Sequence[int] = ()) -> int:
+        """Next generation, logging which passage ids it removed and added (same transaction)."""
         gen = self.generation() + 1
         self.set_meta("generation", gen)
+        self.conn.execute(
+            "INSERT OR REPLACE INTO changes(generation, removed, added) VALUES (?, ?, ?)",
+            (gen, json.dumps(list(removed)), json.dumps(list(added))),
+        )
+        self.conn.execute("DELETE FROM changes WHERE generation <= ?", (gen - CHANGE_LOG_KEEP,))
         return gen
+
+    def changes_since(self, generation: int) -> tuple[set[int], set[int]] | None:
+        """(removed, added) passage ids after ``generation``; None if the log no longer reaches back."""
+        current = self.generation()
+        rows = self.conn.execute(
+            "SELECT generation, removed, added FROM changes WHERE generation > ? ORDER BY generation",
+            (generation,),
+        ).fetchall()
+        if len(rows) != current - generation:
+            return None
+        removed: set[int] = set()
+        added: set[int] = set()
+        for _gen, gone, new in rows:
+            removed.update(json.loads(gone))
+            added.update(json.loads(new))
+        return removed, added
 
     # -- documents ----------------------------------------------------------------------
     def document_by_path(self, path: str) -> DocumentRecord | None:
@@ -190,14 +213,13 @@ class Database:
                 rowid = int(cur.lastrowid or 0)
                 self.conn.execute("INSERT INTO passages_fts(rowid, body) VALUES (?, ?)", (rowid, body))
                 added.append(rowid)
-            self._bump_generation()
+            self._bump_generation(removed, added)
         return removed, added
 
     def remove_document(self, doc_id: str) -> list[int]:
         with self.conn:
             removed = self._delete_document_rows(doc_id, None)
-            if removed or self.document(doc_id) is None:
-                self._bump_generation()
+            self._bump_generation(removed, ())
         return removed
 
     def _delete_document_rows(self, doc_id: str, path: str | None) -> list[int]:
@@ -225,6 +247,24 @@ class Database:
             ):
                 found[sha] = np.frombuffer(blob, dtype=np.float32)
         return found
+
+    def vectors_for(self, ids: Iterable[int]) -> tuple[np.ndarray, np.ndarray]:
+        """(ids, vectors) of the given live passages (missing ids are left out)."""
+        wanted = sorted(ids)
+        got_ids: list[int] = []
+        vecs: list[np.ndarray] = []
+        for start in range(0, len(wanted), 500):
+            chunk = wanted[start : start + 500]
+            marks = ",".join("?" * len(chunk))
+            for rowid, blob in self.conn.execute(
+                f"SELECT p.id, e.vector FROM passages p JOIN embeddings e ON e.text_sha = p.text_sha "
+                f"WHERE p.id IN ({marks})", chunk,
+            ):
+                got_ids.append(rowid)
+                vecs.append(np.frombuffer(blob, dtype=np.float32))
+        if not vecs:
+            return np.zeros(0, dtype=np.int64), np.zeros((0, 0), dtype=np.float32)
+        return np.asarray(got_ids, dtype=np.int64), np.stack(vecs)
 
     def iter_vectors(self, batch: int = 20000) -> Iterator[tuple[np.ndarray, np.ndarray]]:
         """All (ids, vectors) of live passages, in batches, for rebuilding FAISS."""

@@ -20,7 +20,7 @@ CREATE TABLE IF NOT EXISTS documents (
 );
 CREATE INDEX IF NOT EXISTS documents_sha ON documents(sha256);
 CREATE TABLE IF NOT EXISTS passages (
-    id INTEGER PRIMARY KEY,            -- the FAISS id
+    id INTEGER PRIMARY KEY AUTOINCREMENT,  -- the FAISS id; never reused, so a stale reader cannot mis-cite
     passage_id TEXT NOT NULL UNIQUE,
     doc_id TEXT NOT NULL REFERENCES documents(doc_id) ON DELETE CASCADE,
     ordinal INTEGER NOT NULL,
@@ -38,3 +38,6 @@ CREATE INDEX IF NOT EXISTS passages_sha ON passages(text_sha);
 CREATE TABLE IF NOT EXISTS embeddings (text_sha TEXT PRIMARY KEY, vector BLOB NOT NULL);
 -- Keyword index over normalised (folded, stemmed) passage text; rowid = passages.id.
 CREATE VIRTUAL TABLE IF NOT EXISTS passages_fts USING fts5(body, tokenize = 'unicode61 remove_diacritics 2');
+-- What each generation changed, so a reader holding older vectors catches up on those rows
+-- instead of rebuilding everything. Pruned to the last few thousand generations.
+CREATE TABLE IF NOT EXISTS changes (generation INTEGER PRIMARY KEY, removed TEXT NOT NULL, added TEXT NOT NULL);
