@@ -7,6 +7,7 @@ lists without having to calibrate their scores against each other.
 
 from __future__ import annotations
 
+from collections import OrderedDict
 from dataclasses import dataclass, field
 from typing import Sequence
 
@@ -52,21 +53,54 @@ class _Candidate:
 
 
 class Searcher:
+    """Runs queries against one open index; remembers recent query vectors.
+
+    Tools and facilitators repeat questions (a brief re-run, a dashboard's fixed queries):
+    the query embedding is most of a warm query's time, and it depends only on the text
+    and the index's model, so a small LRU keyed by text is always valid.
+    """
+
+    CACHE_SIZE = 1024
+
     def __init__(self, index: Index) -> None:
         self.index = index
+        self._cache: OrderedDict[str, tuple[object, str | None]] = OrderedDict()
 
-    def search(self, query: Query) -> SearchResult:
+    def _understand(self, text: str):
+        """(query vector or None until needed, language) for ``text``, cached."""
         from kb.lang import detect_language
 
+        hit = self._cache.get(text)
+        if hit is not None:
+            self._cache.move_to_end(text)
+            return hit
+        entry = (None, detect_language(text))
+        self._remember(text, entry)
+        return entry
+
+    def _remember(self, text: str, entry) -> None:
+        self._cache[text] = entry
+        self._cache.move_to_end(text)
+        while len(self._cache) > self.CACHE_SIZE:
+            self._cache.popitem(last=False)
+
+    def _vector(self, text: str):
+        vector, lang = self._understand(text)
+        if vector is None:
+            vector = self.index.embedder.encode_queries([text])[0]
+            self._remember(text, (vector, lang))
+        return vector
+
+    def search(self, query: Query) -> SearchResult:
         settings = self.index.settings
         depth = max(query.k * 5, 50)
         allowed = None
         if query.langs or query.doc_ids:
             allowed = self.index.db.rowids_where(query.langs, query.doc_ids)
-        query_lang = detect_language(query.text)
+        query_lang = self._understand(query.text)[1]
         lists: dict[str, list[tuple[int, float]]] = {}
         if query.mode in ("hybrid", "dense"):
-            vector = self.index.embedder.encode_queries([query.text])[0]
+            vector = self._vector(query.text)
             lists["dense"] = self.index.vectors.search(vector, depth, allowed)
         if query.mode in ("hybrid", "keyword"):
             lists["keyword"] = self._keyword(query.text, query_lang, depth, allowed)
