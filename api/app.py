@@ -25,7 +25,7 @@ from starlette.concurrency import run_in_threadpool
 import kb
 from api import errors
 from api.logging_mw import RequestLog
-from api.routes import documents, errors as error_responses, health, passages, search
+from api.routes import briefs, documents, errors as error_responses, health, passages, search
 from api.security import require_key
 from api.service import ApiService
 from kb.errors import KBError
@@ -40,6 +40,7 @@ ROUTERS = (
     health,
     documents,
     passages,
+    briefs,
 )
 
 KEEP_ALIVE_SECONDS = 30

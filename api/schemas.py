@@ -12,6 +12,8 @@ advertises; the library re-checks them against the running ``Settings`` (see ``A
 
 from __future__ import annotations
 
+import annotated_types
+
 from typing import Annotated, Literal
 
 from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field, StringConstraints
@@ -58,8 +60,9 @@ QueryText = Annotated[
     Field(
         min_length=1,
         max_length=MAX_QUERY_CHARS,
-        # Documents the "not only whitespace" rule; the validator below enforces it.
-        json_schema_extra={"pattern": r"\S"},
+        # Documents the "not only whitespace" rule; the validator below enforces it. Python's
+        # str.strip also strips U+001C-U+001F and U+0085, which JSON Schema's \s does not.
+        json_schema_extra={"pattern": r"[^\s\u001c-\u001f\u0085]"},
         description=f"The question or keywords, in any language (1 to {MAX_QUERY_CHARS} characters, not only spaces).",
         examples=["obstacles à la reconnaissance des compétences des migrants"],
     ),
@@ -202,3 +205,45 @@ class ErrorOut(BaseModel):
     """Every 4xx: a sentence, or (request validation) one item per offending field."""
 
     detail: str | list[ErrorItem]
+
+
+# -- briefing packs ------------------------------------------------------------------------
+def _not_blank(value: str) -> str:
+    if not value.strip():
+        raise ValueError("must not be blank")
+    return _encodable(value)
+
+
+def _text(max_length: int) -> object:
+    """A non-blank string field, documented the way QueryText is."""
+    return Annotated[str, Field(min_length=1, max_length=max_length,
+                                json_schema_extra={"pattern": r"[^\s\u001c-\u001f\u0085]"}),
+                     AfterValidator(_not_blank)]
+
+
+PerTopic = Annotated[int, annotated_types.Interval(ge=1, le=20), BeforeValidator(_integral)]
+Heading = _text(300)
+Intro = _text(5000)
+
+
+class TopicIn(_Strict):
+    heading: Heading = Field(description="The topic's heading in the pack.")  # type: ignore[valid-type]
+    questions: list[QueryText] = Field(min_length=1, max_length=12, description="One or more questions, any language.")
+    intro: Intro | None = None  # type: ignore[valid-type]
+    type: Heading | None = Field(None, description="Optional lesson type the topic is about (e.g. barrier).")
+    per_topic: PerTopic | None = None
+
+
+class BriefRequest(_Strict):
+    """The topics file of `kb brief`, as JSON, plus the output format."""
+
+    title: Heading  # type: ignore[valid-type]
+    intro: Intro | None = None  # type: ignore[valid-type]
+    lang: str | None = Field(None, pattern=r"^[A-Za-z]{2,3}$",
+                             description="Preferred language of quotes and labels (ISO 639-1, e.g. \"fr\").")
+    per_topic: PerTopic | None = Field(None, description="Quotes per topic, 1 to 20 (default 4).")
+    topics: list[TopicIn] = Field(min_length=1, max_length=30)
+    format: Literal["md", "html"] = Field("md", description="Markdown or a self-contained printable HTML page.")
+
+    def topics_object(self) -> dict[str, object]:
+        return self.model_dump(exclude={"format"}, exclude_none=True)

@@ -131,6 +131,17 @@ class ApiService:
         return passage_dict(found, doc)
 
 
+    def brief(self, topics: dict[str, Any], fmt: str) -> Any:
+        """A briefing pack as an HTTP response (Markdown or HTML)."""
+        from fastapi import Response
+
+        from kb.brief import make_brief
+
+        with self.snapshot() as kb:
+            made = make_brief(kb, topics, fmt)
+        return Response(made.content, media_type=made.media_type)
+
+
 def passage_dict(passage: Passage, doc: Document | None) -> dict[str, Any]:
     citation = citation_for(passage, doc)
     out = {k: getattr(passage, k) for k in Passage.__dataclass_fields__}

@@ -63,7 +63,8 @@ class Server:
         return self.log_path.read_text(encoding="utf-8", errors="replace")
 
     def client(self, **kwargs: object) -> httpx.Client:
-        return httpx.Client(base_url=self.url, timeout=60.0, **kwargs)  # type: ignore[arg-type]
+        kwargs.setdefault("timeout", 60.0)
+        return httpx.Client(base_url=self.url, **kwargs)  # type: ignore[arg-type]
 
     def stop(self) -> None:
         if self.process.poll() is None:

@@ -210,10 +210,34 @@ def test_unknown_ids_are_404(api_server: Server, path: str) -> None:
     assert isinstance(response.json()["detail"], str)
 
 
-def test_unknown_route_is_404_and_briefs_not_yet_there(api_server: Server) -> None:
+def test_unknown_route_is_404(api_server: Server) -> None:
     assert get(api_server, "/nowhere").status_code == 404
+
+
+BRIEF = {"title": "Skills pathways", "lang": "en", "per_topic": 2, "topics": [
+    {"heading": "Recognition of skills", "questions": ["How can qualifications of migrants be recognised?"]},
+    {"heading": "Obstacles", "questions": ["obstacles à l'information sur les programmes"]},
+]}
+
+
+@pytest.mark.parametrize("fmt, media", [("md", "text/markdown"), ("html", "text/html")])
+def test_briefs_returns_the_pack(api_server: Server, fmt: str, media: str) -> None:
+    with api_server.client(timeout=120) as client:
+        response = client.post("/briefs", json={**BRIEF, "format": fmt})
+    assert response.status_code == 200, response.text
+    assert response.headers["content-type"].startswith(media)
+    body = response.text
+    for topic in BRIEF["topics"]:
+        assert topic["heading"] in body
+    assert "Skills pathways" in body
+
+
+@pytest.mark.parametrize("body", [{}, {"title": "x", "topics": []}, {"title": "x", "topics": [{"heading": "h"}]},
+                                  {**BRIEF, "format": "pdf"}, {**BRIEF, "colour": 1}])
+def test_bad_briefs_are_422(api_server: Server, body: dict) -> None:
     with api_server.client() as client:
-        assert client.post("/briefs", json={}).status_code == 404
+        response = client.post("/briefs", json=body)
+    assert response.status_code == 422 and response.json()["detail"]
 
 
 # -- bad input: always a 4xx with a detail, never a 5xx ------------------------------------------
@@ -333,7 +357,7 @@ def test_openapi_describes_every_endpoint_and_field(api_server: Server) -> None:
     spec = get(api_server, "/openapi.json").json()
     paths = spec["paths"]
     assert {("post", "/search"), ("get", "/health"), ("get", "/documents"),
-            ("get", "/documents/{doc_id}"), ("get", "/passages/{passage_id}")} == {
+            ("get", "/documents/{doc_id}"), ("get", "/passages/{passage_id}"), ("post", "/briefs")} == {
         (m, p) for p, ops in paths.items() for m in ops}
     schemas = spec["components"]["schemas"]
     request = schemas["SearchRequest"]

@@ -62,7 +62,7 @@ def summary(data: dict) -> str:
 def test_schemathesis_open_server(api_server: Server, tmp_path: Path) -> None:
     data, _ = run_schemathesis(api_server, tmp_path / "report.json", EXAMPLES)
     print("schemathesis (no key):", summary(data))
-    assert data["operations"]["tested"] == data["operations"]["total"] == 5
+    assert data["operations"]["tested"] == data["operations"]["total"] == 6
     assert data["failures"] == [] and data["errors"] == []
     assert data["test_cases"]["generated"] >= MIN_REQUESTS
 

@@ -93,6 +93,15 @@ def test_exact_rerank_gives_exact_scores(ivf, data):
     assert recall(ivf, q, truth, exact=source) >= recall(ivf, q, truth) - 1e-9
     for pid, score in ivf.search(q[0], 5, exact=source):
         assert score == pytest.approx(float(x[row[pid]] @ q[0]), abs=1e-5)
+    # the (ids, rows) form of Database.vectors_for; ids it lacks are dropped as gone
+    plain = ivf.search(q[0], 10, exact=source)
+    gone = plain[0][0]
+
+    def like_db(cand):
+        have = sorted(int(i) for i in cand if int(i) != gone)
+        return np.array(have), x[[row[i] for i in have]]
+
+    assert ivf.search(q[0], 10, exact=like_db) == [h for h in ivf.search(q[0], 11, exact=source) if h[0] != gone][:10]
 
 
 @pytest.mark.parametrize("kind", ["flat", "ivf"])

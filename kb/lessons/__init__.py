@@ -30,7 +30,7 @@ import math
 import re
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Sequence
+from typing import TYPE_CHECKING, Callable, Sequence
 
 import numpy as np
 
@@ -39,6 +39,7 @@ from kb.lessons.cues import (
     TYPES,
     CueFileError,
     Cues,
+    FoldedText,
     cues_fingerprint,
     fold,
     load_cues,
@@ -58,7 +59,7 @@ _FOOTNOTE_START = re.compile(r"^\s{0,3}\d{1,3}\s{1,4}(?=[^\W\d_]|[\"“«(\[])")
 _CITATION_YEAR = re.compile(r"\((?:19|20)\d{2}\)|\b(?:pg|pp|p)\.\s?\d")
 _SUB_LABEL = re.compile(r"^(?:\(?[a-z]{1,2}\)|\([ivx]{1,5}\)|[ivx]{1,5}\)|\(\d{1,2}\))$")
 _LIST_ITEM = re.compile(r"^\s*(?:[-–—•▪■●◦➢►o]\s|\(?[a-z]\)\s|\(?[ivx]{1,4}\)\s|\d{1,2}[.)]\s|[a-z]\.\s)")
-_SECTION_NUMBER = re.compile(r"^\s*(?:#{1,6}\s+)?(\d{1,2}(?:\.\d{1,2}){0,4})\.?(?=\s)")
+_SECTION_NUMBER = re.compile(r"^\s*(?:#{1,6}\s+)?((?:\d{1,2}|[IVXL]{1,5})(?:\.\d{1,2}){0,4})\.?(?=\s)")
 _BOX = re.compile(r"^\s*(?:box|encadr[ée]|recuadro)\b", re.IGNORECASE)
 #: how much of a parent section's heading evidence a numbered sub-section inherits, per level
 _PARENT_DECAY = 0.8
@@ -116,10 +117,19 @@ class Evidence:
 class LessonLabeler:
     """Labels passages with lesson types from their own stored vectors and the cue file."""
 
-    def __init__(self, embedder: "Embedder | None", cues_path: str | Path | None = None) -> None:
-        self.embedder = embedder
+    def __init__(self, embedder: "Embedder | Callable[[], Embedder] | None",
+                 cues_path: str | Path | None = None) -> None:
+        """``embedder`` is the index's own model, or a function returning it (called only
+        when descriptions are first needed, so checking a fingerprint loads no model)."""
+        self._embedder = embedder
         self.cues: Cues = load_cues(cues_path)
         self._descriptions: tuple[np.ndarray, np.ndarray] | None = None
+
+    @property
+    def embedder(self) -> "Embedder | None":
+        if self._embedder is not None and not hasattr(self._embedder, "encode_queries"):
+            self._embedder = self._embedder()  # type: ignore[operator]
+        return self._embedder  # type: ignore[return-value]
 
     @property
     def fingerprint(self) -> str:
@@ -164,7 +174,7 @@ class LessonLabeler:
     def _similarity(self, vectors: np.ndarray | None, n: int) -> np.ndarray | None:
         """Per passage and type: evidence 0..1 from nearness to that type's descriptions."""
         weight = self.cues.scoring.weights["similarity"]
-        if vectors is None or self.embedder is None or weight == 0 or n == 0:
+        if vectors is None or self._embedder is None or weight == 0 or n == 0:
             return None
         vectors = np.asarray(vectors, dtype=np.float32)
         if vectors.ndim != 2 or vectors.shape[0] != n:
@@ -184,21 +194,21 @@ class LessonLabeler:
         s = self.cues.scoring
         return np.clip((rel - s.similarity_margin) / s.similarity_span, 0.0, 1.0)
 
-    def _cue_scores(self, text: str, lead_weight: bool = True) -> dict[str, float]:
+    def _cue_scores(self, text: str | FoldedText, lead_weight: bool = True) -> dict[str, float]:
         """Evidence 0..1 per type from cue phrases in ``text``."""
+        folded = text if isinstance(text, FoldedText) else FoldedText(text)
+        return {t: self._evidence(self.cues.types[t].cues, folded, lead_weight) for t in TYPES}
+
+    def _evidence(self, cues: Sequence, folded: FoldedText, lead_weight: bool = True) -> float:
         s = self.cues.scoring
-        folded = fold(text)
-        out: dict[str, float] = {}
-        for t in TYPES:
-            total = 0.0
-            for cue in self.cues.types[t].cues:
-                pos = cue.first(folded)
-                if pos is None:
-                    continue
-                bonus = s.lead_bonus if lead_weight and cue.weight >= 1.0 and pos < s.lead_chars else 0.0
-                total += cue.weight * (1.0 + bonus)
-            out[t] = 1.0 - math.exp(-s.cue_rate * total) if total > 0 else 0.0
-        return out
+        total = 0.0
+        for cue in cues:
+            pos = cue.first(folded)
+            if pos is None:
+                continue
+            bonus = s.lead_bonus if lead_weight and cue.weight >= 1.0 and pos < s.lead_chars else 0.0
+            total += cue.weight * (1.0 + bonus)
+        return 1.0 - math.exp(-s.cue_rate * total) if total > 0 else 0.0
 
     def _heading_scores(self, section: str | None) -> dict[str, float]:
         if not section:
@@ -209,6 +219,23 @@ class LessonLabeler:
             best = max((c.weight for c in self.cues.types[t].headings if c.first(folded) is not None), default=0.0)
             out[t] = best
         return out
+
+    def _sentence_support(self, text: str) -> dict[str, float]:
+        """Per lesson type, how clearly one sentence of the passage is about it.
+
+        A passage can be both a barrier and a good practice ("targets were exceeded;
+        however, waiting times remained long") when separate sentences say so; a second
+        type whose words are scattered over sentences about something else is not kept.
+        """
+        best = {t: 0.0 for t in TYPES if t != "context"}
+        for sentence in _SENTENCE_SPLIT.split(text):
+            if len(sentence) < 30:
+                continue
+            ev = self._cue_scores(sentence, lead_weight=False)
+            for t in best:
+                others = max(ev[u] for u in best if u != t)
+                best[t] = max(best[t], ev[t] - others)
+        return best
 
     def _heading_trail(self, passages: list["Passage"]) -> list[dict[str, float]]:
         """Heading evidence per passage: its own section, and the numbered sections above it.
@@ -273,7 +300,9 @@ class LessonLabeler:
             return Evidence({"heading": empty, "lead_in": empty, "cue": empty, "similarity": empty},
                             dict(empty), {}, skipped)
         heading = heading if heading is not None else self._heading_scores(passage.section)
-        cue = self._cue_scores(passage.text)
+        folded = FoldedText(passage.text)
+        cue = self._cue_scores(folded)
+        meta = self._evidence(self.cues.meta, folded, lead_weight=False) if self.cues.meta else 0.0
         lead = self._cue_scores(lead_in, lead_weight=False) if lead_in else {t: 0.0 for t in TYPES}
         sim = {t: float(similarity[k]) if similarity is not None else 0.0 for k, t in enumerate(TYPES)}
         confidence: dict[str, float] = {}
@@ -284,10 +313,14 @@ class LessonLabeler:
             keep *= 1.0 - w["cue"] * cue[t]
             keep *= 1.0 - w["similarity"] * sim[t]
             confidence[t] = 1.0 - keep
+            if t != "context":
+                confidence[t] *= 1.0 - self.cues.meta_weight * meta
         lessons = [t for t in TYPES if t != "context"]
         top = max(lessons, key=lambda t: confidence[t])
-        chosen = [t for t in lessons
-                  if confidence[t] >= (s.threshold if t == top else max(s.threshold, s.secondary_threshold))]
+        undecided = [t for t in lessons if t != top and s.threshold <= confidence[t] < s.secondary_threshold]
+        support = self._sentence_support(passage.text) if undecided and s.secondary_support > 0 else {}
+        chosen = [t for t in lessons if confidence[t] >= s.threshold and (
+            t == top or confidence[t] >= s.secondary_threshold or support.get(t, 0.0) >= s.secondary_support)]
         if confidence["context"] >= max(s.threshold, confidence[top] + s.context_margin):
             chosen = []  # background that mentions a challenge or a result in passing
         if chosen:
@@ -296,7 +329,7 @@ class LessonLabeler:
             confidence["context"] = max(confidence["context"], s.context_fallback)
             types = {"context": round(confidence["context"], 4)} if confidence["context"] >= s.threshold else {}
         signals = {"heading": {t: min(1.0, w["heading"] * heading[t]) for t in TYPES}, "lead_in": lead,
-                   "cue": cue, "similarity": sim}
+                   "cue": cue, "similarity": sim, "meta": {t: meta for t in TYPES}}
         return Evidence(signals, confidence, types)
 
 
@@ -313,7 +346,7 @@ def _parents(paragraph: str | None) -> list[str]:
 
 
 def _section_number(section: str | None) -> str | None:
-    """"6.2" for "6.2. Establish data governance", "5" for "5. Conclusions"; else None."""
+    """"6.2" for "6.2. Establish data governance", "VI.1" for "VI.1. Définition ..."; else None."""
     if not section:
         return None
     m = _SECTION_NUMBER.match(section)

@@ -34,6 +34,7 @@ _SCORING_DEFAULTS: dict[str, Any] = {
     "similarity_margin": 0.02,
     "similarity_span": 0.08,
     "secondary_threshold": 0.65,
+    "secondary_support": 0.0,
     "context_fallback": 0.55,
     "context_margin": 0.1,
     "min_letters": 25,
@@ -64,17 +65,76 @@ def fold(text: str) -> str:
     return strip_accents(text).casefold()
 
 
+_TOKEN = re.compile(r"\w+")
+
+
+class FoldedText:
+    """A text folded once and split into words, so that hundreds of phrases match fast."""
+
+    def __init__(self, text: str) -> None:
+        self.text = fold(text)
+        self.words: list[str] = []
+        self.starts: list[int] = []
+        for m in _TOKEN.finditer(self.text):
+            self.words.append(m.group())
+            self.starts.append(m.start())
+        self.positions: dict[str, list[int]] = {}
+        for i, w in enumerate(self.words):
+            self.positions.setdefault(w, []).append(i)
+        self._sorted: list[str] | None = None
+
+    def candidates(self, word: str, prefix: bool) -> list[int]:
+        """Word indexes where ``word`` (or, with ``prefix``, a word starting with it) stands."""
+        if not prefix:
+            return self.positions.get(word, [])
+        if self._sorted is None:
+            self._sorted = sorted(self.positions)
+        from bisect import bisect_left
+
+        out: list[int] = []
+        i = bisect_left(self._sorted, word)
+        while i < len(self._sorted) and self._sorted[i].startswith(word):
+            out.extend(self.positions[self._sorted[i]])
+            i += 1
+        return sorted(out)
+
+
 @dataclass(frozen=True)
 class Cue:
-    """One compiled phrase or regular expression and its weight."""
+    """One compiled phrase or regular expression and its weight.
+
+    Plain phrases are matched word by word on a ``FoldedText`` (fast); regular
+    expressions, and phrases with a "*" inside a word, on the folded string.
+    """
 
     source: str
     regex: re.Pattern[str]
     weight: float = 1.0
+    words: tuple[tuple[str, bool], ...] | None = None
 
-    def first(self, folded: str) -> int | None:
-        m = self.regex.search(folded)
+    def first(self, text: "str | FoldedText") -> int | None:
+        """Offset of the first match in folded ``text`` (a str is taken as already folded)."""
+        if isinstance(text, FoldedText):
+            if self.words is not None:
+                return self._first_words(text)
+            text = text.text
+        m = self.regex.search(text)
         return m.start() if m else None
+
+    def _first_words(self, doc: FoldedText) -> int | None:
+        (head, head_prefix), rest = self.words[0], self.words[1:]  # type: ignore[index]
+        for i in doc.candidates(head, head_prefix):
+            if i + len(rest) >= len(doc.words) + (0 if rest else 1):
+                continue
+            ok = True
+            for k, (word, prefix) in enumerate(rest, start=1):
+                have = doc.words[i + k]
+                if not (have.startswith(word) if prefix else have == word):
+                    ok = False
+                    break
+            if ok:
+                return doc.starts[i]
+        return None
 
 
 @dataclass(frozen=True)
@@ -95,6 +155,7 @@ class Scoring:
     similarity_margin: float
     similarity_span: float
     secondary_threshold: float
+    secondary_support: float
     context_fallback: float
     context_margin: float
     min_letters: int
@@ -109,6 +170,10 @@ class Cues:
     version: int
     scoring: Scoring
     types: Mapping[str, TypeCues] = field(default_factory=dict)
+    #: how much text about the document itself ("the evaluation will examine the risks")
+    #: lowers every lesson type, and the cues that recognise such text
+    meta_weight: float = 0.0
+    meta: tuple[Cue, ...] = ()
 
     def descriptions(self) -> list[tuple[str, str]]:
         """(type, description) for every description, in a stable order."""
@@ -155,7 +220,7 @@ def parse_cues(raw: Any, path: str | Path = "<cues>", fingerprint: str = "") -> 
     where = str(path)
     if not isinstance(raw, Mapping):
         raise CueFileError(f"{where}: expected a mapping with 'types:' at the top")
-    unknown = set(raw) - {"version", "scoring", "types"}
+    unknown = set(raw) - {"version", "scoring", "types", "meta"}
     if unknown:
         raise CueFileError(f"{where}: unknown top-level key(s): {', '.join(sorted(map(str, unknown)))}")
     version = raw.get("version", 1)
@@ -174,7 +239,20 @@ def parse_cues(raw: Any, path: str | Path = "<cues>", fingerprint: str = "") -> 
     if missing:
         raise CueFileError(f"{where}: missing lesson type(s): {', '.join(missing)}")
     types = {t: _type_cues(t, types_raw[t], f"{where}: types.{t}") for t in TYPES}
-    return Cues(Path(path), fingerprint, version, scoring, types)
+    meta_weight, meta = _meta(raw.get("meta"), f"{where}: meta")
+    return Cues(Path(path), fingerprint, version, scoring, types, meta_weight, tuple(meta))
+
+
+def _meta(raw: Any, where: str) -> tuple[float, list[Cue]]:
+    """``meta:``: cues of text about the document itself, which lower every lesson type."""
+    if raw is None:
+        return 0.0, []
+    if not isinstance(raw, Mapping):
+        raise CueFileError(f"{where}: expected a mapping with 'weight' and 'cues'")
+    unknown = set(raw) - {"weight", "cues"}
+    if unknown:
+        raise CueFileError(f"{where}: unknown key(s) {', '.join(sorted(map(str, unknown)))}; expected cues, weight")
+    return _number(raw.get("weight", 0.5), f"{where}.weight", 0.0, 1.0), _patterns(raw.get("cues"), f"{where}.cues")
 
 
 def _number(value: Any, where: str, lo: float, hi: float) -> float:
@@ -210,7 +288,8 @@ def _scoring(raw: Any, where: str) -> Scoring:
         lead_bonus=_number(merged["lead_bonus"], f"{where}: scoring.lead_bonus", 0.0, 10.0),
         similarity_margin=_number(merged["similarity_margin"], f"{where}: scoring.similarity_margin", -1.0, 1.0),
         similarity_span=_number(merged["similarity_span"], f"{where}: scoring.similarity_span", 0.001, 2.0),
-        secondary_threshold=_number(merged["secondary_threshold"], f"{where}: scoring.secondary_threshold", 0.01, 0.99),
+        secondary_threshold=_number(merged["secondary_threshold"], f"{where}: scoring.secondary_threshold", 0.01, 1.0),
+        secondary_support=_number(merged["secondary_support"], f"{where}: scoring.secondary_support", 0.0, 1.0),
         context_fallback=_number(merged["context_fallback"], f"{where}: scoring.context_fallback", 0.0, 1.0),
         context_margin=_number(merged["context_margin"], f"{where}: scoring.context_margin", -1.0, 1.0),
         min_letters=int(_number(merged["min_letters"], f"{where}: scoring.min_letters", 0, 100_000)),
@@ -272,8 +351,25 @@ def _patterns(raw: Any, where: str) -> list[Cue]:
                 item = item["pattern"]
             if not isinstance(item, str) or not item.strip():
                 raise CueFileError(f"{place}: expected a phrase or /regular expression/, got {item!r}")
-            out.append(Cue(item, compile_pattern(item, place), weight))
+            out.append(Cue(item, compile_pattern(item, place), weight, phrase_words(item)))
     return out
+
+
+def phrase_words(text: str) -> tuple[tuple[str, bool], ...] | None:
+    """A phrase as (word, is_prefix) pairs, or None when only a regex can match it."""
+    text = text.strip()
+    if text.startswith("/") and text.endswith("/") and len(text) >= 2:
+        return None
+    out: list[tuple[str, bool]] = []
+    for raw in fold(text).split():
+        prefix = raw.endswith("*")
+        core = raw.rstrip("*")
+        pieces = _TOKEN.findall(core)
+        if not pieces or "*" in core or "".join(pieces) != re.sub(r"\W", "", core):
+            return None
+        # "d'apres" is two words in the text too; only the last piece may be a prefix
+        out.extend((piece, prefix and k == len(pieces) - 1) for k, piece in enumerate(pieces))
+    return tuple(out) or None
 
 
 def compile_pattern(text: str, where: str = "cue") -> re.Pattern[str]:

@@ -46,6 +46,12 @@ _COLUMNS = (
 )
 
 
+def has_table(conn: sqlite3.Connection) -> bool:
+    """False for an index made before lesson types (opened read-only, it cannot get the table)."""
+    row = conn.execute("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'passage_types'").fetchone()
+    return row is not None
+
+
 def ensure_schema(conn: sqlite3.Connection) -> None:
     """Create the table and its index if missing (idempotent; commits)."""
     with conn:
@@ -67,6 +73,8 @@ def types_for(conn: sqlite3.Connection, rowids: Iterable[int]) -> dict[int, dict
     """{passage rowid: {type: confidence}} for these passages (missing rowids: no types)."""
     ids = list(dict.fromkeys(int(r) for r in rowids))
     out: dict[int, dict[str, float]] = {}
+    if not ids or not has_table(conn):
+        return out
     for start in range(0, len(ids), 500):
         chunk = ids[start : start + 500]
         marks = ",".join("?" * len(chunk))
@@ -77,10 +85,16 @@ def types_for(conn: sqlite3.Connection, rowids: Iterable[int]) -> dict[int, dict
     return {r: dict(sorted(v.items(), key=lambda kv: -kv[1])) for r, v in out.items()}
 
 
-def type_clause(types: Sequence[str], column: str = "id") -> tuple[str, list[object]]:
-    """SQL restricting ``column`` (a passage rowid) to passages having any of ``types``."""
+def type_clause(types: Sequence[str], column: str = "id",
+                conn: sqlite3.Connection | None = None) -> tuple[str, list[object]]:
+    """SQL restricting ``column`` (a passage rowid) to passages having any of ``types``.
+
+    Given ``conn``, an index without the table yet (never labelled) matches nothing.
+    """
     if not types:
         return "1", []
+    if conn is not None and not has_table(conn):
+        return "0", []
     marks = ",".join("?" * len(types))
     return f"{column} IN (SELECT passage FROM passage_types WHERE type IN ({marks}))", list(types)
 
@@ -88,6 +102,9 @@ def type_clause(types: Sequence[str], column: str = "id") -> tuple[str, list[obj
 def counts(conn: sqlite3.Connection) -> dict[str, object]:
     """Passages per type and language, untyped passages, and the labels' fingerprint."""
     per_type: dict[str, dict[str, int]] = {t: {} for t in TYPES}
+    totals = {lang: n for lang, n in conn.execute("SELECT COALESCE(lang, '?'), COUNT(*) FROM passages GROUP BY lang")}
+    if not has_table(conn):
+        return {"types": per_type, "untyped": dict(totals), "passages": totals, "fingerprint": None}
     for t, lang, n in conn.execute(
         "SELECT pt.type, COALESCE(p.lang, '?'), COUNT(*) FROM passage_types pt "
         "JOIN passages p ON p.id = pt.passage GROUP BY pt.type, p.lang"
@@ -99,7 +116,6 @@ def counts(conn: sqlite3.Connection) -> dict[str, object]:
             "WHERE id NOT IN (SELECT passage FROM passage_types) GROUP BY lang"
         )
     }
-    totals = {lang: n for lang, n in conn.execute("SELECT COALESCE(lang, '?'), COUNT(*) FROM passages GROUP BY lang")}
     row = conn.execute("SELECT value FROM meta WHERE key = ?", (META_KEY,)).fetchone()
     return {"types": per_type, "untyped": untyped, "passages": totals, "fingerprint": row[0] if row else None}
 
