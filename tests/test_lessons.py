@@ -258,6 +258,10 @@ def _minimal() -> dict:
         (lambda raw: raw.__setitem__("scoring", {"threshold": 1.5}), "between"),
         (lambda raw: raw.__setitem__("scoring", {"weights": {"heading": 0.5, "colour": 1}}), "unknown signal"),
         (lambda raw: raw.__setitem__("version", 2), "version"),
+        (lambda raw: raw.__setitem__("scoring", {"type_thresholds": {"lesson": 0.5}}), "unknown lesson type"),
+        (lambda raw: raw.__setitem__("scoring", {"secondary_excluded": {"recommendation": ["advice"]}}), "not a lesson type"),
+        (lambda raw: raw.__setitem__("meta", {"cues": {"en": ["x"]}, "strength": 1}), "unknown key"),
+        (lambda raw: raw.__setitem__("meta", {"weight": 2, "cues": {"en": ["x"]}}), "between"),
     ],
 )
 def test_malformed_cue_files_are_rejected_with_the_place(mutate, message):
@@ -285,6 +289,18 @@ def test_phrases_match_without_accents_case_or_apostrophe_kind():
     assert not compile_pattern("risk").search(fold("risky"))
     assert compile_pattern("risk*").search(fold("risky"))
     assert compile_pattern(r"/\bods\s*\d+/").search(fold("ODS 8: Trabajo decente"))
+
+
+def test_text_about_the_evaluation_itself_is_context():
+    """"The evaluation will examine the risks" names a risk without being one."""
+    labeler = LessonLabeler(None)
+    plan = _passage(0, "L'évaluation analysera la capacité du projet à anticiper et gérer les risques, "
+                       "et proposera des recommandations pour les futures initiatives.")
+    finding = _passage(1, "Le projet n'a pas su anticiper les risques : l'absence de plan de gestion des "
+                          "risques a entraîné des retards importants et des conséquences involontaires.")
+    plan_types, finding_types = labeler.label([plan, finding], None)
+    assert "risk" not in plan_types and "recommendation" not in plan_types
+    assert "risk" in finding_types
 
 
 def test_parse_types():

@@ -211,3 +211,15 @@ def test_parameter_rules():
     assert filtered_nprobe(64, 1024, 1.0) == 64
     assert filtered_nprobe(64, 1024, FULL_SCAN_SHARE) == 1024
     assert 64 < filtered_nprobe(64, 1024, 0.5) < 1024
+
+
+def test_retrain_advice(data):
+    x, ids, _ = data
+    vi = VectorIndex(DIM, kind="auto", threshold=1500)
+    vi.add(ids[:1500], x[:1500])
+    assert vi.kind == "ivf" and not vi.retrain_advised and vi.params["imbalance"] >= 1.0
+    vi.add(ids[1500:], x[1500:])  # 4x the vectors it was trained on
+    assert vi.retrain_advised
+    rebuilt = VectorIndex.from_batches(DIM, lambda: iter([(ids, x)]), len(x), kind="ivf")
+    assert not rebuilt.retrain_advised and rebuilt.params["trained_on"] == len(x)
+    assert not VectorIndex(DIM).retrain_advised  # flat: nothing to retrain

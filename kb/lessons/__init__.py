@@ -317,17 +317,19 @@ class LessonLabeler:
                 confidence[t] *= 1.0 - self.cues.meta_weight * meta
         lessons = [t for t in TYPES if t != "context"]
         top = max(lessons, key=lambda t: confidence[t])
-        undecided = [t for t in lessons if t != top and s.threshold <= confidence[t] < s.secondary_threshold]
+        bar = {t: s.type_thresholds.get(t, s.threshold) for t in TYPES}
+        undecided = [t for t in lessons if t != top and bar[t] <= confidence[t] < s.secondary_threshold]
         support = self._sentence_support(passage.text) if undecided and s.secondary_support > 0 else {}
-        chosen = [t for t in lessons if confidence[t] >= s.threshold and (
+        excluded = s.secondary_excluded.get(top, ())
+        chosen = [t for t in lessons if confidence[t] >= bar[t] and t not in excluded and (
             t == top or confidence[t] >= s.secondary_threshold or support.get(t, 0.0) >= s.secondary_support)]
-        if confidence["context"] >= max(s.threshold, confidence[top] + s.context_margin):
+        if confidence["context"] >= max(bar["context"], confidence[top] + s.context_margin):
             chosen = []  # background that mentions a challenge or a result in passing
         if chosen:
             types = {t: round(confidence[t], 4) for t in chosen}
         else:
             confidence["context"] = max(confidence["context"], s.context_fallback)
-            types = {"context": round(confidence["context"], 4)} if confidence["context"] >= s.threshold else {}
+            types = {"context": round(confidence["context"], 4)} if confidence["context"] >= bar["context"] else {}
         signals = {"heading": {t: min(1.0, w["heading"] * heading[t]) for t in TYPES}, "lead_in": lead,
                    "cue": cue, "similarity": sim, "meta": {t: meta for t in TYPES}}
         return Evidence(signals, confidence, types)

@@ -35,6 +35,8 @@ _SCORING_DEFAULTS: dict[str, Any] = {
     "similarity_span": 0.08,
     "secondary_threshold": 0.65,
     "secondary_support": 0.0,
+    "secondary_excluded": {},
+    "type_thresholds": {},
     "context_fallback": 0.55,
     "context_margin": 0.1,
     "min_letters": 25,
@@ -156,6 +158,8 @@ class Scoring:
     similarity_span: float
     secondary_threshold: float
     secondary_support: float
+    secondary_excluded: Mapping[str, tuple[str, ...]]
+    type_thresholds: Mapping[str, float]
     context_fallback: float
     context_margin: float
     min_letters: int
@@ -290,10 +294,35 @@ def _scoring(raw: Any, where: str) -> Scoring:
         similarity_span=_number(merged["similarity_span"], f"{where}: scoring.similarity_span", 0.001, 2.0),
         secondary_threshold=_number(merged["secondary_threshold"], f"{where}: scoring.secondary_threshold", 0.01, 1.0),
         secondary_support=_number(merged["secondary_support"], f"{where}: scoring.secondary_support", 0.0, 1.0),
+        secondary_excluded=_exclusions(merged["secondary_excluded"], f"{where}: scoring.secondary_excluded"),
+        type_thresholds=_type_thresholds(merged["type_thresholds"], f"{where}: scoring.type_thresholds"),
         context_fallback=_number(merged["context_fallback"], f"{where}: scoring.context_fallback", 0.0, 1.0),
         context_margin=_number(merged["context_margin"], f"{where}: scoring.context_margin", -1.0, 1.0),
         min_letters=int(_number(merged["min_letters"], f"{where}: scoring.min_letters", 0, 100_000)),
     )
+
+
+def _type_thresholds(raw: Any, where: str) -> dict[str, float]:
+    """{lesson type: its own threshold} (the others use ``threshold``)."""
+    if not isinstance(raw, Mapping):
+        raise CueFileError(f"{where}: expected a mapping of a lesson type to a number")
+    bad = [k for k in raw if k not in TYPES]
+    if bad:
+        raise CueFileError(f"{where}: unknown lesson type(s) {', '.join(map(str, bad))}")
+    return {k: _number(v, f"{where}.{k}", 0.01, 0.99) for k, v in raw.items()}
+
+
+def _exclusions(raw: Any, where: str) -> dict[str, tuple[str, ...]]:
+    """{first type: [types never added beside it]}."""
+    if not isinstance(raw, Mapping):
+        raise CueFileError(f"{where}: expected a mapping of a lesson type to a list of lesson types")
+    out: dict[str, tuple[str, ...]] = {}
+    for first, others in raw.items():
+        items = [others] if isinstance(others, str) else others
+        if first not in TYPES or not isinstance(items, list) or any(o not in TYPES for o in items):
+            raise CueFileError(f"{where}: {first!r}: {others!r} is not a lesson type and a list of lesson types")
+        out[first] = tuple(items)
+    return out
 
 
 def _type_cues(name: str, raw: Any, where: str) -> TypeCues:
