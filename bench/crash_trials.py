@@ -2,7 +2,9 @@
 
     .venv/bin/python bench/crash_trials.py [--trials 20] [--seed 7] [--json]
 
-Each trial starts `kb ingest` of several real PDFs into a fresh index and kills it with
+Each trial starts `kb ingest` of several real PDFs into a fresh index (or, in the
+"replace" trials, into an index that holds older versions of the same documents, which
+the ingest replaces one by one) and kills it with
 SIGKILL at a random moment: half the trials at a uniformly random time of a clean
 build's duration, half right after the n-th document is reported committed (plus a few
 milliseconds of jitter, to land inside the next commit or the final snapshot). Half the
@@ -10,7 +12,8 @@ kills hit the whole process group (the machine dies), half only the main process
 `kill -9 PID`, leaving its extraction worker behind). Then:
 
 1. the index opens (``KnowledgeBase.open``), its FAISS vector count equals its passage
-   rows, every document in it is complete and identical to the clean build's, and
+   rows, every document in it is complete and identical to the clean build's (or, when
+   replacing, to its previous version; none missing), and
    dense and keyword searches answer with passages of those documents only;
 2. a re-run of the same `kb ingest` exits 0 and leaves exactly the clean build's content
    (the set of (doc_id, passage_id, text), the documents and the vector count).
@@ -96,8 +99,13 @@ def snapshot(index_dir: Path) -> Snapshot:
         return Snapshot(passages, documents, kb.index.vectors.count, kb.stats()["passages"])
 
 
-def check_after_kill(index_dir: Path, reference: Snapshot) -> tuple[list[str], Snapshot | None]:
-    """Problems found in an index right after a kill (an empty list: consistent)."""
+def check_after_kill(index_dir: Path, reference: Snapshot, older: Snapshot | None = None) -> tuple[list[str], Snapshot | None]:
+    """Problems found in an index right after a kill (an empty list: consistent).
+
+    Every document in it must be whole and equal to its version in ``reference`` (the
+    clean build of the files being ingested) or, when the ingest was replacing documents,
+    in ``older`` (the index before the ingest), none of whose documents may be missing.
+    """
     from kb.library import KnowledgeBase
     from kb.settings import Settings
     from kb.store.vectors import STAMP_NAME
@@ -111,17 +119,28 @@ def check_after_kill(index_dir: Path, reference: Snapshot) -> tuple[list[str], S
         return [f"index does not open: {type(err).__name__}: {err}"], None
     if snap.vectors != snap.rows:
         problems.append(f"FAISS has {snap.vectors} vectors for {snap.rows} passage rows")
-    ref_docs: dict[str, dict[str, str]] = {}
-    for (doc, pid), text in reference.passages.items():
-        ref_docs.setdefault(doc, {})[pid] = text
+    versions: dict[str, list[dict[str, str]]] = {}
+    for ref in (reference, older):
+        if ref is None:
+            continue
+        per_doc: dict[str, dict[str, str]] = {}
+        for (doc, pid), text in ref.passages.items():
+            per_doc.setdefault(doc, {})[pid] = text
+        for doc, passages in per_doc.items():
+            versions.setdefault(doc, []).append(passages)
     got_docs: dict[str, dict[str, str]] = {}
     for (doc, pid), text in snap.passages.items():
         got_docs.setdefault(doc, {})[pid] = text
     for doc, count in snap.documents.items():
-        if doc not in ref_docs:
+        if doc not in versions:
             problems.append(f"unknown document {doc}")
-        elif got_docs.get(doc, {}) != ref_docs[doc] or count != len(ref_docs[doc]):
-            problems.append(f"document {doc} is partial or differs ({len(got_docs.get(doc, {}))}/{len(ref_docs[doc])} passages)")
+        elif got_docs.get(doc, {}) not in versions[doc] or count != len(got_docs.get(doc, {})):
+            problems.append(f"document {doc} is partial or mixed ({len(got_docs.get(doc, {}))} passages, "
+                            f"expected one of {[len(v) for v in versions[doc]]})")
+    if older is not None:
+        lost = set(older.documents) - set(snap.documents)
+        if lost:
+            problems.append(f"documents that were in before the ingest are gone: {sorted(lost)}")
     orphans = set(got_docs) - set(snap.documents)
     if orphans:
         problems.append(f"passages without a document: {sorted(orphans)}")
@@ -160,9 +179,9 @@ def _ingest_cmd(index_dir: Path, files: list[Path]) -> list[str]:
     return [*KB, "ingest", *map(str, files), "--index", str(index_dir)]
 
 
-def clean_build(work: Path, files: list[Path]) -> tuple[Snapshot, float, list[float]]:
+def clean_build(work: Path, files: list[Path], name: str = "clean") -> tuple[Snapshot, float, list[float]]:
     """The reference: one uninterrupted ingest; also when each document was reported done."""
-    index_dir = work / "clean"
+    index_dir = work / name
     started = time.perf_counter()
     proc = subprocess.Popen(_ingest_cmd(index_dir, files), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=ROOT)
     marks: list[float] = []
@@ -196,9 +215,14 @@ def _reap_group(pgid: int) -> None:
 
 
 def run_trial(number: int, rng: random.Random, work: Path, files: list[Path], reference: Snapshot,
-              clean_seconds: float, marks: list[float], rerun_timeout: float = 900) -> Trial:
+              clean_seconds: float, marks: list[float], rerun_timeout: float = 900,
+              start_from: Path | None = None, older: Snapshot | None = None) -> Trial:
+    """One kill-check-recover cycle. ``start_from``: an index to copy first (its documents are
+    being replaced by this ingest; ``older`` is what it holds)."""
     index_dir = work / f"trial-{number:02d}"
     shutil.rmtree(index_dir, ignore_errors=True)
+    if start_from is not None:
+        shutil.copytree(start_from, index_dir, ignore=shutil.ignore_patterns("writer.lock"))
     how = "time" if number % 2 == 0 else "after-doc"
     target = "group" if (number // 2) % 2 == 0 else "main"
     after_doc = rng.randrange(len(files)) if how == "after-doc" else -1
@@ -237,7 +261,7 @@ def run_trial(number: int, rng: random.Random, work: Path, files: list[Path], re
     proc.wait()
     reader.join(timeout=5)
 
-    problems, snap = check_after_kill(index_dir, reference)
+    problems, snap = check_after_kill(index_dir, reference, older)
     if snap is not None:
         trial.docs_after_kill, trial.rows_after_kill, trial.vectors_after_kill = len(snap.documents), snap.rows, snap.vectors
     trial.leftovers = leftovers(index_dir)
@@ -271,8 +295,42 @@ def run_trial(number: int, rng: random.Random, work: Path, files: list[Path], re
     return trial
 
 
+class ReplaceScenario:
+    """Documents already in the index change on disk: the ingest replaces every one of them.
+
+    ``docs/docN.pdf`` first holds FILES[N] (version 1, indexed), then FILES[N+1] (version 2).
+    A kill must leave each document whole in version 1 or version 2, none missing.
+    """
+
+    def __init__(self, work: Path, files: list[Path]) -> None:
+        self.folder = work / "docs"
+        self.folder.mkdir(parents=True, exist_ok=True)
+        self.files = [self.folder / f"doc{i + 1}.pdf" for i in range(len(files))]
+        self.sources = files
+        self._write(0)
+        self.v1, _, _ = clean_build(work, self.files, "replace-v1")
+        self.v1_index = work / "replace-v1"
+        self._write(1)
+        self.v2, _, _ = clean_build(work, self.files, "replace-v2")
+        # the kill window: how long replacing takes (cached vectors make it faster than a build)
+        probe = work / "replace-probe"
+        shutil.copytree(self.v1_index, probe, ignore=shutil.ignore_patterns("writer.lock"))
+        started = time.perf_counter()
+        run = subprocess.run(_ingest_cmd(probe, self.files), capture_output=True, text=True, cwd=ROOT)
+        self.seconds = time.perf_counter() - started
+        self.marks: list[float] = []
+        if run.returncode != 0 or snapshot(probe).content() != self.v2.content():
+            raise SystemExit(f"replacing the documents failed or differs from a clean build: {run.stderr[-500:]}")
+        shutil.rmtree(probe, ignore_errors=True)
+
+    def _write(self, shift: int) -> None:
+        for i, path in enumerate(self.files):
+            path.write_bytes(self.sources[(i + shift) % len(self.sources)].read_bytes())
+            os.utime(path, (1_700_000_000 + shift, 1_700_000_000 + shift))
+
+
 def run_trials(trials: int, seed: int, files: list[Path] | None = None, work: Path | None = None,
-               log=print) -> tuple[list[Trial], dict[str, object]]:
+               log=print, replace_trials: int = 0) -> tuple[list[Trial], dict[str, object]]:
     files = files or FILES
     missing = [str(f) for f in files if not f.is_file()]
     if missing:
@@ -285,17 +343,28 @@ def run_trials(trials: int, seed: int, files: list[Path] | None = None, work: Pa
             f"{reference.vectors} vectors in {clean_seconds:.1f} s")
         rng = random.Random(seed)
         out: list[Trial] = []
-        for number in range(trials):
-            trial = run_trial(number, rng, work, files, reference, clean_seconds, marks)
+        scenario = ReplaceScenario(work, files) if replace_trials else None
+        if scenario:
+            log(f"replace scenario: {len(scenario.files)} documents re-ingested with new content "
+                f"in {scenario.seconds:.1f} s")
+        for number in range(trials + replace_trials):
+            if number < trials:
+                trial = run_trial(number, rng, work, files, reference, clean_seconds, marks)
+            else:
+                assert scenario is not None
+                trial = run_trial(number, rng, work, scenario.files, scenario.v2, scenario.seconds, scenario.marks,
+                                  start_from=scenario.v1_index, older=scenario.v1)
+                trial.how = "replace " + trial.how
             out.append(trial)
             state = "consistent" if trial.consistent else "INCONSISTENT: " + "; ".join(trial.problems)
             when = f"killed at {trial.killed_at:.2f} s" if trial.killed_at is not None else "finished before the kill"
-            log(f"trial {number + 1:2d}/{trials} [{trial.how}, kill {trial.target}] {when}: "
+            log(f"trial {number + 1:2d}/{trials + replace_trials} [{trial.how}, kill {trial.target}] {when}: "
                 f"{trial.docs_after_kill} docs / {trial.rows_after_kill} rows / {trial.vectors_after_kill} vectors kept; "
                 f"re-run exit {trial.rerun_exit} in {trial.rerun_seconds:.1f} s"
                 + (f"; {len(trial.leftovers)} temp files left" if trial.leftovers else "") + f" -> {state}")
         summary = {
-            "trials": trials, "consistent": sum(t.consistent for t in out), "seed": seed,
+            "trials": len(out), "consistent": sum(t.consistent for t in out), "seed": seed,
+            "replace_trials": replace_trials,
             "files": [f.name for f in files], "passages": reference.rows, "clean_seconds": round(clean_seconds, 2),
             "killed_mid_run": sum(t.killed_at is not None for t in out),
             "with_partial_index": sum(0 < t.docs_after_kill < len(reference.documents) for t in out),
@@ -309,11 +378,13 @@ def run_trials(trials: int, seed: int, files: list[Path] | None = None, work: Pa
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--trials", type=int, default=20)
+    parser.add_argument("--trials", type=int, default=20, help="kills of an ingest into a new index")
+    parser.add_argument("--replace-trials", type=int, default=10,
+                        help="kills of an ingest that replaces documents already in the index")
     parser.add_argument("--seed", type=int, default=7)
     parser.add_argument("--json", action="store_true", help="print the trials as JSON at the end")
     args = parser.parse_args()
-    trials, summary = run_trials(args.trials, args.seed)
+    trials, summary = run_trials(args.trials, args.seed, replace_trials=args.replace_trials)
     print(f"{summary['consistent']}/{summary['trials']} consistent "
           f"({summary['killed_mid_run']} killed mid-run, {summary['with_partial_index']} left with a partial index, "
           f"{summary['temp_files_left']} temp files left behind)")

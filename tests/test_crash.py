@@ -47,6 +47,18 @@ def test_sigkill_at_random_moments_leaves_a_consistent_recoverable_index(referen
     assert consistent == TRIALS, [(t.number, t.how, t.target, t.problems) for t in results if not t.consistent]
 
 
+def test_sigkill_while_replacing_documents_never_loses_one(tmp_path: Path) -> None:
+    """The files of an indexed folder changed; the ingest replacing them is killed: every
+    document is still there, whole, in its old or its new version; a re-run finishes the job."""
+    scenario = ct.ReplaceScenario(tmp_path, ct.FILES)
+    rng = random.Random(12)
+    results = [ct.run_trial(n, rng, tmp_path, scenario.files, scenario.v2, scenario.seconds, scenario.marks,
+                            start_from=scenario.v1_index, older=scenario.v1) for n in range(max(2, TRIALS // 2))]
+    for t in results:
+        print(f"replace trial {t.number + 1}: {t.how}, kill {t.target}, killed at {t.killed_at}: {t.problems or 'consistent'}")
+    assert all(t.consistent for t in results), [(t.number, t.problems) for t in results if not t.consistent]
+
+
 def test_kill_only_the_main_process_does_not_leave_the_index_busy(reference, tmp_path: Path) -> None:
     """`kill -9 PID` of kb ingest: its extraction worker must not keep the writer lock."""
     work, snap, seconds, marks = reference

@@ -3,14 +3,19 @@
 At ingestion every passage gets zero or more of ``TYPES``, each with a confidence in
 0..1, from four signals that are combined per type as a noisy-OR::
 
-    heading     the section heading it sits under ("Recommandations", "Good practices")
+    heading     the section heading it sits under ("Recommandations", "Good practices"),
+                and numbered parents: "6.2 Data governance" under "6. Recommendations"
     lead_in     for a list item, the sentence that introduces the list: 8 a)-d) of a paper
                 are barriers because paragraph 8 ends "... aux obstacles suivants :"
     cue         cue phrases in the passage itself, in any of the cue file's languages
     similarity  nearness of the passage's own vector to short label descriptions
 
-Prose that none of the first four types reaches is background (``context``); notes,
-link lists and page furniture get no type.
+Text about the document itself ("the evaluation will examine the risks ...") lowers every
+lesson type (the cue file's ``meta``). Then: the most confident lesson type is kept if it
+reaches its threshold; a second one must be confident enough on its own or be the clear
+subject of one sentence (a finding can be both a result and a barrier, in two sentences);
+prose with no lesson type, or whose background evidence is stronger, is ``context``;
+notes, link lists and page furniture get no type.
 
 Everything that is wording lives in ``kb/data/lesson_cues.yaml`` (see ``kb.lessons.cues``).
 The labeler never embeds a passage: ``label`` takes the vectors the index already stores,
@@ -297,8 +302,8 @@ class LessonLabeler:
         skipped = _not_prose(passage.text, s.min_letters)
         if skipped:
             empty = {t: 0.0 for t in TYPES}
-            return Evidence({"heading": empty, "lead_in": empty, "cue": empty, "similarity": empty},
-                            dict(empty), {}, skipped)
+            return Evidence({"heading": empty, "lead_in": empty, "cue": empty, "similarity": empty,
+                             "meta": empty}, dict(empty), {}, skipped)
         heading = heading if heading is not None else self._heading_scores(passage.section)
         folded = FoldedText(passage.text)
         cue = self._cue_scores(folded)
