@@ -25,7 +25,7 @@ from starlette.concurrency import run_in_threadpool
 import kb
 from api import errors
 from api.logging_mw import RequestLog
-from api.routes import briefs, documents, errors as error_responses, health, passages, search
+from api.routes import briefs, documents, errors as error_responses, health, passages, search, types
 from api.security import require_key
 from api.service import ApiService
 from kb.errors import KBError
@@ -37,6 +37,7 @@ log = logging.getLogger("kb.api")
 #: every endpoint group, in the order /docs shows them; a new group is one more line
 ROUTERS = (
     search,
+    types,
     health,
     documents,
     passages,

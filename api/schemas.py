@@ -72,6 +72,8 @@ LangCode = Annotated[str, StringConstraints(min_length=1, max_length=16), AfterV
 DocId = Annotated[str, StringConstraints(min_length=1, max_length=500), AfterValidator(_encodable)]
 RequestId = Annotated[str, StringConstraints(max_length=500), AfterValidator(_encodable)]
 Integral = Annotated[int, BeforeValidator(_integral)]
+LESSON_TYPES = ("barrier", "good_practice", "recommendation", "risk", "context")  # == kb.lessons.TYPES
+LessonType = Literal["barrier", "good_practice", "recommendation", "risk", "context"]
 
 
 class _Strict(BaseModel):
@@ -89,6 +91,10 @@ class Filters(_Strict):
         default_factory=list, max_length=MAX_FILTER_VALUES,
         description="Only passages of these documents (ids from GET /documents).",
     )
+    type: list[LessonType] = Field(
+        default_factory=list, max_length=len(LESSON_TYPES),
+        description="Only passages of these lesson types (see GET /types).",
+    )
 
 
 class SearchRequest(_Strict):
@@ -104,7 +110,7 @@ class SearchRequest(_Strict):
         """The keyword arguments of ``KnowledgeBase.query`` for this request."""
         filters = self.filters or Filters()
         return {"text": self.query, "k": self.k, "langs": filters.lang, "doc_ids": filters.doc_id,
-                "mode": self.mode, "id": self.id}
+                "mode": self.mode, "id": self.id, "types": filters.type}
 
 
 # -- responses -----------------------------------------------------------------------------
@@ -136,6 +142,10 @@ class Result(_Open):
     citation: Citation
     cite: str = Field(description="Human citation: \"Title, p. 4, para. 8 c)\".")
     scores: Scores | None = Field(None, description="The raw score from each retriever that found the passage.")
+    types: dict[LessonType, float] = Field(
+        default_factory=dict,
+        description="The passage's lesson types and their confidence (0..1), e.g. {\"barrier\": 0.83}.",
+    )
 
 
 class SearchResponse(_Open):
@@ -145,6 +155,17 @@ class SearchResponse(_Open):
     query: str
     query_lang: str | None = None
     results: list[Result]
+
+
+class TypeCounts(BaseModel):
+    """``GET /types``: passages per lesson type and language (the same object as `kb types --json`)."""
+
+    types: dict[LessonType, dict[str, int]] = Field(description="Per type: passages per language.")
+    untyped: dict[str, int] = Field(description="Passages with no lesson type, per language.")
+    passages: dict[str, int] = Field(description="All passages, per language.")
+    fingerprint: str | None = Field(description="The cue file the labels come from (a short hash).")
+    current: bool = Field(description="False when the cue file changed since: `kb relabel` brings labels up to date.")
+    cues: str = Field(description="The cue file in use.")
 
 
 class Health(BaseModel):

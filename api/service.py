@@ -98,10 +98,14 @@ class ApiService:
 
     # -- reading ------------------------------------------------------------------------
     def search(self, text: str, k: int, langs: Sequence[str] = (), doc_ids: Sequence[str] = (),
-               mode: str | None = None, id: object = None) -> dict[str, Any]:
+               mode: str | None = None, id: object = None, types: Sequence[str] = ()) -> dict[str, Any]:
         with self.snapshot() as kb:
-            query = kb.query(text, k, langs, doc_ids, mode, id)  # the library's own validation too
+            query = kb.query(text, k, langs, doc_ids, mode, id, types=types)  # the library's own validation too
             return kb.run_query(query).to_dict()
+
+    def types(self) -> dict[str, Any]:
+        with self.snapshot() as kb:
+            return kb.type_counts()
 
     def health(self) -> dict[str, Any]:
         with self.snapshot() as kb:

@@ -97,6 +97,7 @@ def search(
     k: int = typer.Option(10, "--k", "-k", help="How many passages to return (1-100)."),
     lang: List[str] = typer.Option([], "--lang", "-l", help="Only passages in this language (ISO 639-1, repeatable)."),
     doc: List[str] = typer.Option([], "--doc", "-d", help="Only passages of this document id (repeatable; see `kb docs`)."),
+    type_: List[str] = typer.Option([], "--type", "-t", help="Only passages of this lesson type: barrier, good_practice, recommendation, risk or context (repeatable; see `kb types`)."),
     queries: Optional[Path] = typer.Option(None, "--queries", "-q", help="Batch mode: a JSON-lines file of {\"id\", \"query\", \"k\"?}; one result per line out."),
     mode: str = typer.Option("hybrid", "--mode", help="hybrid (default), dense or keyword."),
     index: Optional[Path] = IndexOpt,
@@ -112,12 +113,12 @@ def search(
         if queries is not None:
             if query:
                 raise UsageError("give either QUERY or --queries FILE, not both")
-            for obj in kb.search_file(queries, lang, doc, mode):
+            for obj in kb.search_file(queries, lang, doc, mode, type_):
                 _dump(obj)
             return
         if not query:
             raise UsageError("missing QUERY (or use --queries FILE)")
-        result = kb.search(query, k, lang, doc, mode)
+        result = kb.search(query, k, lang, doc, mode, type_)
     except KBError as err:
         _fail(err)
     finally:
@@ -159,6 +160,54 @@ def stats(index: Optional[Path] = IndexOpt, as_json: bool = JsonOpt) -> None:
     from kb.render import render_stats
 
     typer.echo(render_stats(data))
+
+
+@app.command()
+def types(index: Optional[Path] = IndexOpt, as_json: bool = JsonOpt) -> None:
+    """Passages per lesson type (barrier, good_practice, recommendation, risk, context) and language.
+
+    Also says whether the labels come from the current cue file (else: `kb relabel`).
+    """
+    kb = _open(index)
+    try:
+        data = kb.type_counts()
+    except KBError as err:
+        _fail(err)
+    finally:
+        kb.close()
+    if as_json:
+        _dump(data)
+        return
+    from kb.render import render_types
+
+    typer.echo(render_types(data))
+
+
+@app.command()
+def relabel(
+    index: Optional[Path] = IndexOpt,
+    force: bool = typer.Option(False, "--force", help="Relabel even if the labels match the cue file."),
+    wait: bool = typer.Option(False, "--wait", help="Wait for another writer instead of failing."),
+    as_json: bool = JsonOpt,
+) -> None:
+    """Recompute lesson types after editing the cue file (kb/data/lesson_cues.yaml or $KB_LESSON_CUES).
+
+    Uses the vectors already in the index: nothing is embedded again. `kb ingest` does this
+    by itself when it notices the cue file changed.
+    """
+    kb = _open(index)
+    try:
+        report = kb.relabel(force=force, wait=wait)
+    except KBError as err:
+        _fail(err)
+    finally:
+        kb.close()
+    if as_json:
+        _dump(report.to_dict() if report else {"relabelled": False})
+    elif report is None:
+        typer.echo("labels already match the cue file (use --force to relabel anyway)")
+    else:
+        typer.echo(f"relabelled {report.passages} passages in {report.documents} documents")
 
 
 @app.command()
@@ -233,6 +282,7 @@ def brief(
     topics: Path = typer.Argument(..., metavar="TOPICS", help="Topics file (YAML or JSON): title, optional intro and lang, topics with heading and questions. Example: corpus/topics.yaml"),
     out: Optional[Path] = typer.Option(None, "--out", "-o", help="Output file; the format follows its suffix (.md, .html, .docx) unless --format is given. Without --out, Markdown or HTML goes to stdout."),
     format: Optional[str] = typer.Option(None, "--format", "-f", help="md, html or docx."),
+    by_type: bool = typer.Option(False, "--by-type", help="Group each topic's passages by lesson type (barriers, good practice, recommendations, risks, context); same as 'group_by: type' in the topics file."),
     index: Optional[Path] = IndexOpt,
 ) -> None:
     """Build a briefing pack: the best cited passages for each topic, and the sources cited.
@@ -242,10 +292,16 @@ def brief(
 
     Example: kb brief corpus/topics.yaml --out pack.html
     """
-    from kb.brief import make_brief, write_brief
+    from dataclasses import replace
+
+    from kb.brief import load_topics, make_brief, write_brief
 
     kb = _open(index)
     try:
+        spec = load_topics(topics)
+        if by_type:
+            spec = replace(spec, group_by="type")
+        topics = spec  # type: ignore[assignment]
         if out is None:
             if format == "docx":
                 raise UsageError("DOCX is binary: give --out FILE.docx")

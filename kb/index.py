@@ -28,6 +28,7 @@ class Index:
         self.model = model
         self.dim = dim
         self._embedder: Embedder | None = None
+        self._labeler = None
         self._vectors: VectorIndex | None = None
         self._vectors_generation = -1
         self._lock = threading.RLock()
@@ -71,6 +72,16 @@ class Index:
                     )
                 self._embedder = embedder
             return self._embedder
+
+    @property
+    def labeler(self):
+        """The lesson-type labeler (kb.lessons); it loads this index's model only when it needs it."""
+        with self._lock:
+            if self._labeler is None:
+                from kb.lessons import LessonLabeler
+
+                self._labeler = LessonLabeler(lambda: self.embedder, self.settings.lesson_cues)
+            return self._labeler
 
     def record_model(self) -> None:
         """Stamp a new index with its model (inside the first write)."""

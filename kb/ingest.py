@@ -45,6 +45,8 @@ class IngestReport:
     seconds: dict[str, float] = field(default_factory=lambda: {"extract": 0.0, "embed": 0.0, "store": 0.0, "total": 0.0})
     embedded: int = 0
     interrupted: bool = False
+    #: passages whose lesson types were recomputed because the cue file changed
+    relabelled: int = 0
 
     def count(self, status: str) -> int:
         return sum(1 for o in self.outcomes if o.status == status)
@@ -59,7 +61,7 @@ class IngestReport:
             "added": self.count("added"), "replaced": self.count("replaced"),
             "unchanged": self.count("unchanged"), "failed": self.count("failed"),
             "pages": sum(o.pages for o in done), "passages": sum(o.passages for o in done),
-            "embedded": self.embedded, "interrupted": self.interrupted,
+            "embedded": self.embedded, "relabelled": self.relabelled, "interrupted": self.interrupted,
             "seconds": {k: round(v, 3) for k, v in self.seconds.items()},
             "failures": [{"path": o.path, "reason": o.reason} for o in self.failed],
         }
@@ -210,6 +212,7 @@ class Ingestor:
         if todo:
             self.index.record_model()
             _ = self.index.vectors  # load once, then keep it in step document by document
+        self._relabel_if_stale(report)
         workers = self.index.settings.workers if len(todo) > 1 else 0
         executor: Executor = ProcessPoolExecutor(workers) if workers > 0 else _InlineExecutor()
         last_save = time.perf_counter()
@@ -229,6 +232,14 @@ class Ingestor:
                 self.index.save()
         report.seconds["total"] = time.perf_counter() - started
         return report
+
+    def _relabel_if_stale(self, report: IngestReport) -> None:
+        """The cue file changed since the index was labelled: relabel it from stored vectors."""
+        from kb.lessons.store import ensure_current
+
+        done = ensure_current(self.index, self.index.labeler)
+        if done is not None:
+            report.relabelled = done.passages
 
     def _check_unchanged(self, path: Path, todo: list) -> FileOutcome | None:
         abs_path = str(path.resolve())
@@ -311,7 +322,8 @@ class Ingestor:
         t1 = time.perf_counter()
         record = DocumentRecord(document, abs_path, stat.st_size, stat.st_mtime, {"meta": meta_key})
         bodies = [index_body(p.text, p.lang) for p in passages]
-        removed, added = self.index.db.replace_document(record, passages, shas, fresh, bodies)
+        types = self.index.labeler.label(passages, vectors)  # from the vectors above: no extra embedding
+        removed, added = self.index.db.replace_document(record, passages, shas, fresh, bodies, types)
         self.index.apply_vector_change(removed, added, vectors, self.index.db.generation())
         report.seconds["embed"] += t1 - t0
         report.seconds["store"] += time.perf_counter() - t1

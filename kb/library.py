@@ -69,32 +69,33 @@ class KnowledgeBase:
 
     # -- reading ----------------------------------------------------------------------------
     def query(self, text: object, k: object = None, langs: Sequence[str] = (), doc_ids: Sequence[str] = (),
-              mode: str | None = None, id: object = None) -> Query:
+              mode: str | None = None, id: object = None, types: Sequence[str] = ()) -> Query:
         s = self.settings
         return Query.build(text, s.k if k is None else k, langs, doc_ids, mode or s.mode, id,
-                           max_chars=s.max_query_chars, k_max=s.k_max)
+                           max_chars=s.max_query_chars, k_max=s.k_max, types=types)
 
     def search(self, text: str, k: int | None = None, langs: Sequence[str] = (),
-               doc_ids: Sequence[str] = (), mode: str | None = None) -> SearchResult:
-        return self._searcher.search(self.query(text, k, langs, doc_ids, mode))
+               doc_ids: Sequence[str] = (), mode: str | None = None, types: Sequence[str] = ()) -> SearchResult:
+        """``types``: only passages with any of these lesson types (barrier, good_practice, ...)."""
+        return self._searcher.search(self.query(text, k, langs, doc_ids, mode, types=types))
 
     def run_query(self, query: Query) -> SearchResult:
         return self._searcher.search(query)
 
     def search_file(self, path: str | Path, langs: Sequence[str] = (), doc_ids: Sequence[str] = (),
-                    mode: str | None = None) -> Iterator[dict[str, Any]]:
+                    mode: str | None = None, types: Sequence[str] = ()) -> Iterator[dict[str, Any]]:
         """Batch search: one JSON object per line in, one result object per line out, in order.
 
         A bad line yields ``{"id": ..., "error": "..."}`` in its place rather than stopping the batch.
         """
-        for query in self.parse_queries(path, langs, doc_ids, mode):
+        for query in self.parse_queries(path, langs, doc_ids, mode, types):
             if isinstance(query, dict):
                 yield query
             else:
                 yield self._searcher.search(query).to_dict()
 
     def parse_queries(self, path: str | Path, langs: Sequence[str] = (), doc_ids: Sequence[str] = (),
-                      mode: str | None = None) -> list[Query | dict[str, Any]]:
+                      mode: str | None = None, types: Sequence[str] = ()) -> list[Query | dict[str, Any]]:
         try:
             lines = Path(path).read_text(encoding="utf-8").splitlines()
         except OSError as err:
@@ -108,7 +109,8 @@ class KnowledgeBase:
                 obj = json.loads(line)
                 if not isinstance(obj, dict):
                     raise UsageError("expected a JSON object")
-                out.append(self.query(obj.get("query"), obj.get("k"), langs, doc_ids, mode, obj.get("id", number)))
+                out.append(self.query(obj.get("query"), obj.get("k"), langs, doc_ids, mode, obj.get("id", number),
+                                      types=obj.get("types") or types))
             except (ValueError, UsageError) as err:
                 ident = obj.get("id", number) if isinstance(obj, dict) else number
                 out.append({"id": ident, "error": f"line {number}: {err}"})
@@ -122,6 +124,29 @@ class KnowledgeBase:
 
     def passage(self, passage_id: str) -> Passage | None:
         return self.index.db.passage(passage_id)
+
+    # -- lesson types -----------------------------------------------------------------------
+    def relabel(self, force: bool = False, wait: bool = False):
+        """Recompute every passage's lesson types from its stored vector (no embedding).
+
+        Without ``force`` nothing happens when the labels already come from the current
+        cue file; returns a ``kb.lessons.store.RelabelReport`` or None.
+        """
+        from kb.lessons.store import ensure_current, relabel
+
+        with WriterLock(self.index.dir, wait=wait):
+            if force:
+                return relabel(self.index.db.conn, self.index.labeler)
+            return ensure_current(self.index, self.index.labeler)
+
+    def type_counts(self) -> dict[str, Any]:
+        """Passages per lesson type and language, and whether the labels match the cue file."""
+        from kb.lessons.store import counts
+
+        data = counts(self.index.db.conn)
+        data["current"] = data["fingerprint"] == self.index.labeler.fingerprint
+        data["cues"] = str(self.index.labeler.cues.path)
+        return data
 
     def stats(self) -> dict[str, Any]:
         manifest = self.index.manifest()

@@ -23,6 +23,9 @@ def render_result(result: SearchResult) -> str:
         lines.append(_head(hit, width))
         if hit.citation.section:
             lines.append(f"    § {textwrap.shorten(hit.citation.section, width - 6, placeholder='…')}")
+        types = hit.extra.get("types") or {}
+        if types:
+            lines.append("    type: " + ", ".join(f"{t.replace('_', ' ')} {c:.2f}" for t, c in types.items()))
         body = textwrap.fill(" ".join(p.text.split()), width=width - 4, initial_indent="    ", subsequent_indent="    ")
         lines.append(body)
         lines.append(f"    — {hit.citation.source}  [{p.passage_id}]")
@@ -50,6 +53,27 @@ def render_documents(documents: list[Document]) -> str:
         title = textwrap.shorten(d.title, max(20, width - id_w - 26), placeholder="…")
         rows.append(f"{d.doc_id:<{id_w}}  {d.lang or '?':<4}  {d.pages:>5}  {d.passages:>8}  {title}")
     rows.append(f"{len(documents)} documents")
+    return "\n".join(rows)
+
+
+def render_types(data: dict[str, Any]) -> str:
+    """`kb types`: passages per lesson type and language, and whether labels are current."""
+    from kb.lessons import TYPES
+
+    langs = sorted(data["passages"], key=lambda lang: (-data["passages"][lang], lang))
+    rows = [f"{'type':<16}" + "".join(f"{lang:>8}" for lang in langs) + f"{'total':>8}"]
+    for t in TYPES:
+        per = data["types"].get(t, {})
+        rows.append(f"{t:<16}" + "".join(f"{per.get(lang, 0):>8}" for lang in langs) + f"{sum(per.values()):>8}")
+    untyped = data["untyped"]
+    rows.append(f"{'(no type)':<16}" + "".join(f"{untyped.get(lang, 0):>8}" for lang in langs) + f"{sum(untyped.values()):>8}")
+    rows.append(f"{'passages':<16}" + "".join(f"{data['passages'][lang]:>8}" for lang in langs)
+                + f"{sum(data['passages'].values()):>8}")
+    rows.append("")
+    if data.get("current"):
+        rows.append(f"labels are current (cue file {data.get('cues')})")
+    else:
+        rows.append(f"labels are out of date with {data.get('cues')}: run `kb relabel` (no re-embedding)")
     return "\n".join(rows)
 
 

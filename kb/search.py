@@ -28,10 +28,13 @@ class Query:
     doc_ids: tuple[str, ...] = ()
     mode: str = "hybrid"
     id: object = None
+    #: only passages with any of these lesson types (kb.lessons.TYPES)
+    types: tuple[str, ...] = ()
 
     @classmethod
     def build(cls, text: object, k: object = 10, langs: Sequence[str] = (), doc_ids: Sequence[str] = (),
-              mode: str = "hybrid", id: object = None, max_chars: int = 2000, k_max: int = 100) -> "Query":
+              mode: str = "hybrid", id: object = None, max_chars: int = 2000, k_max: int = 100,
+              types: Sequence[str] = ()) -> "Query":
         if not isinstance(text, str) or not text.strip():
             raise UsageError("the query is empty")
         if len(text) > max_chars:
@@ -40,7 +43,9 @@ class Query:
             raise UsageError(f"k must be a whole number from 1 to {k_max}, got {k!r}")
         if mode not in MODES:
             raise UsageError(f"mode must be one of {', '.join(MODES)}, got {mode!r}")
-        return cls(text.strip(), k, tuple(langs), tuple(doc_ids), mode, id)
+        from kb.lessons import parse_types
+
+        return cls(text.strip(), k, tuple(langs), tuple(doc_ids), mode, id, parse_types(list(types)))
 
 
 @dataclass
@@ -95,8 +100,8 @@ class Searcher:
         settings = self.index.settings
         depth = max(query.k * 5, 50)
         allowed = None
-        if query.langs or query.doc_ids:
-            allowed = self.index.db.rowids_where(query.langs, query.doc_ids)
+        if query.langs or query.doc_ids or query.types:
+            allowed = self.index.db.rowids_where(query.langs, query.doc_ids, query.types)
         query_lang = self._understand(query.text)[1]
         lists: dict[str, list[tuple[int, float]]] = {}
         if query.mode in ("hybrid", "dense"):
@@ -123,13 +128,15 @@ class Searcher:
     def _cite(self, candidates: list[_Candidate]) -> list[Hit]:
         passages = self.index.db.passages_by_rowids([c.rowid for c in candidates])
         docs = self.index.db.documents_by_ids(p.doc_id for p in passages.values())
+        types = self.index.db.passage_types(passages)
         hits: list[Hit] = []
         for cand in candidates:
             passage = passages.get(cand.rowid)
             if passage is None:  # removed between retrieval and citation
                 continue
             hits.append(Hit(len(hits) + 1, cand.score, passage, citation_for(passage, docs.get(passage.doc_id)),
-                            extra={"scores": {k: v for k, v in (("dense", cand.dense), ("keyword", cand.keyword)) if v is not None}}))
+                            extra={"scores": {k: v for k, v in (("dense", cand.dense), ("keyword", cand.keyword)) if v is not None},
+                                   "types": types.get(cand.rowid, {})}))
         return hits
 
 

@@ -37,6 +37,8 @@ class Settings:
     keyword_weight: float = 1.0
     #: a sentence-transformers CrossEncoder to rerank with (off when None)
     reranker: str | None = None
+    #: the lesson-type cue file (None: the packaged kb/data/lesson_cues.yaml); $KB_LESSON_CUES
+    lesson_cues: Path | None = None
     api_key: str | None = field(default=None, repr=False)
     cors_origins: tuple[str, ...] = ()
 
@@ -51,6 +53,7 @@ class Settings:
             api_key=env.get("KB_API_KEY") or None,
             cors_origins=tuple(o.strip() for o in env.get("KB_CORS_ORIGINS", "").split(",") if o.strip()),
             reranker=env.get("KB_RERANKER") or None,
+            lesson_cues=Path(env["KB_LESSON_CUES"]) if env.get("KB_LESSON_CUES") else None,
         )
         clean = {k: v for k, v in overrides.items() if v is not None}
         return replace(base, **clean)  # type: ignore[arg-type]

@@ -33,7 +33,7 @@ from conftest_api_helpers import (
 pytest_plugins = ["conftest_api_helpers"]
 
 RESULT_KEYS = {"rank", "score", "passage_id", "text", "lang", "citation", "cite"}
-OPTIONAL_RESULT_KEYS = {"scores"}
+OPTIONAL_RESULT_KEYS = {"scores", "types"}
 CITATION_KEYS = {"doc_id", "title", "source", "page_start", "page_end", "paragraph", "section"}
 DOCUMENT_KEYS = {"doc_id", "source", "title", "lang", "format", "sha256", "pages", "passages",
                  "organisation", "year", "country", "url", "tags", "ingested_at"}
@@ -85,6 +85,21 @@ def test_search_returns_the_contract_result_object(api_server: Server) -> None:
     assert_result_object(data, query, 5)
     assert data["query_lang"] == "en"
     assert "id" not in data  # absent when the request has none, as in `kb search --json`
+
+
+def test_search_filters_by_lesson_type(api_server: Server) -> None:
+    data = search(api_server, {"query": "obstacles", "k": 5, "filters": {"type": ["barrier"]}}).json()
+    assert data["results"]
+    assert all("barrier" in r["types"] for r in data["results"])
+    bad = search(api_server, {"query": "obstacles", "filters": {"type": ["lessons"]}})
+    assert bad.status_code == 422
+
+
+def test_types_counts_passages_per_type_and_language(api_server: Server) -> None:
+    data = get(api_server, "/types").json()
+    assert set(data["types"]) == {"barrier", "good_practice", "recommendation", "risk", "context"}
+    assert data["current"] is True
+    assert sum(data["passages"].values()) > 0
 
 
 def test_search_default_k_is_ten(api_server: Server) -> None:
@@ -357,7 +372,8 @@ def test_openapi_describes_every_endpoint_and_field(api_server: Server) -> None:
     spec = get(api_server, "/openapi.json").json()
     paths = spec["paths"]
     assert {("post", "/search"), ("get", "/health"), ("get", "/documents"),
-            ("get", "/documents/{doc_id}"), ("get", "/passages/{passage_id}"), ("post", "/briefs")} == {
+            ("get", "/documents/{doc_id}"), ("get", "/passages/{passage_id}"), ("post", "/briefs"),
+            ("get", "/types")} == {
         (m, p) for p, ops in paths.items() for m in ops}
     schemas = spec["components"]["schemas"]
     request = schemas["SearchRequest"]

@@ -523,8 +523,9 @@ def test_messy_folder_is_ingested_with_one_line_reasons(tmp_path: Path) -> None:
 
 def _reason_kind(reason: str) -> str:
     """A reason without its file-specific details, for counting."""
+    reason = re.sub(r"\s*\([^)]*\)?", "", reason)  # "(starts with b'...')", "(page 3: ...)"
     reason = re.sub(r"\d+", "N", reason)
-    return reason.split(" (", 1)[0].split(": ", 2)[0] if len(reason) > 60 else reason
+    return ": ".join(reason.split(": ")[:2])[:80]
 
 
 def _passages(index: Path, doc_id: str) -> str:
@@ -684,3 +685,17 @@ def test_utf8_with_a_few_bad_bytes_keeps_its_accents(tmp_path: Path) -> None:
     text = extract(path).pages[0].text
     assert "procédures sont longues" in text and "coûteuses" in text
     assert "Ã" not in text
+
+
+@pytest.mark.xfail(reason="kb/extract/pdf.py reports a cut-off download as 'corrupt PDF: Invalid object in /Pages': "
+                          "patch in the crash-safety report", strict=False)
+@pytest.mark.skipif(not all(p.is_file() for p in SEED_PDFS), reason="shared corpus not available")
+def test_truncated_download_is_called_truncated(tmp_path: Path) -> None:
+    from kb.errors import ExtractionError
+    from kb.extract import extract
+
+    data = SEED_PDFS[0].read_bytes()
+    path = tmp_path / "cut.pdf"
+    path.write_bytes(data[: len(data) // 2])
+    with pytest.raises(ExtractionError, match=r"^corrupt PDF: truncated"):
+        extract(path)

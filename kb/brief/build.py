@@ -51,6 +51,10 @@ def build_pack(kb: KnowledgeBase, spec: TopicsSpec | Mapping[str, Any] | str, *,
                now: datetime | None = None) -> Pack:
     """Select, for every topic, the best distinct passages and cite them."""
     spec = load_topics(spec)
+    if spec.group_by == "type":  # one section per (topic, lesson type); empty ones are left out
+        from kb.lessons.brief import group_topics_by_type
+
+        spec = group_topics_by_type(spec)
     vectors = Vectors(kb)
     finder = TranslationFinder(kb, vectors)
     state = _PackState()
@@ -70,6 +74,8 @@ def build_pack(kb: KnowledgeBase, spec: TopicsSpec | Mapping[str, Any] | str, *,
             quote, vector = made
             picker.record(quote.doc_id, vector)
             quotes.append(quote)
+        if spec.group_by == "type" and not quotes:
+            continue
         topics.append(PackTopic(topic.heading, list(topic.questions), quotes, topic.intro, topic.type))
     return Pack(
         title=spec.title, intro=spec.intro, lang=spec.lang, topics=topics,

@@ -53,15 +53,18 @@ class Pool:
 
 
 def search_pool(kb: KnowledgeBase, topic: TopicSpec, lang: str | None, k: int = SEARCH_K) -> Pool:
+    from kb.lessons.brief import topic_types
+
     pool = Pool()
+    types = topic_types(topic)  # a topic of type "barrier" quotes only passages labelled so
     for question in topic.questions:
-        result = kb.search(question, k=k, mode="hybrid")
+        result = kb.search(question, k=k, mode="hybrid", types=types)
         for rank, hit in enumerate(result.hits):
             pid = hit.passage.passage_id
             pool.hits.setdefault(pid, hit)
             pool.fused[pid] = max(pool.fused.get(pid, 0.0), 1.0 - rank / k)
         if lang:  # candidates in the preferred language even when other languages outrank them
-            for hit in kb.search(question, k=k, langs=[lang], mode="hybrid").hits:
+            for hit in kb.search(question, k=k, langs=[lang], mode="hybrid", types=types).hits:
                 pool.hits.setdefault(hit.passage.passage_id, hit)
     pool.hits = {pid: h for pid, h in pool.hits.items() if quotable(h.passage.text)}
     return pool

@@ -22,7 +22,7 @@ MAX_QUESTION_CHARS = 2000
 MAX_PER_TOPIC = 20
 DEFAULT_PER_TOPIC = 4
 
-_PACK_KEYS = {"title", "intro", "lang", "per_topic", "topics"}
+_PACK_KEYS = {"title", "intro", "lang", "per_topic", "topics", "group_by"}
 _TOPIC_KEYS = {"heading", "questions", "question", "intro", "type", "per_topic"}
 
 
@@ -33,7 +33,8 @@ class TopicSpec:
     heading: str
     questions: tuple[str, ...]
     intro: str | None = None
-    #: a free label kept for later use (e.g. "barrier", "good_practice", "risk")
+    #: lesson type(s) to quote, comma-separated ("barrier", "good_practice, risk"): only
+    #: passages labelled so are searched (see kb.lessons)
     type: str | None = None
     #: overrides the pack's ``per_topic`` for this topic only
     per_topic: int | None = None
@@ -49,6 +50,8 @@ class TopicsSpec:
     #: preferred language (ISO 639-1) for quotes when a translation exists
     lang: str | None = None
     per_topic: int = DEFAULT_PER_TOPIC
+    #: "type": each topic becomes one section per lesson type (barriers, good practice, ...)
+    group_by: str | None = None
     source: str | None = field(default=None, compare=False)
 
     def quota(self, topic: TopicSpec) -> int:
@@ -140,8 +143,32 @@ def _parse(obj: Any, where: str, source: str | None = None) -> TopicsSpec:
         intro=_text(obj.get("intro"), f"{where}: 'intro'", required=False, limit=5000),
         lang=_lang(obj.get("lang"), f"{where}: 'lang'"),
         per_topic=_count(obj.get("per_topic"), f"{where}: 'per_topic'") or DEFAULT_PER_TOPIC,
+        group_by=_group_by(obj.get("group_by"), f"{where}: 'group_by'"),
         source=source,
     )
+
+
+def _group_by(value: Any, where: str) -> str | None:
+    if value is None:
+        return None
+    if value != "type":
+        raise UsageError(f"{where} can only be 'type' (one section per lesson type), got {value!r}")
+    return "type"
+
+
+def _lesson_types(value: Any, where: str) -> str | None:
+    """A topic's ``type``: one lesson type, a comma list or a list of them; None when absent."""
+    if value is None:
+        return None
+    from kb.lessons import parse_types
+
+    if not isinstance(value, (str, list)) or (isinstance(value, list) and not all(isinstance(v, str) for v in value)):
+        raise UsageError(f"{where} must be a lesson type or a list of them, got {value!r}")
+    try:
+        types = parse_types(value)
+    except UsageError as err:
+        raise UsageError(f"{where}: {err}") from None
+    return ", ".join(types) or None
 
 
 def _topic(obj: Any, where: str) -> TopicSpec:
@@ -166,6 +193,6 @@ def _topic(obj: Any, where: str) -> TopicSpec:
         heading=heading,
         questions=questions,
         intro=_text(obj.get("intro"), f"{where}: 'intro'", required=False, limit=5000),
-        type=_text(obj.get("type"), f"{where}: 'type'", required=False, limit=60),
+        type=_lesson_types(obj.get("type"), f"{where}: 'type'"),
         per_topic=_count(obj.get("per_topic"), f"{where}: 'per_topic'"),
     )

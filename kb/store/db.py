@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from datetime import datetime, timezone
 from importlib import resources
 from pathlib import Path
-from typing import Any, Iterable, Iterator, Sequence
+from typing import Any, Iterable, Iterator, Mapping, Sequence
 
 import numpy as np
 
@@ -178,8 +178,12 @@ class Database:
         text_shas: Sequence[str],
         new_vectors: dict[str, np.ndarray],
         bodies: Sequence[str],
+        types: Sequence[Mapping[str, float]] | None = None,
     ) -> tuple[list[int], list[int]]:
-        """Swap a document's rows in one transaction; returns (removed ids, added ids)."""
+        """Swap a document's rows in one transaction; returns (removed ids, added ids).
+
+        ``types`` are the passages' lesson types ({type: confidence}), row for row.
+        """
         doc = record.document
         with self.conn:
             removed = self._delete_document_rows(doc.doc_id, record.path)
@@ -213,6 +217,10 @@ class Database:
                 rowid = int(cur.lastrowid or 0)
                 self.conn.execute("INSERT INTO passages_fts(rowid, body) VALUES (?, ?)", (rowid, body))
                 added.append(rowid)
+            if types is not None:
+                from kb.lessons.store import write_types
+
+                write_types(self.conn, added, types)
             self._bump_generation(removed, added)
         return removed, added
 
@@ -302,18 +310,32 @@ class Database:
         )
         return [_row_to_passage(r) for r in rows]
 
-    def rowids_where(self, langs: Sequence[str] = (), doc_ids: Sequence[str] = ()) -> np.ndarray:
+    def rowids_where(self, langs: Sequence[str] = (), doc_ids: Sequence[str] = (),
+                     types: Sequence[str] = ()) -> np.ndarray:
         """Passage ids allowed by the filters (used as a FAISS id selector)."""
-        clauses, params = [], []
+        clauses: list[str] = []
+        params: list[object] = []
         if langs:
             clauses.append(f"lang IN ({','.join('?' * len(langs))})")
             params.extend(langs)
         if doc_ids:
             clauses.append(f"doc_id IN ({','.join('?' * len(doc_ids))})")
             params.extend(doc_ids)
+        if types:
+            from kb.lessons.store import type_clause
+
+            clause, extra = type_clause(types, "id", self.conn)
+            clauses.append(clause)
+            params.extend(extra)
         where = " AND ".join(clauses) or "1"
         rows = self.conn.execute(f"SELECT id FROM passages WHERE {where}", params).fetchall()
         return np.fromiter((r[0] for r in rows), dtype=np.int64, count=len(rows))
+
+    def passage_types(self, rowids: Iterable[int]) -> dict[int, dict[str, float]]:
+        """{rowid: {lesson type: confidence}} for these passages."""
+        from kb.lessons.store import types_for
+
+        return types_for(self.conn, rowids)
 
     def keyword_search(self, match: str, limit: int) -> list[tuple[int, float]]:
         """FTS5 bm25 over the folded passage bodies; higher score is better."""

@@ -41,3 +41,12 @@ CREATE VIRTUAL TABLE IF NOT EXISTS passages_fts USING fts5(body, tokenize = 'uni
 -- What each generation changed, so a reader holding older vectors catches up on those rows
 -- instead of rebuilding everything. Pruned to the last few thousand generations.
 CREATE TABLE IF NOT EXISTS changes (generation INTEGER PRIMARY KEY, removed TEXT NOT NULL, added TEXT NOT NULL);
+-- Lesson types of each passage (barrier, good_practice, recommendation, risk, context) with a
+-- confidence; written with the passages, recomputed from stored vectors by `kb relabel`.
+CREATE TABLE IF NOT EXISTS passage_types (
+    passage INTEGER NOT NULL REFERENCES passages(id) ON DELETE CASCADE,
+    type TEXT NOT NULL,
+    confidence REAL NOT NULL,
+    PRIMARY KEY (passage, type)
+) WITHOUT ROWID;
+CREATE INDEX IF NOT EXISTS passage_types_type ON passage_types(type, passage);
