@@ -226,7 +226,7 @@ def run_trial(number: int, rng: random.Random, work: Path, files: list[Path], re
     how = "time" if number % 2 == 0 else "after-doc"
     target = "group" if (number // 2) % 2 == 0 else "main"
     after_doc = rng.randrange(len(files)) if how == "after-doc" else -1
-    planned = rng.uniform(0.2, clean_seconds) if how == "time" else rng.uniform(0.0, 0.25)
+    planned = rng.uniform(0.2, 0.9 * clean_seconds) if how == "time" else rng.uniform(0.0, 0.25)
     trial = Trial(number, f"{how}{'' if after_doc < 0 else f' #{after_doc + 1}'}", target, round(planned, 3))
 
     started = time.perf_counter()

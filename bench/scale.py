@@ -351,6 +351,7 @@ def measure_full(index_dir: Path, runs: int) -> list[dict]:
         for name, filt in cases.items():
             m = measure(kb, query_set(), runs, **filt)
             rows.append({"filter": name, "vectors": vec.kind, "p50_ms": m["p50_ms"], "p95_ms": m["p95_ms"],
+                         "cpu_p50_ms": m["cpu_p50_ms"], "cpu_p95_ms": m["cpu_p95_ms"],
                          **{f"{s}_p50": m[f"{s}_p50"] for s in STAGES},
                          **{f"{s}_p95": m[f"{s}_p95"] for s in STAGES},
                          "vectors_load_s": open_s, "vectors_rss_mb": vec_rss, "process_rss_mb": rss_mb()})
@@ -414,7 +415,8 @@ def main() -> None:
         return
     print(f"# {'whole searches' if args.full else 'vector index'} at scale (load average now {load_avg()})")
     if args.full:
-        print(table(rows, ["passages", "vectors", "filter", "p50_ms", "p95_ms"] + [f"{s}_p50" for s in STAGES]))
+        print(table(rows, ["passages", "vectors", "filter", "p50_ms", "p95_ms", "cpu_p50_ms", "cpu_p95_ms"]
+                    + [f"{s}_p50" for s in STAGES]))
         print()
         print(table(rows, ["passages", "filter"] + [f"{s}_p95" for s in STAGES]
                     + ["vectors_load_s", "vectors_rss_mb", "process_rss_mb", "disk_mb"]))

@@ -28,7 +28,7 @@ from kb.models import Page
 
 __all__ = [
     "INSTALL_HINT", "MIN_TEXT_CHARS", "TESSERACT_LANGS", "installed_languages", "ocr_available", "ocr_pdf",
-    "pages_needing_ocr", "tesseract_langs",
+    "pages_needing_ocr", "renderer_hint", "tesseract_langs",
 ]
 
 INSTALL_HINT = (
@@ -74,6 +74,14 @@ def installed_languages() -> frozenset[str]:
         line.strip() for line in lines
         if line.strip() and " " not in line.strip() and not line.strip().endswith(":") and line.strip() != "osd"
     )
+
+
+def renderer_hint() -> str | None:
+    """None when whole pages can be rendered (pdftoppm); else what is missing and its effect."""
+    if shutil.which("pdftoppm"):
+        return None
+    return ("only the images embedded in pages are read, not text drawn as outlines: "
+            "apt-get install poppler-utils to render whole pages")
 
 
 def tesseract_langs(langs: Iterable[str | None]) -> str:

@@ -629,8 +629,6 @@ def test_broken_manifest_inside_the_folder_is_a_usage_error(tmp_path: Path) -> N
     assert out.returncode == 2 and "kb-manifest.yaml" in out.stderr, (out.returncode, out.stderr[-2000:])
 
 
-@pytest.mark.xfail(reason="quadratic regexes in kb/clean.py (_HYPHEN_BREAK, _TRAILING_HYPHEN) and kb/repair.py "
-                          "(_URL_RE): patch in the crash-safety report", strict=False)
 @pytest.mark.parametrize("shape", ["one-word", "at-signs", "hyphen-word"])
 def test_pathological_single_page_finishes_in_time(tmp_path: Path, shape: str) -> None:
     """300 KB without a space took quadratic time in cleaning (40 KB: 50 s, 5 MB: hours); linear now."""
@@ -647,7 +645,6 @@ def test_pathological_single_page_finishes_in_time(tmp_path: Path, shape: str) -
     assert int(out.stdout.strip()) > 0
 
 
-@pytest.mark.xfail(reason="quadratic link regexes in kb/extract/markdown.py: patch in the crash-safety report", strict=False)
 def test_markdown_with_many_brackets_finishes_in_time(tmp_path: Path) -> None:
     """100k unmatched "[" made the link regexes quadratic (minutes); must stay linear."""
     path = tmp_path / "brackets.md"
@@ -660,7 +657,6 @@ def test_markdown_with_many_brackets_finishes_in_time(tmp_path: Path) -> None:
     assert out.returncode == 0, out.stderr[-2000:]
 
 
-@pytest.mark.xfail(reason="kb/extract/text.py accepts binary data as text: patch in the crash-safety report", strict=False)
 @pytest.mark.parametrize("kind", ["nul", "random", "controls"])
 def test_binary_data_named_txt_is_refused(tmp_path: Path, kind: str) -> None:
     from kb.errors import ExtractionError
@@ -675,8 +671,6 @@ def test_binary_data_named_txt_is_refused(tmp_path: Path, kind: str) -> None:
         extract(path)
 
 
-@pytest.mark.xfail(reason="kb/extract/_common.decode_bytes turns a UTF-8 file with a few bad bytes into mojibake: "
-                          "patch in the crash-safety report", strict=False)
 def test_utf8_with_a_few_bad_bytes_keeps_its_accents(tmp_path: Path) -> None:
     from kb.extract import extract
 
@@ -687,8 +681,6 @@ def test_utf8_with_a_few_bad_bytes_keeps_its_accents(tmp_path: Path) -> None:
     assert "Ã" not in text
 
 
-@pytest.mark.xfail(reason="kb/extract/pdf.py reports a cut-off download as 'corrupt PDF: Invalid object in /Pages': "
-                          "patch in the crash-safety report", strict=False)
 @pytest.mark.skipif(not all(p.is_file() for p in SEED_PDFS), reason="shared corpus not available")
 def test_truncated_download_is_called_truncated(tmp_path: Path) -> None:
     from kb.errors import ExtractionError

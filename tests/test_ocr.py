@@ -42,6 +42,13 @@ def test_without_tesseract_the_hint_says_how_to_install(monkeypatch, tmp_path: P
         ocr_pdf(EDGE, ["fr"])
 
 
+def test_renderer_hint_without_poppler(monkeypatch, tmp_path: Path) -> None:
+    from kb.ocr import renderer_hint
+
+    monkeypatch.setenv("PATH", str(tmp_path))
+    assert "apt-get install poppler-utils" in (renderer_hint() or "")
+
+
 def test_pages_needing_ocr() -> None:
     pages = [Page(1, "Un vrai paragraphe de texte ici."), Page(2, ""), Page(3, "  12 \n"), Page(4, "x" * 40)]
     assert pages_needing_ocr(pages) == [2, 3]
@@ -60,6 +67,7 @@ def test_language_codes_map_to_tesseract_names() -> None:
 
 # -- the real edge document ---------------------------------------------------------------------
 @needs_tesseract
+@needs_poppler  # its text is drawn as vector outlines: only a full-page render shows it
 @pytest.mark.skipif(not EDGE.is_file(), reason="shared corpus not available")
 def test_ocr_of_the_image_only_edge_pdf_reads_french() -> None:
     from kb.extract import extract
@@ -79,6 +87,7 @@ def test_ocr_of_the_image_only_edge_pdf_reads_french() -> None:
 
 
 @needs_tesseract
+@needs_poppler
 @pytest.mark.skipif(not EDGE.is_file(), reason="shared corpus not available")
 def test_ocr_of_one_page_only() -> None:
     pages = ocr_pdf(EDGE, ["fr"], pages=[2, 99])
@@ -161,6 +170,7 @@ def test_image_only_pdf_is_reported_as_needing_ocr(tmp_path: Path) -> None:
 
 
 @needs_tesseract
+@needs_poppler
 @pytest.mark.skipif(not EDGE.is_file(), reason="shared corpus not available")
 def test_ingest_with_ocr_makes_the_edge_pdf_searchable(tmp_path: Path) -> None:
     if not _has_ocr_option():
@@ -174,6 +184,38 @@ def test_ingest_with_ocr_makes_the_edge_pdf_searchable(tmp_path: Path) -> None:
     assert found.returncode == 0, found.stderr
     hits = json.loads(found.stdout)["results"]
     assert hits and hits[0]["citation"]["page_start"] in (1, 2) and hits[0]["lang"] == "fr"
+
+
+@needs_tesseract
+def test_ingest_with_ocr_fills_only_the_pages_without_text(scans: dict[str, Path], tmp_path: Path) -> None:
+    """A PDF with one text page and one scanned page: the text page is read as it is, the scan by OCR."""
+    if not _has_ocr_option():
+        pytest.skip("`kb ingest --ocr` is not wired yet (patch for ingest.py/cli.py/settings.py pending)")
+    from pypdf import PdfReader, PdfWriter
+
+    from kb.library import KnowledgeBase
+    from kb.settings import Settings
+
+    writer = PdfWriter()
+    writer.add_page(PdfReader(FRENCH_SOURCE).pages[1])
+    writer.add_page(PdfReader(scans["gray-flate"]).pages[0])
+    mixed = tmp_path / "mixed.pdf"
+    with open(mixed, "wb") as fh:
+        writer.write(fh)
+    index = tmp_path / "index"
+    without = _ingest(str(mixed), "--index", str(index), "--json")
+    assert without.returncode == 0, without.stderr  # the text page alone goes in
+    out = _ingest(str(mixed), "--ocr", "--index", str(tmp_path / "index-ocr"), "--json")
+    assert out.returncode == 0, out.stderr
+    with KnowledgeBase.open(Settings(index_dir=index)) as kb:
+        plain = kb.index.db.passages_of(kb.documents()[0].doc_id)
+    with KnowledgeBase.open(Settings(index_dir=tmp_path / "index-ocr")) as kb:
+        both = kb.index.db.passages_of(kb.documents()[0].doc_id)
+    assert not any(p.page_start == 2 for p in plain)
+    page2 = " ".join(p.text for p in both if p.page_start == 2)
+    assert {"projet", "dialogue", "binational"} <= _words(page2)
+    assert [p.text for p in both if p.page_end == 1] == [p.text for p in plain if p.page_end == 1], \
+        "the text page reads the same with and without OCR"
 
 
 @pytest.mark.skipif(not EDGE.is_file(), reason="shared corpus not available")

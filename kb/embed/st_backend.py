@@ -36,7 +36,8 @@ class SentenceTransformerEmbedder(Embedder):
         except Exception as err:  # noqa: BLE001 - hub/network/path errors vary by version
             hint = "" if os.environ.get("HF_HUB_OFFLINE") != "1" else " (HF_HUB_OFFLINE=1: use a local path)"
             raise UsageError(f"cannot load sentence-transformers model {model!r}{hint}: {err}") from err
-        self.dim = int(self._model.get_sentence_embedding_dimension())
+        dimension = getattr(self._model, "get_embedding_dimension", None) or self._model.get_sentence_embedding_dimension
+        self.dim = int(dimension())
         self._query_prefix, self._passage_prefix = _prefixes(model)
 
     def _encode(self, texts: list[str], is_query: bool) -> np.ndarray:
