@@ -69,6 +69,8 @@ class Manifest:
             text = path.read_text(encoding="utf-8")
         except OSError as err:
             raise UsageError(f"cannot read manifest {path}: {err.strerror}") from err
+        except UnicodeDecodeError:
+            raise UsageError(f"manifest {path} is not UTF-8 text") from None
         suffix = path.suffix.lower()
         try:
             if suffix == ".csv":
@@ -81,14 +83,19 @@ class Manifest:
                 rows = yaml.safe_load(text)
             else:
                 raise UsageError(f"manifest {path}: use .csv, .json or .yaml")
-        except (ValueError, ImportError) as err:
-            raise UsageError(f"manifest {path} is not valid {suffix[1:].upper()}: {err}") from err
+        except UsageError:
+            raise
+        except Exception as err:  # noqa: BLE001 - yaml.YAMLError, csv.Error, JSON errors: all "not valid"
+            reason = " ".join(str(err).split())[:200]
+            raise UsageError(f"manifest {path} is not valid {suffix[1:].upper()}: {reason}") from None
         if isinstance(rows, dict):
             rows = rows.get("documents", rows)
         if isinstance(rows, dict):  # {file: {fields}}
+            if not all(isinstance(v, dict) or v is None for v in rows.values()):
+                raise UsageError(f"manifest {path}: expected 'file: {{title: ..., ...}}' entries")
             rows = [{"file": k, **(v or {})} for k, v in rows.items()]
-        if not isinstance(rows, list):
-            raise UsageError(f"manifest {path}: expected a list of entries")
+        if not isinstance(rows, list) or not all(isinstance(r, dict) for r in rows):
+            raise UsageError(f"manifest {path}: expected a list of entries, each an object with a 'file'")
         entries = dict(_entry(r, f"{path} entry {i + 1}") for i, r in enumerate(rows))
         return cls(path.parent, entries)
 
