@@ -8,8 +8,10 @@ size and mtime, then by content hash, and skipped without being read twice.
 from __future__ import annotations
 
 import hashlib
+import multiprocessing
 import os
 import re
+import signal
 import time
 import unicodedata
 from concurrent.futures import Executor, Future, ProcessPoolExecutor
@@ -146,6 +148,11 @@ def prepare(path: str, doc_id: str, lang_hint: str | None, min_chars: int, max_c
     )
 
 
+def _worker_init() -> None:
+    """Ctrl-C is the main process's to handle (at a document boundary); workers ignore it."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+
+
 class _InlineExecutor(Executor):
     """Runs work at submit time: the single-process path, with the same interface."""
 
@@ -214,7 +221,11 @@ class Ingestor:
             _ = self.index.vectors  # load once, then keep it in step document by document
         self._relabel_if_stale(report)
         workers = self.index.settings.workers if len(todo) > 1 else 0
-        executor: Executor = ProcessPoolExecutor(workers) if workers > 0 else _InlineExecutor()
+        # spawn, not fork: a forked worker would inherit the writer lock's descriptor and hold
+        # the index "busy" after the main process dies; it also must not inherit BLAS threads.
+        executor: Executor = (ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("spawn"),
+                                                  initializer=_worker_init)
+                              if workers > 0 else _InlineExecutor())
         last_save = time.perf_counter()
         try:
             for item, future in self._submit_ahead(executor, todo, max(2, 2 * workers)):
