@@ -24,7 +24,7 @@ class KnowledgeBase:
     def __init__(self, settings: Settings, index: Index) -> None:
         self.settings = settings
         self.index = index
-        self._searcher = Searcher(index)
+        self._searcher = Searcher(index, settings)
 
     @classmethod
     def open(cls, settings: Settings | None = None, create: bool = False) -> "KnowledgeBase":

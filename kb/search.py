@@ -13,6 +13,7 @@ from typing import Sequence
 
 from kb.errors import UsageError
 from kb.index import Index
+from kb.settings import Settings
 from kb.models import Citation, Hit, Passage, SearchResult
 
 MODES = ("hybrid", "dense", "keyword")
@@ -67,8 +68,9 @@ class Searcher:
 
     CACHE_SIZE = 1024
 
-    def __init__(self, index: Index) -> None:
+    def __init__(self, index: Index, settings: Settings | None = None) -> None:
         self.index = index
+        self.settings = settings or index.settings
         self._cache: OrderedDict[str, tuple[object, str | None]] = OrderedDict()
 
     def _understand(self, text: str):
@@ -97,7 +99,7 @@ class Searcher:
         return vector
 
     def search(self, query: Query) -> SearchResult:
-        settings = self.index.settings
+        settings = self.settings
         depth = max(query.k * 5, 50)
         allowed = None
         if query.langs or query.doc_ids or query.types:
