@@ -82,6 +82,7 @@ class Trial:
     rerun_exit: int | None = None
     rerun_seconds: float = 0.0
     leftovers: list[str] = field(default_factory=list)
+    orphans: int = 0
 
     @property
     def consistent(self) -> bool:
@@ -206,6 +207,24 @@ def _kill(proc: subprocess.Popen, target: str) -> None:
         pass
 
 
+def _children(pid: int) -> list[int]:
+    out: list[int] = []
+    for task in Path(f"/proc/{pid}/task").glob("*"):
+        try:
+            out += [int(c) for c in (task / "children").read_text().split()]
+        except OSError:
+            pass
+    return out
+
+
+def _alive(pid: int) -> bool:
+    try:
+        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+    except OSError:
+        return False
+    return state != "Z"
+
+
 def _reap_group(pgid: int) -> None:
     """Kill what is left of a trial's process group (orphaned workers), so trials stay independent."""
     try:
@@ -253,6 +272,7 @@ def run_trial(number: int, rng: random.Random, work: Path, files: list[Path], re
         while not done_docs.wait(0.01) and proc.poll() is None:
             pass
         time.sleep(planned)
+    children = _children(proc.pid)
     if proc.poll() is None:
         _kill(proc, target)
         trial.killed_at = round(time.perf_counter() - started, 3)
@@ -279,6 +299,7 @@ def run_trial(number: int, rng: random.Random, work: Path, files: list[Path], re
     except subprocess.TimeoutExpired:
         problems.append(f"re-run did not finish in {rerun_timeout} s")
     trial.rerun_seconds = round(time.perf_counter() - t0, 2)
+    trial.orphans = sum(_alive(c) for c in children)  # workers still running after their parent died
     _reap_group(proc.pid)
     if trial.rerun_exit == 0:
         final = snapshot(index_dir)
@@ -361,7 +382,8 @@ def run_trials(trials: int, seed: int, files: list[Path] | None = None, work: Pa
             log(f"trial {number + 1:2d}/{trials + replace_trials} [{trial.how}, kill {trial.target}] {when}: "
                 f"{trial.docs_after_kill} docs / {trial.rows_after_kill} rows / {trial.vectors_after_kill} vectors kept; "
                 f"re-run exit {trial.rerun_exit} in {trial.rerun_seconds:.1f} s"
-                + (f"; {len(trial.leftovers)} temp files left" if trial.leftovers else "") + f" -> {state}")
+                + (f"; {len(trial.leftovers)} temp files left" if trial.leftovers else "")
+                + (f"; {trial.orphans} orphaned worker processes ran on" if trial.orphans else "") + f" -> {state}")
         summary = {
             "trials": len(out), "consistent": sum(t.consistent for t in out), "seed": seed,
             "replace_trials": replace_trials,
@@ -369,6 +391,7 @@ def run_trials(trials: int, seed: int, files: list[Path] | None = None, work: Pa
             "killed_mid_run": sum(t.killed_at is not None for t in out),
             "with_partial_index": sum(0 < t.docs_after_kill < len(reference.documents) for t in out),
             "temp_files_left": sum(len(t.leftovers) for t in out),
+            "orphaned_processes": sum(t.orphans for t in out),
         }
         return out, summary
     finally:
@@ -387,7 +410,8 @@ def main() -> None:
     trials, summary = run_trials(args.trials, args.seed, replace_trials=args.replace_trials)
     print(f"{summary['consistent']}/{summary['trials']} consistent "
           f"({summary['killed_mid_run']} killed mid-run, {summary['with_partial_index']} left with a partial index, "
-          f"{summary['temp_files_left']} temp files left behind)")
+          f"{summary['temp_files_left']} temp files left behind, "
+          f"{summary['orphaned_processes']} orphaned worker processes)")
     if args.json:
         print(json.dumps({"summary": summary, "trials": [asdict(t) | {"consistent": t.consistent} for t in trials]}, indent=1))
     sys.exit(0 if summary["consistent"] == summary["trials"] else 1)

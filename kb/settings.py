@@ -28,6 +28,8 @@ class Settings:
     max_chars: int = 1500
     #: extraction worker processes while the main process embeds
     workers: int = 1
+    #: run Tesseract OCR on PDF pages without a text layer (needs tesseract-ocr installed)
+    ocr: bool = False
     #: seconds between FAISS snapshots during a long ingest
     snapshot_every: float = 60.0
     #: retrieval mode: hybrid (dense + keyword, fused), dense or keyword
