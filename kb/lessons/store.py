@@ -30,16 +30,6 @@ if TYPE_CHECKING:
 
 META_KEY = "lesson_cues"
 
-SCHEMA = """
-CREATE TABLE IF NOT EXISTS passage_types (
-    passage INTEGER NOT NULL REFERENCES passages(id) ON DELETE CASCADE,
-    type TEXT NOT NULL,
-    confidence REAL NOT NULL,
-    PRIMARY KEY (passage, type)
-) WITHOUT ROWID;
-CREATE INDEX IF NOT EXISTS passage_types_type ON passage_types(type, passage);
-"""
-
 _COLUMNS = (
     "p.id, p.passage_id, p.doc_id, p.ordinal, p.text, p.lang, p.page_start, p.page_end, "
     "p.paragraph, p.section, p.char_start, p.char_end"
@@ -53,9 +43,15 @@ def has_table(conn: sqlite3.Connection) -> bool:
 
 
 def ensure_schema(conn: sqlite3.Connection) -> None:
-    """Create the table and its index if missing (idempotent; commits)."""
+    """Create the table and its index if missing (idempotent; commits).
+
+    The definition lives once, in ``kb/store/schema.sql``; every statement there is
+    ``IF NOT EXISTS``, so re-running it only adds what an older index lacks.
+    """
+    from importlib import resources
+
     with conn:
-        conn.executescript(SCHEMA)
+        conn.executescript(resources.files("kb.store").joinpath("schema.sql").read_text())
 
 
 def write_types(conn: sqlite3.Connection, rowids: Sequence[int], types: Sequence[Mapping[str, float]]) -> None:
