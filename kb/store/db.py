@@ -7,6 +7,7 @@ readers compare generations to know when their in-memory FAISS copy is stale.
 from __future__ import annotations
 
 import json
+import re
 import sqlite3
 from dataclasses import dataclass
 from datetime import datetime, timezone
@@ -21,6 +22,9 @@ from kb.models import Document, Passage
 DB_NAME = "kb.sqlite"
 FORMAT_VERSION = 1
 CHANGE_LOG_KEEP = 5000
+
+#: what FTS5's unicode61 tokenizer keeps as one token
+_FTS_TOKEN = re.compile(r"[^\W_]+", re.UNICODE)
 
 _PASSAGE_COLUMNS = (
     "id, passage_id, doc_id, ordinal, text, lang, page_start, page_end, paragraph, section, "
@@ -68,6 +72,10 @@ class Database:
             index_dir.mkdir(parents=True, exist_ok=True)
             self.conn = sqlite3.connect(self.path, check_same_thread=False)
         self.conn.row_factory = sqlite3.Row
+        #: per-generation caches of filter id sets and term document frequencies
+        self._filter_cache: dict[tuple, np.ndarray] = {}
+        self._df_cache: dict[str, int] = {}
+        self._df_generation = -1
         self.conn.execute("PRAGMA foreign_keys = ON")
         self.conn.execute("PRAGMA busy_timeout = 30000")
         if not readonly:
@@ -328,8 +336,60 @@ class Database:
             clauses.append(clause)
             params.extend(extra)
         where = " AND ".join(clauses) or "1"
-        rows = self.conn.execute(f"SELECT id FROM passages WHERE {where}", params).fetchall()
-        return np.fromiter((r[0] for r in rows), dtype=np.int64, count=len(rows))
+        key = (self.generation(), where, tuple(params))
+        hit = self._filter_cache.get(key)
+        if hit is not None:
+            return hit
+        # One string instead of one row per id: a language filter at 1M passages admits
+        # ~400k ids, which row by row took ~0.4 s. Sorted, so callers can test membership
+        # with searchsorted instead of building a Python set; cached for the generation
+        # (an API process sees the same few filters again and again). Read-only.
+        text = self.conn.execute(f"SELECT group_concat(id) FROM passages WHERE {where}", params).fetchone()[0]
+        ids = np.fromstring(text, dtype=np.int64, sep=",") if text else np.zeros(0, dtype=np.int64)
+        if len(ids) > 1 and not bool(np.all(ids[1:] > ids[:-1])):
+            ids = np.unique(ids)
+        ids.flags.writeable = False
+        if len(self._filter_cache) >= 32 or any(k[0] != key[0] for k in self._filter_cache):
+            self._filter_cache = {}
+        self._filter_cache[key] = ids
+        return ids
+
+    def term_doc_freq(self, terms: Iterable[str]) -> dict[str, int]:
+        """How many passages contain each (folded) term, from the FTS5 vocabulary.
+
+        Cached per generation: a warm process looks each term up once. A term FTS5 splits
+        into several tokens (``skills-based``) counts the sum of its parts: what a query
+        with it has to read. If the vocabulary cannot be read, every count is 0 (callers
+        then keep every term, as before).
+        """
+        terms = list(terms)
+        generation = self.generation()
+        if generation != self._df_generation:
+            self._df_cache, self._df_generation = {}, generation
+        out: dict[str, int] = {}
+        try:
+            for term in terms:
+                if term not in self._df_cache:
+                    self._df_cache[term] = sum(self._term_docs(part) for part in _FTS_TOKEN.findall(term))
+                out[term] = self._df_cache[term]
+        except sqlite3.OperationalError:
+            return {term: 0 for term in terms}
+        return out
+
+    def _term_docs(self, token: str) -> int:
+        for attempt in (1, 2):
+            try:
+                row = self.conn.execute("SELECT doc FROM passages_vocab WHERE term = ?", (token,)).fetchone()
+                return int(row[0]) if row else 0
+            except sqlite3.OperationalError:
+                if attempt == 2:
+                    raise
+                # a per-connection view of the FTS5 vocabulary (works on read-only databases;
+                # recreated if a rollback took it away)
+                self.conn.execute(
+                    "CREATE VIRTUAL TABLE IF NOT EXISTS temp.passages_vocab USING fts5vocab(main, passages_fts, row)"
+                )
+        return 0
 
     def passage_types(self, rowids: Iterable[int]) -> dict[int, dict[str, float]]:
         """{rowid: {lesson type: confidence}} for these passages."""
@@ -337,14 +397,26 @@ class Database:
 
         return types_for(self.conn, rowids)
 
-    def keyword_search(self, match: str, limit: int) -> list[tuple[int, float]]:
-        """FTS5 bm25 over the folded passage bodies; higher score is better."""
+    def keyword_search(self, match: str, limit: int,
+                       ranges: Sequence[tuple[int, int]] | None = None) -> list[tuple[int, float]]:
+        """FTS5 bm25 over the folded passage bodies; higher score is better.
+
+        ``ranges``: only rowids within these (first, last) runs. A document's passages are
+        stored with consecutive ids, so a document filter is a few runs, and FTS5 skips
+        the rest of each doclist: 17 ms instead of 124 ms for one document at 100k.
+        """
+        sql = ("SELECT rowid, -bm25(passages_fts) FROM passages_fts WHERE passages_fts MATCH ? {} "
+               "ORDER BY bm25(passages_fts) LIMIT ?")
         try:
-            rows = self.conn.execute(
-                "SELECT rowid, -bm25(passages_fts) FROM passages_fts WHERE passages_fts MATCH ? "
-                "ORDER BY bm25(passages_fts) LIMIT ?",
-                (match, limit),
-            ).fetchall()
+            if ranges is None:
+                rows = self.conn.execute(sql.format(""), (match, limit)).fetchall()
+            else:
+                rows = []
+                for first, last in ranges:
+                    rows += self.conn.execute(sql.format("AND rowid BETWEEN ? AND ?"),
+                                              (match, int(first), int(last), limit)).fetchall()
+                rows.sort(key=lambda r: -r[1])  # bm25 uses table-wide statistics: comparable
+                rows = rows[:limit]
         except sqlite3.OperationalError:
             return []
         return [(int(r[0]), float(r[1])) for r in rows]
