@@ -251,7 +251,8 @@ class TopicIn(_Strict):
     heading: Heading = Field(description="The topic's heading in the pack.")  # type: ignore[valid-type]
     questions: list[QueryText] = Field(min_length=1, max_length=12, description="One or more questions, any language.")
     intro: Intro | None = None  # type: ignore[valid-type]
-    type: Heading | None = Field(None, description="Optional lesson type the topic is about (e.g. barrier).")
+    type: LessonType | list[LessonType] | None = Field(
+        None, description="Optional lesson type(s) the topic is about, e.g. \"barrier\" or [\"barrier\", \"risk\"].")
     per_topic: PerTopic | None = None
 
 

@@ -12,6 +12,7 @@ import multiprocessing
 import os
 import re
 import signal
+import threading
 import time
 import unicodedata
 from concurrent.futures import Executor, Future, ProcessPoolExecutor
@@ -152,9 +153,20 @@ def prepare(path: str, doc_id: str, lang_hint: str | None, min_chars: int, max_c
     )
 
 
-def _worker_init() -> None:
-    """Ctrl-C is the main process's to handle (at a document boundary); workers ignore it."""
+def _worker_init(parent: int) -> None:
+    """Ctrl-C is the main process's to handle (at a document boundary); workers ignore it.
+
+    A worker also exits on its own when the main process is gone (``kill -9``): the pool's
+    queue never reports EOF to a spawned worker, which would otherwise wait for ever.
+    """
     signal.signal(signal.SIGINT, signal.SIG_IGN)
+    threading.Thread(target=_exit_with_parent, args=(parent,), daemon=True, name="kb-parent-watch").start()
+
+
+def _exit_with_parent(parent: int) -> None:
+    while os.getppid() == parent:
+        time.sleep(0.5)
+    os._exit(0)
 
 
 def _ocr_missing_pages(path: str, extracted, lang_hint: str | None) -> None:
@@ -240,7 +252,7 @@ class Ingestor:
         # spawn, not fork: a forked worker would inherit the writer lock's descriptor and hold
         # the index "busy" after the main process dies; it also must not inherit BLAS threads.
         executor: Executor = (ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("spawn"),
-                                                  initializer=_worker_init)
+                                                  initializer=_worker_init, initargs=(os.getpid(),))
                               if workers > 0 else _InlineExecutor())
         last_save = time.perf_counter()
         try:
