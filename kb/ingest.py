@@ -18,7 +18,7 @@ import unicodedata
 from concurrent.futures import Executor, Future, ProcessPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable, Iterable, Iterator
+from typing import TYPE_CHECKING, Callable, Iterable, Iterator
 
 import numpy as np
 
@@ -28,6 +28,9 @@ from kb.index import Index
 from kb.manifest import AUTO_NAMES, DocMeta, Manifest
 from kb.models import Document, Passage
 from kb.store.db import DocumentRecord
+
+if TYPE_CHECKING:
+    from kb.glossary import Glossary
 
 EMBED_BATCH = 32
 
@@ -50,6 +53,8 @@ class IngestReport:
     interrupted: bool = False
     #: passages whose lesson types were recomputed because the cue file changed
     relabelled: int = 0
+    #: document pairs linked as translations of each other (kb/translations.py)
+    linked: int = 0
 
     def count(self, status: str) -> int:
         return sum(1 for o in self.outcomes if o.status == status)
@@ -64,7 +69,7 @@ class IngestReport:
             "added": self.count("added"), "replaced": self.count("replaced"),
             "unchanged": self.count("unchanged"), "failed": self.count("failed"),
             "pages": sum(o.pages for o in done), "passages": sum(o.passages for o in done),
-            "embedded": self.embedded, "relabelled": self.relabelled, "interrupted": self.interrupted,
+            "embedded": self.embedded, "relabelled": self.relabelled, "linked": self.linked, "interrupted": self.interrupted,
             "seconds": {k: round(v, 3) for k, v in self.seconds.items()},
             "failures": [{"path": o.path, "reason": o.reason} for o in self.failed],
         }
@@ -199,8 +204,10 @@ EventHandler = Callable[[str, FileOutcome | None], None]
 class Ingestor:
     """Runs one ingest over an open index; reports progress through ``on_event``."""
 
-    def __init__(self, index: Index, on_event: EventHandler | None = None, meta: Manifest | None = None) -> None:
+    def __init__(self, index: Index, on_event: EventHandler | None = None, meta: Manifest | None = None,
+                 glossary: "Glossary | None" = None) -> None:
         self.index = index
+        self.glossary = glossary
         self.on_event = on_event or (lambda kind, outcome: None)
         self.manifests = [meta] if meta else []
         self._given: dict[str, str] = {}  # doc_id -> path, for ids handed out in this run
@@ -234,9 +241,11 @@ class Ingestor:
     def run(self, paths: Iterable[str | Path]) -> IngestReport:
         report = IngestReport()
         started = time.perf_counter()
+        paths = list(paths)
         files, missing, auto = discover(paths)
         self.manifests.extend(auto)
         report.outcomes.extend(missing)
+        self._store_glossary(paths)
         self.on_event("start", FileOutcome(path=str(len(files)), status="count"))
         todo: list[tuple[Path, str, str, DocMeta | None, os.stat_result, str]] = []
         for path in files:
@@ -269,8 +278,42 @@ class Ingestor:
             executor.shutdown(wait=not report.interrupted, cancel_futures=True)
             if todo:
                 self.index.save()
+        self._link_translations(report)
         report.seconds["total"] = time.perf_counter() - started
         return report
+
+    def _store_glossary(self, paths: Iterable[str | Path]) -> None:
+        """The glossary given, else the first kb-glossary.yaml among the folders, into the index."""
+        from kb.glossary import META_KEY, Glossary, find_in
+
+        glossary = self.glossary
+        if glossary is None:
+            found = [g for g in (find_in(Path(p)) for p in paths if Path(p).is_dir()) if g]
+            glossary = Glossary.load(found[0]) if found else None
+        if glossary is not None:
+            db = self.index.db
+            with db.conn:
+                db.set_meta(META_KEY, glossary.to_json())
+
+    def _link_translations(self, report: IngestReport) -> None:
+        """Link the documents this run added or replaced to their versions in other languages.
+
+        From stored vectors, in one transaction, after the run: an index built before links
+        existed gets all its documents linked once.
+        """
+        from kb.translations import LINKS_VERSION, link_documents
+
+        db = self.index.db
+        changed = [o.doc_id for o in report.outcomes if o.status in ("added", "replaced") and o.doc_id]
+        if db.get_meta("translations") != LINKS_VERSION:
+            changed = [d.doc_id for d in db.documents()]
+        if not changed:
+            return
+        t0 = time.perf_counter()
+        report.linked = link_documents(db, changed)
+        with db.conn:
+            db.set_meta("translations", LINKS_VERSION)
+        report.seconds["link"] = time.perf_counter() - t0
 
     def _relabel_if_stale(self, report: IngestReport) -> None:
         """The cue file changed since the index was labelled: relabel it from stored vectors."""

@@ -43,8 +43,13 @@ class KnowledgeBase:
 
     # -- writing ----------------------------------------------------------------------------
     def ingest(self, paths: Sequence[str | Path], meta: str | Path | None = None,
-               on_event: EventHandler | None = None, wait: bool = False) -> IngestReport:
-        """Add or refresh documents; one writer at a time per index."""
+               on_event: EventHandler | None = None, wait: bool = False,
+               glossary: str | Path | None = None) -> IngestReport:
+        """Add or refresh documents; one writer at a time per index.
+
+        ``glossary``: acronyms for query expansion (kb/glossary.py), stored in the index; a
+        folder's own kb-glossary.yaml is used when none is given.
+        """
         if self.settings.ocr:
             from kb.ocr import ocr_available
 
@@ -54,9 +59,12 @@ class KnowledgeBase:
         from kb.ingest import Ingestor
         from kb.manifest import Manifest
 
+        from kb.glossary import Glossary
+
         manifest = Manifest.load(Path(meta)) if meta else None
+        terms = Glossary.load(glossary) if glossary else None
         with WriterLock(self.index.dir, wait=wait):
-            return Ingestor(self.index, on_event, manifest).run(paths)
+            return Ingestor(self.index, on_event, manifest, terms).run(paths)
 
     def remove(self, doc_ids: Sequence[str], wait: bool = False) -> list[str]:
         """Delete documents by id (or by source path); returns the ids removed."""

@@ -30,8 +30,27 @@ def render_result(result: SearchResult) -> str:
                              subsequent_indent="    ", break_on_hyphens=False)
         lines.append(body)
         lines.append(f"    — {hit.citation.source}  [{p.passage_id}]")
+        lines.extend(_versions(hit.extra, width))
         lines.append("")
     return "\n".join(lines).rstrip()
+
+
+def _versions(extra: dict[str, Any], width: int) -> list[str]:
+    """"also in en: …" for translations, "same text: …" for duplicates in other files."""
+    out = []
+    for item in extra.get("translations") or []:
+        out.append(_fit(f"    also in {item['lang'] or '?'}: ", item, width))
+    for item in extra.get("duplicates") or []:
+        out.append(_fit("    same text: ", item, width))
+    return out
+
+
+def _fit(lead: str, item: dict[str, Any], width: int) -> str:
+    """The title shortens, the page and paragraph never do."""
+    title = item["citation"]["title"]
+    locator = item["cite"][len(title):]
+    room = max(20, width - len(lead) - len(locator))
+    return lead + (title if len(title) <= room else title[: room - 1].rstrip() + "…") + locator
 
 
 def _head(hit, width: int) -> str:

@@ -8,17 +8,22 @@ lists without having to calibrate their scores against each other.
 from __future__ import annotations
 
 from collections import OrderedDict
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from typing import Sequence
 
 import numpy as np
 
 from kb.errors import UsageError
+from kb.glossary import META_KEY as GLOSSARY_KEY, Expansion, Glossary
+from kb.group import group, text_key, versions_by_language
 from kb.index import Index
 from kb.settings import Settings
 from kb.models import Citation, Hit, Passage, SearchResult
 
 MODES = ("hybrid", "dense", "keyword")
+#: fused candidates kept per requested hit, so that folding translations and duplicates
+#: (kb/group.py) still leaves k distinct hits
+GROUP_DEPTH = 3
 
 
 @dataclass(frozen=True)
@@ -74,6 +79,7 @@ class Searcher:
         self.index = index
         self.settings = settings or index.settings
         self._cache: OrderedDict[str, tuple[object, str | None]] = OrderedDict()
+        self._glossary, self._glossary_raw = Glossary([]), None
 
     def _understand(self, text: str):
         """(query vector or None until needed, language) for ``text``, cached."""
@@ -86,6 +92,13 @@ class Searcher:
         entry = (None, detect_language(text))
         self._remember(text, entry)
         return entry
+
+    def _expand(self, text: str, lang: str | None) -> Expansion:
+        """The query with the index glossary's acronyms spelled out (kb/glossary.py)."""
+        raw = self.index.db.get_meta(GLOSSARY_KEY)
+        if raw != self._glossary_raw:
+            self._glossary, self._glossary_raw = Glossary.from_json(raw), raw
+        return self._glossary.expand(text, lang)
 
     def _remember(self, text: str, entry) -> None:
         self._cache[text] = entry
@@ -107,26 +120,45 @@ class Searcher:
         if query.langs or query.doc_ids or query.types:
             allowed = self.index.db.rowids_where(query.langs, query.doc_ids, query.types)
         query_lang = self._understand(query.text)[1]
+        expansion = self._expand(query.text, query_lang)
         lists: dict[str, list[tuple[int, float]]] = {}
         if query.mode in ("hybrid", "dense"):
-            vector = self._vector(query.text)
+            vector = self._vector(expansion.dense)
             lists["dense"] = self.index.vectors.search(vector, depth, allowed)
         if query.mode in ("hybrid", "keyword"):
-            lists["keyword"] = self._keyword(query.text, query_lang, depth, allowed)
+            lists["keyword"] = self._keyword(query.text, query_lang, depth, allowed, expansion.aliases)
         weights = {"dense": 1.0, "keyword": settings.keyword_weight}
-        fused = fuse(lists, weights, settings.rrf_k)[: query.k]
-        return SearchResult(query.text, self._cite(fused), id=query.id, query_lang=query_lang)
+        fused = fuse(lists, weights, settings.rrf_k, self._cross_lingual(lists, query_lang))[: query.k * GROUP_DEPTH]
+        filtered = allowed is not None
+        return SearchResult(query.text, self._cite(fused, query.k, None if filtered else query_lang),
+                            id=query.id, query_lang=query_lang)
+
+    def _cross_lingual(self, lists: dict[str, list[tuple[int, float]]], query_lang: str | None):
+        """Keyword matches in another language than the query's count less in fusion.
+
+        Across languages a keyword match is mostly a shared name or number, sometimes the
+        answer but often noise; dense retrieval is what carries meaning across languages
+        (measured: bench/xquad.py, bench/eval_corpus.py --sweep).
+        """
+        factor = self.settings.cross_keyword_weight
+        if "dense" not in lists or not lists.get("keyword") or not query_lang or factor == 1.0:
+            return None
+        langs = self.index.db.langs_of([r for r, _ in lists["keyword"]])
+        return {"keyword": {r: factor for r, _ in lists["keyword"] if langs.get(r) not in (None, query_lang)}}
 
     #: passages an OR keyword query may touch (term by term, rarest first); see match_expression
     KEYWORD_BUDGET = 20_000
     #: a filter of fewer contiguous id runs than this is searched run by run in FTS5
     MAX_RANGES = 16
 
-    def _keyword(self, text: str, lang: str | None, depth: int, allowed) -> list[tuple[int, float]]:
+    def _keyword(self, text: str, lang: str | None, depth: int, allowed,
+                 aliases: Sequence[str] = ()) -> list[tuple[int, float]]:
         from kb.keywords import match_expression
 
         db = self.index.db
         expr = match_expression(text, lang, db.term_doc_freq, self.KEYWORD_BUDGET)
+        extra = match_expression(" ".join(aliases), None) if aliases else None
+        expr = " OR ".join(e for e in (expr, extra) if e)
         if not expr:
             return []
         if allowed is None:
@@ -147,35 +179,69 @@ class Searcher:
         keep = allowed[pos] == ids  # membership without a 400k-element Python set
         return [hit for hit, ok in zip(found, keep.tolist()) if ok][:depth]
 
-    def _cite(self, candidates: list[_Candidate]) -> list[Hit]:
-        passages = self.index.db.passages_by_rowids([c.rowid for c in candidates])
-        docs = self.index.db.documents_by_ids(p.doc_id for p in passages.values())
-        types = self.index.db.passage_types(passages)
+    def _cite(self, candidates: list[_Candidate], k: int, prefer: str | None) -> list[Hit]:
+        """The top ``k`` hits with their citations, each text once (kb/group.py).
+
+        ``prefer``: show a translation in this language in place of the passage found
+        (None when filters are set: a filter on language or document must hold as given).
+        """
+        db = self.index.db
+        ranked = [c.rowid for c in candidates]
+        links = db.translations_of(ranked)
+        linked = {other for versions in links.values() for other, _ in versions}
+        passages = db.passages_by_rowids(list(dict.fromkeys([*ranked, *linked])))
+        ranked = [r for r in ranked if r in passages]  # removed between retrieval and citation
+        langs = {r: p.lang for r, p in passages.items()}
+        keys = {r: text_key(passages[r].text) for r in ranked}
+        groups = group(ranked, links, langs, keys, prefer, k)
+        by_id = {c.rowid: c for c in candidates}
+        shown = {g.rowid for g in groups}
+        docs = db.documents_by_ids(p.doc_id for p in passages.values())
+        types = db.passage_types(shown)
         hits: list[Hit] = []
-        for cand in candidates:
-            passage = passages.get(cand.rowid)
-            if passage is None:  # removed between retrieval and citation
-                continue
+        for g in groups:
+            cand = by_id[g.found]
+            passage = passages[g.rowid]
+            extra: dict[str, object] = {
+                "scores": {k: v for k, v in (("dense", cand.dense), ("keyword", cand.keyword)) if v is not None},
+                "types": types.get(g.rowid, {}),
+            }
+            others = versions_by_language(g, langs)
+            if others:
+                extra["translations"] = [_version(passages[r], docs) for r in others]
+            if g.duplicates:
+                extra["duplicates"] = [_version(passages[r], docs) for r in g.duplicates]
             hits.append(Hit(len(hits) + 1, cand.score, passage, citation_for(passage, docs.get(passage.doc_id)),
-                            extra={"scores": {k: v for k, v in (("dense", cand.dense), ("keyword", cand.keyword)) if v is not None},
-                                   "types": types.get(cand.rowid, {})}))
+                            extra=extra))
         return hits
 
 
-def fuse(lists: dict[str, list[tuple[int, float]]], weights: dict[str, float], rrf_k: int) -> list[_Candidate]:
-    """Weighted reciprocal rank fusion; a single list keeps its own order."""
+def fuse(lists: dict[str, list[tuple[int, float]]], weights: dict[str, float], rrf_k: int,
+         item_weights: dict[str, dict[int, float]] | None = None) -> list[_Candidate]:
+    """Weighted reciprocal rank fusion; a single list keeps its own order.
+
+    ``item_weights[list][rowid]`` scales one item's share (cross-lingual keyword matches).
+    """
     cands: dict[int, _Candidate] = {}
     for name, ranked in lists.items():
+        scale = (item_weights or {}).get(name, {})
         for rank, (rowid, raw) in enumerate(ranked, start=1):
             cand = cands.setdefault(rowid, _Candidate(rowid))
             cand.ranks[name] = rank
             setattr(cand, name, raw)
-            cand.score += weights.get(name, 1.0) / (rrf_k + rank)
+            cand.score += weights.get(name, 1.0) * scale.get(rowid, 1.0) / (rrf_k + rank)
     if len(lists) == 1:
         (name,) = lists
         for cand in cands.values():
             cand.score = getattr(cand, name)
     return sorted(cands.values(), key=lambda c: (-c.score, c.rowid))
+
+
+def _version(passage: Passage, docs: dict) -> dict[str, object]:
+    """A translation or duplicate named in a hit: enough to fetch it and to cite it."""
+    citation = citation_for(passage, docs.get(passage.doc_id))
+    return {"lang": passage.lang, "passage_id": passage.passage_id, "doc_id": passage.doc_id,
+            "citation": asdict(citation), "cite": citation.short()}
 
 
 def citation_for(passage: Passage, doc) -> Citation:

@@ -40,6 +40,8 @@ class Settings:
     #: values until a language-aware keyword weight is in (see the retrieval issue)
     rrf_k: int = 60
     keyword_weight: float = 1.0
+    #: scales a keyword match in another language than the query's (kb/search.py)
+    cross_keyword_weight: float = 0.25
     #: a sentence-transformers CrossEncoder to rerank with (off when None)
     reranker: str | None = None
     #: the lesson-type cue file (None: the packaged kb/data/lesson_cues.yaml); $KB_LESSON_CUES

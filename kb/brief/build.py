@@ -7,6 +7,7 @@ as a copy in another file or as its own translation under a later topic.
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import datetime, timezone
 from typing import Any, Mapping
 
@@ -31,6 +32,13 @@ class _PackState:
         self.ids: set[str] = set()
         self.vectors: list[np.ndarray] = []
         self.sources: dict[str, Source] = {}
+
+    def renumber(self, quotes: list[Quote]) -> None:
+        """Number the sources in reading order (quotes are chosen round robin, not in order)."""
+        order = list(dict.fromkeys(q.doc_id for q in quotes))
+        self.sources = {d: replace(self.sources[d], number=i) for i, d in enumerate(order, start=1)}
+        for q in quotes:
+            q.source_number = self.sources[q.doc_id].number
 
     def number(self, kb: KnowledgeBase, doc_id: str) -> int:
         if doc_id not in self.sources:
@@ -58,25 +66,32 @@ def build_pack(kb: KnowledgeBase, spec: TopicsSpec | Mapping[str, Any] | str, *,
     vectors = Vectors(kb)
     finder = TranslationFinder(kb, vectors)
     state = _PackState()
-    topics: list[PackTopic] = []
-    for topic, cands in zip(spec.topics, candidates(
-            kb, vectors, list(spec.topics), spec.lang, [spec.quota(t) for t in spec.topics])):
-        picker = Picker(cands)
-        question_vectors = vectors.queries(topic.questions)
-        quotes: list[Quote] = []
-        while len(quotes) < spec.quota(topic):
-            cand = picker.pick(state.ids, state.vectors)
-            if cand is None:
-                break
-            made = _quote(kb, vectors, finder, cand, spec.lang, state, question_vectors)
-            if made is None:  # a translation of something already quoted
+    pools = candidates(kb, vectors, list(spec.topics), spec.lang, [spec.quota(t) for t in spec.topics])
+    pickers = [Picker(cands) for cands in pools]
+    question_vectors = [vectors.queries(t.questions) for t in spec.topics]
+    quotes: list[list[Quote]] = [[] for _ in spec.topics]
+    # round robin: every topic takes its best quote before any topic takes a second one, so
+    # a passage that fits two topics cannot leave a later topic with nothing
+    open_topics = list(range(len(spec.topics)))
+    while open_topics:
+        for t in list(open_topics):
+            made = None
+            while made is None:
+                cand = pickers[t].pick(state.ids, state.vectors)
+                if cand is None:
+                    break
+                made = _quote(kb, vectors, finder, cand, spec.lang, state, question_vectors[t])
+            if made is None:
+                open_topics.remove(t)
                 continue
             quote, vector = made
-            picker.record(quote.doc_id, vector)
-            quotes.append(quote)
-        if spec.group_by == "type" and not quotes:
-            continue
-        topics.append(PackTopic(topic.heading, list(topic.questions), quotes, topic.intro, topic.type))
+            pickers[t].record(quote.doc_id, vector)
+            quotes[t].append(quote)
+            if len(quotes[t]) >= spec.quota(spec.topics[t]):
+                open_topics.remove(t)
+    topics = [PackTopic(topic.heading, list(topic.questions), got, topic.intro, topic.type)
+              for topic, got in zip(spec.topics, quotes) if got or spec.group_by != "type"]
+    state.renumber([q for t in topics for q in t.quotes])
     return Pack(
         title=spec.title, intro=spec.intro, lang=spec.lang, topics=topics,
         sources=list(state.sources.values()), generated=_generated(kb, now),

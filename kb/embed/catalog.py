@@ -6,7 +6,7 @@ import importlib.util
 import time
 from dataclasses import asdict, dataclass
 
-from kb.embed import DEFAULT_MODEL, get_embedder
+from kb.embed import default_model, get_embedder
 
 
 @dataclass
@@ -40,9 +40,10 @@ _SAMPLE = (
 def list_models(measure: bool = False, n: int = 64) -> list[ModelInfo]:
     """Built-in embedders with availability; with ``measure``, passages/s and query latency here."""
     out: list[ModelInfo] = []
+    default = default_model()
     for name, package, dim, langs, size, licence in _BUILTIN:
         available = importlib.util.find_spec(package) is not None
-        info = ModelInfo(name, package, dim, langs, size, licence, available, name == DEFAULT_MODEL)
+        info = ModelInfo(name, package, dim, langs, size, licence, available, name == default)
         if measure and available:
             embedder = get_embedder(name)
             embedder.encode_passages([_SAMPLE])  # warm up

@@ -391,6 +391,34 @@ class Database:
                 )
         return 0
 
+    def langs_of(self, rowids: Sequence[int]) -> dict[int, str | None]:
+        ids = list(rowids)
+        marks = ",".join("?" * len(ids))
+        return {r[0]: r[1] for r in self.conn.execute(f"SELECT id, lang FROM passages WHERE id IN ({marks})", ids)} if ids else {}
+
+    def rowid_of(self, passage_id: str) -> int | None:
+        row = self.conn.execute("SELECT id FROM passages WHERE passage_id = ?", (passage_id,)).fetchone()
+        return int(row[0]) if row else None
+
+    def passage_rowids(self, doc_id: str) -> list[int]:
+        return [r[0] for r in self.conn.execute("SELECT id FROM passages WHERE doc_id = ? ORDER BY id", (doc_id,))]
+
+    # -- translation links (kb/translations.py) -------------------------------------------
+    def replace_translations(self, doc_ids: Sequence[str], found) -> None:
+        from kb.store.links import replace_links
+
+        replace_links(self.conn, doc_ids, found)
+
+    def translations_of(self, rowids: Iterable[int]) -> dict[int, list[tuple[int, float]]]:
+        from kb.store.links import passage_links
+
+        return passage_links(self.conn, rowids)
+
+    def document_translations(self, doc_id: str) -> list[tuple[str, float]]:
+        from kb.store.links import document_links
+
+        return document_links(self.conn, doc_id)
+
     def passage_types(self, rowids: Iterable[int]) -> dict[int, dict[str, float]]:
         """{rowid: {lesson type: confidence}} for these passages."""
         from kb.lessons.store import types_for

@@ -50,3 +50,18 @@ CREATE TABLE IF NOT EXISTS passage_types (
     PRIMARY KEY (passage, type)
 ) WITHOUT ROWID;
 CREATE INDEX IF NOT EXISTS passage_types_type ON passage_types(type, passage);
+-- Translation groups (kb/translations.py): documents that are versions of each other in other
+-- languages, and their aligned passages; both directions stored, deleted with their rows.
+CREATE TABLE IF NOT EXISTS document_translations (
+    doc_id TEXT NOT NULL REFERENCES documents(doc_id) ON DELETE CASCADE,
+    other TEXT NOT NULL REFERENCES documents(doc_id) ON DELETE CASCADE,
+    score REAL NOT NULL,
+    PRIMARY KEY (doc_id, other)
+) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS passage_translations (
+    passage INTEGER NOT NULL REFERENCES passages(id) ON DELETE CASCADE,
+    other INTEGER NOT NULL REFERENCES passages(id) ON DELETE CASCADE,
+    score REAL NOT NULL,
+    PRIMARY KEY (passage, other)
+) WITHOUT ROWID;
+CREATE INDEX IF NOT EXISTS passage_translations_other ON passage_translations(other);

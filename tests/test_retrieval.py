@@ -1,0 +1,125 @@
+"""Retrieval behaviour users rely on, on real files and the real default model: bare keywords,
+translation groups (GCM objective 18 in en/fr/es), duplicates shown once, acronym expansion."""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from conftest import MISSION, ROOT, SMALL_SET
+from kb.errors import UsageError
+from kb.glossary import Glossary
+from kb.library import KnowledgeBase
+from kb.settings import Settings
+
+GCM18 = {"en": SMALL_SET[0], "fr": SMALL_SET[1], "es": SMALL_SET[2]}
+
+
+def _kb(index: Path) -> KnowledgeBase:
+    return KnowledgeBase.open(Settings(index_dir=index))
+
+
+@pytest.mark.parametrize("word", ["EU-Passworld", "Jordanie", "DT4E"])
+def test_a_bare_keyword_finds_its_passage_first(small_index, word):
+    with _kb(small_index) as kb:
+        top = kb.search(word, k=3).hits[0]
+    assert word.casefold() in top.passage.text.casefold(), top.passage.text[:200]
+
+
+def test_gcm_translations_are_linked_and_only_they(small_index):
+    with _kb(small_index) as kb:
+        docs = {d.doc_id: d for d in kb.documents()}
+        by_source = {Path(d.source).name: d.doc_id for d in docs.values()}
+        ids = {lang: by_source[p.name] for lang, p in GCM18.items()}
+        mission = by_source[MISSION.name]
+        for lang, doc_id in ids.items():
+            linked = {other for other, _ in kb.index.db.document_translations(doc_id)}
+            assert linked == set(ids.values()) - {doc_id}, (lang, linked)
+        assert kb.index.db.document_translations(mission) == []  # same themes, not a translation
+
+
+def test_spanish_question_on_objective_18_shows_spanish_first_and_names_en_fr(small_index):
+    question = "¿Cómo pueden los Estados facilitar el reconocimiento mutuo de las cualificaciones de los trabajadores migrantes?"
+    with _kb(small_index) as kb:
+        result = kb.search(question, k=5)
+        ids = {Path(d.source).name: d.doc_id for d in kb.documents()}
+    top = result.hits[0]
+    assert result.query_lang == "es"
+    assert top.passage.lang == "es" and top.citation.doc_id == ids[GCM18["es"].name]
+    langs = {t["lang"]: t for t in top.extra["translations"]}
+    assert set(langs) == {"en", "fr"}
+    assert langs["en"]["doc_id"] == ids[GCM18["en"].name] and langs["fr"]["doc_id"] == ids[GCM18["fr"].name]
+    assert langs["en"]["cite"].startswith("INVEST IN SKILLS")
+    # no hit is a translation of another hit: each text is shown once
+    shown = {h.passage.passage_id for h in result.hits}
+    for hit in result.hits:
+        assert not shown & {t["passage_id"] for t in hit.extra.get("translations", [])}
+
+
+def test_the_same_question_in_english_shows_the_english_version(small_index):
+    question = "How can States facilitate mutual recognition of migrant workers' qualifications?"
+    with _kb(small_index) as kb:
+        top = kb.search(question, k=3).hits[0]
+    if top.citation.doc_id.startswith("18"):
+        assert top.passage.lang == "en"
+
+
+def test_duplicate_files_are_shown_once(tmp_path):
+    folder = tmp_path / "docs"
+    folder.mkdir()
+    shutil.copy(MISSION, folder / "mission.txt")
+    shutil.copy(MISSION, folder / "mission-copy.txt")
+    with KnowledgeBase.open(Settings(index_dir=tmp_path / "index"), create=True) as kb:
+        kb.ingest([str(folder)])
+        result = kb.search("Obstacles à l'admission et au séjour : absence de documents", k=5)
+        assert len({h.passage.text for h in result.hits}) == len(result.hits)
+        top = result.hits[0]
+        dupes = top.extra.get("duplicates")
+        assert dupes and dupes[0]["doc_id"] != top.citation.doc_id and dupes[0]["cite"]
+        # copies are not translations
+        assert all(kb.index.db.document_translations(d.doc_id) == [] for d in kb.documents())
+
+
+def test_removing_a_version_removes_its_links(tmp_path):
+    with KnowledgeBase.open(Settings(index_dir=tmp_path / "index"), create=True) as kb:
+        report = kb.ingest([str(GCM18["en"]), str(GCM18["es"])])
+        assert report.linked == 1
+        en = next(d.doc_id for d in kb.documents() if d.lang == "en")
+        es = next(d.doc_id for d in kb.documents() if d.lang == "es")
+        assert kb.index.db.document_translations(en)[0][0] == es
+        kb.remove([es])
+        assert kb.index.db.document_translations(en) == []
+        hit = kb.search("mutual recognition of skills", k=1).hits[0]
+        assert "translations" not in hit.extra
+
+
+# -- acronyms --------------------------------------------------------------------------------
+def test_glossary_expands_acronyms_for_both_retrievers():
+    g = Glossary.load(ROOT / "corpus" / "kb-glossary.yaml")
+    e = g.expand("¿Qué hace ACNUR?", "es")
+    assert "Alto Comisionado" in e.dense and {"UNHCR", "HCR"} <= set(e.aliases)
+    assert g.expand("who pays for it", "en").dense == "who pays for it"  # "who" is not WHO
+
+
+def test_corpus_glossary_is_stored_by_ingest_and_used(small_index):
+    with _kb(small_index) as kb:
+        assert "DT4E" in (kb.index.db.get_meta("glossary") or "")
+        # the French paper says HCR; the question says ACNUR (Spanish) and UNHCR (English)
+        for question in ("ACNUR", "UNHCR"):
+            hits = kb.search(question, k=5, mode="keyword").hits
+            assert any("HCR" in h.passage.text for h in hits), question
+
+
+def test_a_broken_glossary_is_a_usage_error(tmp_path):
+    bad = tmp_path / "kb-glossary.yaml"
+    bad.write_text("terms:\n  - names: {en: no acronyms}\n", encoding="utf-8")
+    with pytest.raises(UsageError, match="acronyms"):
+        Glossary.load(bad)
+    out = subprocess.run([sys.executable, "-c", "from kb.cli import main; main()", "ingest", str(MISSION),
+                          "--glossary", str(bad), "--index", str(tmp_path / "index")],
+                         capture_output=True, text=True, cwd=ROOT)
+    assert out.returncode == 2 and "acronyms" in out.stderr and "Traceback" not in out.stderr
