@@ -31,7 +31,9 @@ PAGE_JOINER = "\n\n"
 _LIGATURES = {"\ufb00": "ff", "\ufb01": "fi", "\ufb02": "fl", "\ufb03": "ffi",
               "\ufb04": "ffl", "\ufb05": "st", "\ufb06": "st"}
 _LIGATURE_RE = re.compile("[\ufb00-\ufb06]")
-_HYPHEN_BREAK = re.compile(r"([^\W\d_]+)-[ \t]*\n(?:[ \t]*\n)?[ \t]*([^\W\d_][\w'’\-]*)")
+# Starts only at a word start: otherwise each letter of a long hyphen-less word retries
+# the whole rest of the word (quadratic on space-less text).
+_HYPHEN_BREAK = re.compile(r"(?<![^\W\d_])([^\W\d_]+)-[ \t]*\n(?:[ \t]*\n)?[ \t]*([^\W\d_][\w'’\-]*)")
 _WORD = re.compile(r"[^\W\d_]+(?:[-'’][^\W\d_]+)*")
 JOIN_ZIPF = 3.9      # a joined word this common is a word ("framework"), not a compound
 JOIN_MARGIN = 1.5    # ... as is one nearly as common as the hyphenated pair ("streamline")

@@ -45,7 +45,9 @@ MAX_COMBOS = 729         # 9**3: words with more glyphs are left alone
 _GLYPH_CLASS = "\ufffd\ue000-\uf8ff"
 _WORD_RE = re.compile(rf"(?:[^\W\d_]|[\u0300-\u036f{_GLYPH_CLASS}])+")
 _GLYPH_RE = re.compile(f"[{_GLYPH_CLASS}]")
-_URL_RE = re.compile(r"(?:https?://|www\.)\S+|\S+@\S+\.\w+")
+# E-mail addresses are matched from the start of a token only: "\S+@\S+\.\w+" tried from
+# every position backtracks over the rest of the token (cubic on "a@a@a@...").
+_URL_RE = re.compile(r"(?:https?://|www\.)\S+|(?<!\S)\S[^\s@]*@\S+\.\w+")
 
 
 @dataclass

@@ -629,7 +629,6 @@ def test_broken_manifest_inside_the_folder_is_a_usage_error(tmp_path: Path) -> N
     assert out.returncode == 2 and "kb-manifest.yaml" in out.stderr, (out.returncode, out.stderr[-2000:])
 
 
-@pytest.mark.xfail(reason="defect found by this suite, fix pending (issue 6): quadratic cleaning of space-less text", strict=False)
 @pytest.mark.parametrize("shape", ["one-word", "at-signs", "hyphen-word"])
 def test_pathological_single_page_finishes_in_time(tmp_path: Path, shape: str) -> None:
     """300 KB without a space took quadratic time in cleaning (40 KB: 50 s, 5 MB: hours); linear now."""
@@ -646,7 +645,6 @@ def test_pathological_single_page_finishes_in_time(tmp_path: Path, shape: str) -
     assert int(out.stdout.strip()) > 0
 
 
-@pytest.mark.xfail(reason="defect found by this suite, fix pending (issue 6): quadratic Markdown link regex", strict=False)
 def test_markdown_with_many_brackets_finishes_in_time(tmp_path: Path) -> None:
     """100k unmatched "[" made the link regexes quadratic (minutes); must stay linear."""
     path = tmp_path / "brackets.md"
@@ -659,7 +657,6 @@ def test_markdown_with_many_brackets_finishes_in_time(tmp_path: Path) -> None:
     assert out.returncode == 0, out.stderr[-2000:]
 
 
-@pytest.mark.xfail(reason="defect found by this suite, fix pending (issue 6): binary bytes named .txt are read as text", strict=False)
 @pytest.mark.parametrize("kind", ["nul", "random", "controls"])
 def test_binary_data_named_txt_is_refused(tmp_path: Path, kind: str) -> None:
     from kb.errors import ExtractionError
@@ -674,7 +671,6 @@ def test_binary_data_named_txt_is_refused(tmp_path: Path, kind: str) -> None:
         extract(path)
 
 
-@pytest.mark.xfail(reason="defect found by this suite, fix pending (issue 6): one bad byte makes UTF-8 fall back to cp1252", strict=False)
 def test_utf8_with_a_few_bad_bytes_keeps_its_accents(tmp_path: Path) -> None:
     from kb.extract import extract
 
@@ -685,7 +681,6 @@ def test_utf8_with_a_few_bad_bytes_keeps_its_accents(tmp_path: Path) -> None:
     assert "Ã" not in text
 
 
-@pytest.mark.xfail(reason="defect found by this suite, fix pending (issue 6): truncation reported as generic corruption", strict=False)
 @pytest.mark.skipif(not all(p.is_file() for p in SEED_PDFS), reason="shared corpus not available")
 def test_truncated_download_is_called_truncated(tmp_path: Path) -> None:
     from kb.errors import ExtractionError

@@ -32,6 +32,12 @@ _BOMS = (
     (codecs.BOM_UTF16_LE, "utf-16"),
     (codecs.BOM_UTF16_BE, "utf-16"),
 )
+_SAMPLE = 1 << 16  # bytes looked at to tell text from binary data
+_CONTROL_BYTES = bytes([*range(0, 9), *range(14, 32), 127])
+_CONTROL_CHARS = dict.fromkeys(_CONTROL_BYTES)
+#: a UTF-8 file with stray invalid bytes stays UTF-8 when this share of its
+#: non-ASCII sequences is valid (20 accented letters beside 3 Latin-1 bytes: 87%)
+UTF8_MIN_VALID_SHARE = 0.8
 
 
 def one_line(message: object, limit: int = 200) -> str:
@@ -61,16 +67,23 @@ def is_real_author(author: str) -> bool:
 def decode_bytes(data: bytes) -> tuple[str, str]:
     """Decode text of unknown encoding; returns ``(text, encoding)``.
 
-    Order matters: a BOM is certain, strict UTF-8 almost never matches by accident,
-    charset-normalizer is a guess, and cp1252/Latin-1 always decodes something.
+    Order matters: a BOM is certain, NULs on one byte parity mean UTF-16, strict UTF-8
+    almost never matches by accident (nor does UTF-8 that is right but for a few stray
+    bytes), charset-normalizer is a guess, and cp1252/Latin-1 always decodes something.
     """
     for bom, encoding in _BOMS:
         if data.startswith(bom):
             return data.decode(encoding, errors="replace"), encoding
+    utf16 = utf16_without_bom(data)
+    if utf16:
+        return data.decode(utf16, errors="replace"), utf16
     try:
         return data.decode("utf-8"), "utf-8"
     except UnicodeDecodeError:
         pass
+    text = _mostly_utf8(data)
+    if text is not None:
+        return text, "utf-8"
     guessed = _guess_encoding(data)
     if guessed:
         try:
@@ -81,6 +94,52 @@ def decode_bytes(data: bytes) -> tuple[str, str]:
         return data.decode("cp1252"), "cp1252"
     except UnicodeDecodeError:
         return data.decode("latin-1"), "latin-1"
+
+
+def _mostly_utf8(data: bytes) -> str | None:
+    """UTF-8 with its few invalid bytes replaced, if valid multibyte sequences dominate.
+
+    One stray Latin-1 byte must not send a UTF-8 file to the guesser (which then reads
+    every "é" as "Ã©"); in real Latin-1/cp1252 text almost no accented byte happens to
+    form a valid UTF-8 sequence, so the share test does not take those.
+    """
+    text = data.decode("utf-8", errors="replace")
+    replaced = text.count("\ufffd")
+    bad = replaced - data.count("\ufffd".encode())
+    valid = len(text) - len(text.encode("ascii", errors="ignore")) - replaced
+    return text if bad > 0 and valid >= UTF8_MIN_VALID_SHARE * (valid + bad) else None
+
+
+def utf16_without_bom(data: bytes) -> str | None:
+    """The UTF-16 codec when NUL bytes (>= 1%) sit on one byte parity only, else None.
+
+    That is what UTF-16 text without a BOM looks like (ASCII characters and spaces have
+    a zero byte); binary data has its NULs on both parities.
+    """
+    sample = data[:_SAMPLE]
+    nuls = sample.count(0)
+    if nuls < max(2, 0.01 * len(sample)):
+        return None
+    even = sample[0::2].count(0)
+    if nuls - even >= 0.95 * nuls:
+        return "utf-16-le"
+    if even >= 0.95 * nuls:
+        return "utf-16-be"
+    return None
+
+
+def control_share(data: bytes) -> float:
+    """Share of control characters (not tab, newlines, form feed) at the start of ``data``.
+
+    Text has almost none; binary data about 11% (28 of 256 byte values), NUL padding 100%.
+    UTF-16/32 (BOM or NUL parity) is measured on its decoded characters.
+    """
+    sample = data[:_SAMPLE]
+    encoding = next((enc for bom, enc in _BOMS if sample.startswith(bom)), None) or utf16_without_bom(sample)
+    if encoding and encoding != "utf-8-sig":
+        text = sample.decode(encoding, errors="replace")
+        return (len(text) - len(text.translate(_CONTROL_CHARS))) / max(1, len(text))
+    return (len(sample) - len(sample.translate(None, _CONTROL_BYTES))) / max(1, len(sample))
 
 
 def _guess_encoding(data: bytes) -> str | None:

@@ -51,6 +51,8 @@ _JUNK_TITLE = re.compile(
 )
 _FILE_NAME = re.compile(r"\.(?:docx?|pdf|indd|rtf|odt|pptx?|xlsx?|txt|qxd|pub)$|_", re.I)
 _MAX_WARNINGS = 8
+# PDF syntax after the last %%EOF: the file's real end (xref, trailer) is missing.
+_BODY_AFTER_EOF = re.compile(rb"\d+\s+\d+\s+obj\b|\bendobj\b|\bstartxref\b")
 
 
 def extract_pdf(path: Path) -> ExtractedDocument:
@@ -60,8 +62,10 @@ def extract_pdf(path: Path) -> ExtractedDocument:
     with _captured_messages() as messages:
         reader = _open(path)
         metadata, meta_title = _metadata(reader)
-        pages, page_errors, lines = _read_pages(reader)
+        pages, page_errors, lines = _read_pages(reader, path)
     problems = page_errors + _summarise(messages)
+    if _truncated(path):
+        problems.insert(0, "file looks truncated (no %%EOF at the end): pages or text may be missing")
     if not any(p.text.strip() for p in pages):
         problems.append("no text on any page (image-only PDF?)")
     title = _title(meta_title, lines, pages, path)
@@ -135,7 +139,7 @@ def _open(path: Path) -> Any:
         if reader.is_encrypted:
             _decrypt(reader)
         if len(reader.pages) == 0:
-            raise ExtractionError("corrupt PDF: no pages")
+            raise _corrupt(path, "no pages")
         return reader
     except ExtractionError:
         raise
@@ -144,7 +148,32 @@ def _open(path: Path) -> Any:
     except DependencyError as err:
         raise ExtractionError(one_line(f"cannot read PDF: {err}")) from err
     except (PyPdfError, ValueError, KeyError, TypeError, AttributeError, IndexError) as err:
-        raise ExtractionError(one_line(f"corrupt PDF: {_reason(err)}")) from err
+        raise _corrupt(path, _reason(err)) from err
+
+
+def _corrupt(path: Path, reason: str) -> ExtractionError:
+    """The "corrupt PDF" error; "truncated" comes first when the file lost its end (a cut download)."""
+    if _truncated(path):
+        reason = f"truncated (no %%EOF at the end; incomplete download?): {reason}"
+    return ExtractionError(one_line(f"corrupt PDF: {reason}"))
+
+
+def _truncated(path: Path) -> bool:
+    """True when the file does not end with %%EOF, as after an interrupted download.
+
+    Whitespace or foreign junk may follow the last %%EOF, PDF objects may not: the
+    %%EOF of a linearized file's first section or of an earlier revision is not the end.
+    """
+    with path.open("rb") as fh:
+        fh.seek(-min(1024, path.stat().st_size), 2)
+        tail = fh.read()
+        end = tail.rfind(b"%%EOF")
+        if end >= 0 and not _BODY_AFTER_EOF.search(tail, end):
+            return False
+        fh.seek(0)
+        data = fh.read()
+    end = data.rfind(b"%%EOF")
+    return end < 0 or bool(_BODY_AFTER_EOF.search(data, end))
 
 
 def _decrypt(reader: Any) -> None:
@@ -233,7 +262,7 @@ class _LineCollector:
                 line.size = max(line.size, size)
 
 
-def _read_pages(reader: Any) -> tuple[list[Page], list[str], list[_Line]]:
+def _read_pages(reader: Any, path: Path) -> tuple[list[Page], list[str], list[_Line]]:
     """Text of each page; a page that fails is empty and noted, all failing is corruption."""
     pages: list[Page] = []
     errors: list[str] = []
@@ -246,7 +275,7 @@ def _read_pages(reader: Any) -> tuple[list[Page], list[str], list[_Line]]:
             text = ""
         pages.append(Page(number=index + 1, text=text))
     if errors and len(errors) == len(pages):
-        raise ExtractionError(one_line(f"corrupt PDF: no page could be read ({errors[0]})"))
+        raise _corrupt(path, f"no page could be read ({errors[0]})")
     return pages, errors[:_MAX_WARNINGS], collector.lines
 
 
