@@ -131,6 +131,7 @@ class Citation(_Open):
 class Scores(_Open):
     dense: float | None = None
     keyword: float | None = None
+    rerank: float | None = Field(None, description="The cross-encoder's score, when the server reranks (KB_RERANKER).")
 
 
 class Version(_Open):
@@ -206,6 +207,8 @@ class DocumentOut(_Open):
     url: str | None = None
     tags: list[str] = Field(default_factory=list)
     ingested_at: str | None = None
+    translations: list[str] = Field(
+        default_factory=list, description="Ids of this document's versions in other languages.")
 
 
 class DocumentPage(BaseModel):

@@ -176,8 +176,12 @@ def leftovers(index_dir: Path) -> list[str]:
     return sorted(p.name for p in index_dir.glob(".*.tmp")) if index_dir.exists() else []
 
 
+#: crash safety is about storage, not the model: the fastest one keeps trials short
+MODEL = "usem3"
+
+
 def _ingest_cmd(index_dir: Path, files: list[Path]) -> list[str]:
-    return [*KB, "ingest", *map(str, files), "--index", str(index_dir)]
+    return [*KB, "ingest", *map(str, files), "--index", str(index_dir), "--model", MODEL]
 
 
 def clean_build(work: Path, files: list[Path], name: str = "clean") -> tuple[Snapshot, float, list[float]]:

@@ -105,13 +105,14 @@ def search(
     mode: str = typer.Option("hybrid", "--mode", help="hybrid (default), dense or keyword."),
     index: Optional[Path] = IndexOpt,
     model: Optional[str] = typer.Option(None, "--model", "-m", help="Refuse to search unless the index was built with this model."),
+    rerank: Optional[str] = typer.Option(None, "--rerank", help="Rerank the top 30 with this sentence-transformers CrossEncoder (name or local path; needs the st extra). Default: $KB_RERANKER, else off."),
     as_json: bool = JsonOpt,
 ) -> None:
     """Find the passages that answer QUERY, each with its citation (document, page, paragraph).
 
     Example: kb search "obstacles à la reconnaissance des compétences" --lang fr --k 5
     """
-    kb = _open(index, model=model)
+    kb = _open(index, model=model, reranker=rerank)
     try:
         if queries is not None:
             if query:

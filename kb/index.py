@@ -10,6 +10,7 @@ from pathlib import Path
 
 import numpy as np
 
+from kb.context import PLAIN as PLAIN_RECIPE, RECIPE as CONTEXT_RECIPE
 from kb.embed import Embedder, canonical_name, default_model, get_embedder
 from kb.errors import IndexMissingError, ModelMismatchError
 from kb.settings import Settings
@@ -90,7 +91,13 @@ class Index:
                 self.db.set_meta("model", self.model)
                 self.db.set_meta("dim", self.embedder.dim)
                 self.db.set_meta("format", FORMAT_VERSION)
+                self.db.set_meta("embed_text", CONTEXT_RECIPE)
             self.dim = self.embedder.dim
+
+    @property
+    def embed_recipe(self) -> str:
+        """How passage text becomes embedded text (kb/context.py); older indexes embedded it plain."""
+        return self.db.get_meta("embed_text") or PLAIN_RECIPE
 
     # -- vectors --------------------------------------------------------------------------
     @property

@@ -394,11 +394,14 @@ class Ingestor:
                prepared: PreparedDoc, report: IngestReport) -> None:
         from kb.keywords import index_body
 
+        from kb.context import embedding_texts
+
         passages = prepared.passages
-        shas = [text_sha(p.text) for p in passages]
+        texts = embedding_texts(passages, document.title, self.index.embed_recipe)
+        shas = [text_sha(t) for t in texts]  # the vector cache key: what the model read
         t0 = time.perf_counter()
         cached = self.index.db.cached_vectors(shas)
-        missing = {sha: p.text for sha, p in zip(shas, passages) if sha not in cached}
+        missing = {sha: t for sha, t in zip(shas, texts) if sha not in cached}
         fresh = self._embed(missing)
         report.embedded += len(fresh)
         vectors = np.stack([cached[s] if s in cached else fresh[s] for s in shas])

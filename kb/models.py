@@ -105,6 +105,8 @@ class Document:
     url: str | None = None
     tags: list[str] = field(default_factory=list)
     ingested_at: str | None = None
+    #: ids of this document's versions in other languages (kb/translations.py)
+    translations: list[str] = field(default_factory=list)
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)

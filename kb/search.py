@@ -62,6 +62,7 @@ class _Candidate:
     score: float = 0.0
     dense: float | None = None
     keyword: float | None = None
+    rerank: float | None = None
     ranks: dict[str, int] = field(default_factory=dict)
 
 
@@ -128,23 +129,50 @@ class Searcher:
         if query.mode in ("hybrid", "keyword"):
             lists["keyword"] = self._keyword(query.text, query_lang, depth, allowed, expansion.aliases)
         weights = {"dense": 1.0, "keyword": settings.keyword_weight}
-        fused = fuse(lists, weights, settings.rrf_k, self._cross_lingual(lists, query_lang))[: query.k * GROUP_DEPTH]
+        fused = fuse(lists, weights, settings.rrf_k, self._cross_lingual(query.text, lists, query_lang))
+        if settings.reranker:
+            fused = self._rerank(query.text, fused, settings.reranker, query.k)
+        fused = fused[: query.k * GROUP_DEPTH]
         filtered = allowed is not None
         return SearchResult(query.text, self._cite(fused, query.k, None if filtered else query_lang),
                             id=query.id, query_lang=query_lang)
 
-    def _cross_lingual(self, lists: dict[str, list[tuple[int, float]]], query_lang: str | None):
-        """Keyword matches in another language than the query's count less in fusion.
+    def _rerank(self, text: str, fused: list[_Candidate], model: str, k: int) -> list[_Candidate]:
+        """The top fused candidates in the cross-encoder's order, scored by it (kb/rerank.py)."""
+        from kb.rerank import DEPTH, get_reranker
 
-        Across languages a keyword match is mostly a shared name or number, sometimes the
-        answer but often noise; dense retrieval is what carries meaning across languages
-        (measured: bench/xquad.py, bench/eval_corpus.py --sweep).
+        top = fused[: max(DEPTH, 2 * k)]
+        passages = self.index.db.passages_by_rowids([c.rowid for c in top])
+        top = [c for c in top if c.rowid in passages]
+        for cand, score in zip(top, get_reranker(model).scores(text, [passages[c.rowid].text for c in top])):
+            cand.rerank = cand.score = score
+        return sorted(top, key=lambda c: (-c.score, c.rowid))
+
+    def _cross_lingual(self, text: str, lists: dict[str, list[tuple[int, float]]], query_lang: str | None):
+        """Keyword matches in another language than the query's count less in fusion, unless
+        they match a name of the query.
+
+        Across languages the words that match are mostly shared function-like words and
+        cognates, noise beside dense retrieval, which carries meaning across languages; a
+        name, acronym or number ("Migration Matters", "DT4E", "2030") is the exception
+        (measured: bench/xquad.py, bench/eval_corpus.py).
         """
+        from kb.keywords import fold, names
+
         factor = self.settings.cross_keyword_weight
         if "dense" not in lists or not lists.get("keyword") or not query_lang or factor == 1.0:
             return None
-        langs = self.index.db.langs_of([r for r, _ in lists["keyword"]])
-        return {"keyword": {r: factor for r, _ in lists["keyword"] if langs.get(r) not in (None, query_lang)}}
+        rows = self.index.db.langs_of([r for r, _ in lists["keyword"]], with_text=True)
+        wanted = names(text)
+        scale: dict[int, float] = {}
+        for rowid, _ in lists["keyword"]:
+            lang, body = rows.get(rowid, (None, ""))
+            if lang in (None, query_lang):
+                continue
+            if wanted and any(n in fold(body) for n in wanted):
+                continue
+            scale[rowid] = factor
+        return {"keyword": scale}
 
     #: passages an OR keyword query may touch (term by term, rarest first); see match_expression
     KEYWORD_BUDGET = 20_000
@@ -203,7 +231,8 @@ class Searcher:
             cand = by_id[g.found]
             passage = passages[g.rowid]
             extra: dict[str, object] = {
-                "scores": {k: v for k, v in (("dense", cand.dense), ("keyword", cand.keyword)) if v is not None},
+                "scores": {k: v for k, v in (("dense", cand.dense), ("keyword", cand.keyword), ("rerank", cand.rerank))
+                           if v is not None},
                 "types": types.get(g.rowid, {}),
             }
             others = versions_by_language(g, langs)

@@ -35,10 +35,10 @@ from kb.embed import default_model
 pytest_plugins = ["conftest_api_helpers"]
 
 RESULT_KEYS = {"rank", "score", "passage_id", "text", "lang", "citation", "cite"}
-OPTIONAL_RESULT_KEYS = {"scores", "types"}
+OPTIONAL_RESULT_KEYS = {"scores", "types", "translations", "duplicates"}
 CITATION_KEYS = {"doc_id", "title", "source", "page_start", "page_end", "paragraph", "section"}
 DOCUMENT_KEYS = {"doc_id", "source", "title", "lang", "format", "sha256", "pages", "passages",
-                 "organisation", "year", "country", "url", "tags", "ingested_at"}
+                 "organisation", "year", "country", "url", "tags", "ingested_at", "translations"}
 
 
 def search(server: Server, body: object, **kwargs: object) -> httpx.Response:
@@ -563,3 +563,16 @@ def test_ingest_while_serving_is_picked_up_without_restart(index_copy: Path, tmp
         assert server.process.poll() is None, "the server kept running (no restart)"
     finally:
         server.stop()
+
+
+def test_search_names_translations_and_documents_list_their_versions(api_server: Server) -> None:
+    """GCM objective 18 is in the base index in English and Spanish: linked at ingestion."""
+    query = "¿Cómo facilitar el reconocimiento mutuo de las cualificaciones de los trabajadores migrantes?"
+    data = search(api_server, {"query": query, "k": 5}).json()
+    assert_result_object(data, query, 5)
+    top = data["results"][0]
+    assert top["lang"] == "es"
+    (version,) = top["translations"]
+    assert version["lang"] == "en" and version["cite"] and set(version["citation"]) == CITATION_KEYS
+    doc = get(api_server, f"/documents/{top['citation']['doc_id']}").json()
+    assert doc["translations"] == [version["doc_id"]]

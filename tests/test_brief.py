@@ -23,6 +23,7 @@ from kb.brief import (FORMATS, build_pack, load_topics, make_brief, normalise_fo
 from kb.brief.excerpt import choose, sentence_spans
 from kb.brief.pack import ELLIPSIS, Pack
 from kb.brief.render_md import escape, unescape
+from kb.embed import default_model
 from kb.errors import UsageError
 
 from conftest import CORPUS, ROOT
@@ -243,7 +244,7 @@ def test_markdown_pack(pack, brief_kb):
         assert unescape(sources[source.number - 1]).startswith(f"{source.number}. **{source.title}**")
         assert source.location in sources[source.number - 1]
     assert re.search(r"Généré par kb \S+ le \d{4}-\d\d-\d\d \d\d:\d\d:\d\d UTC à partir de l’index "
-                     r"« index » \(modèle usem3", md.strip().splitlines()[-1])
+                     rf"« index » \(modèle {re.escape(default_model())}", md.strip().splitlines()[-1])
 
 
 # -- HTML -----------------------------------------------------------------------------------------

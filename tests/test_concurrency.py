@@ -28,7 +28,8 @@ class Ingest:
     """A `kb ingest` in the background, with each stderr line time-stamped."""
 
     def __init__(self, index: Path, files: list[Path], *extra: str) -> None:
-        self.proc = subprocess.Popen([*KB, "ingest", *map(str, files), "--index", str(index), *extra],
+        self.proc = subprocess.Popen([*KB, "ingest", *map(str, files), "--index", str(index), "--model", ct.MODEL,
+                                      *extra],
                                      stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=ROOT,
                                      start_new_session=True)
         self.lines: list[tuple[float, str]] = []
@@ -87,7 +88,7 @@ def test_second_writer_fails_fast_with_a_clear_message(tmp_path: Path) -> None:
     try:
         _wait_for_lock(index, first)
         started = time.monotonic()
-        second = subprocess.run([*KB, "ingest", *map(str, SECOND), "--index", str(index)],
+        second = subprocess.run([*KB, "ingest", *map(str, SECOND), "--index", str(index), "--model", ct.MODEL],
                                 capture_output=True, text=True, cwd=ROOT, timeout=120)
         took = time.monotonic() - started
         assert first.proc.poll() is None, "the test needs the first ingest still running"

