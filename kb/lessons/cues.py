@@ -23,16 +23,18 @@ from kb.errors import UsageError
 TYPES: tuple[str, ...] = ("barrier", "good_practice", "recommendation", "risk", "context")
 DEFAULT_CUES_PATH = Path(__file__).resolve().parent.parent / "data" / "lesson_cues.yaml"
 #: bumped when the way cues are applied changes, so that a fingerprint also covers the code
-LABELER_VERSION = "1"
+LABELER_VERSION = "2"
 
 _SCORING_DEFAULTS: dict[str, Any] = {
     "threshold": 0.5,
     "weights": {"heading": 0.6, "lead_in": 0.55, "cue": 0.7, "similarity": 0.45},
     "cue_rate": 0.8,
+    "heading_cues": 0.0,
     "lead_chars": 160,
     "lead_bonus": 1.0,
-    "similarity_margin": 0.02,
-    "similarity_span": 0.08,
+    "similarity_margin": 1.0,
+    "similarity_span": 1.0,
+    "similarity_calibration": {},
     "secondary_threshold": 0.65,
     "secondary_support": 0.0,
     "secondary_excluded": {},
@@ -148,14 +150,33 @@ class TypeCues:
 
 
 @dataclass(frozen=True)
+class Calibration:
+    """How one embedding model spreads similarities to the label descriptions.
+
+    ``scale`` is the standard deviation, over a corpus's passages, of a passage's
+    similarity to a type's descriptions minus its mean similarity to all types (taken
+    about each type's own mean); ``center`` is that difference's mean per type (a type whose descriptions are close to
+    every passage gets no evidence for free). Both are measured without any labels
+    (``bench/lessons_eval.py --calibrate``) and hold only for the descriptions whose
+    fingerprint is ``descriptions``.
+    """
+
+    scale: float
+    center: Mapping[str, float]
+    descriptions: str = ""
+
+
+@dataclass(frozen=True)
 class Scoring:
     threshold: float
     weights: Mapping[str, float]
     cue_rate: float
+    heading_cues: float
     lead_chars: int
     lead_bonus: float
     similarity_margin: float
     similarity_span: float
+    similarity_calibration: Mapping[str, Calibration]
     secondary_threshold: float
     secondary_support: float
     secondary_excluded: Mapping[str, tuple[str, ...]]
@@ -178,10 +199,21 @@ class Cues:
     #: lowers every lesson type, and the cues that recognise such text
     meta_weight: float = 0.0
     meta: tuple[Cue, ...] = ()
+    #: headings of the document's apparatus (references, resources, contents): no type at all
+    meta_headings: tuple[Cue, ...] = ()
+    #: a passage this short (letters) that is mostly about the document ("for more practices,
+    #: visit ...") gets no type either
+    meta_short: int = 0
 
     def descriptions(self) -> list[tuple[str, str]]:
         """(type, description) for every description, in a stable order."""
         return [(t, d) for t in TYPES for d in self.types[t].descriptions]
+
+    @property
+    def descriptions_fingerprint(self) -> str:
+        """A short hash of the descriptions: a model's calibration holds only for these."""
+        text = "\n".join(f"{t}\t{d}" for t, d in self.descriptions())
+        return hashlib.sha256(text.encode()).hexdigest()[:12]
 
 
 def cues_fingerprint(path: str | Path | None = None) -> str:
@@ -243,20 +275,25 @@ def parse_cues(raw: Any, path: str | Path = "<cues>", fingerprint: str = "") -> 
     if missing:
         raise CueFileError(f"{where}: missing lesson type(s): {', '.join(missing)}")
     types = {t: _type_cues(t, types_raw[t], f"{where}: types.{t}") for t in TYPES}
-    meta_weight, meta = _meta(raw.get("meta"), f"{where}: meta")
-    return Cues(Path(path), fingerprint, version, scoring, types, meta_weight, tuple(meta))
+    meta_weight, meta, meta_headings, meta_short = _meta(raw.get("meta"), f"{where}: meta")
+    return Cues(Path(path), fingerprint, version, scoring, types, meta_weight, tuple(meta),
+                tuple(meta_headings), meta_short)
 
 
-def _meta(raw: Any, where: str) -> tuple[float, list[Cue]]:
-    """``meta:``: cues of text about the document itself, which lower every lesson type."""
+def _meta(raw: Any, where: str) -> tuple[float, list[Cue], list[Cue], int]:
+    """``meta:``: cues of text about the document itself, which lower every lesson type;
+    headings of its apparatus and the length below which such text gets no type."""
     if raw is None:
-        return 0.0, []
+        return 0.0, [], [], 0
     if not isinstance(raw, Mapping):
         raise CueFileError(f"{where}: expected a mapping with 'weight' and 'cues'")
-    unknown = set(raw) - {"weight", "cues"}
+    unknown = set(raw) - {"weight", "cues", "headings", "short"}
     if unknown:
-        raise CueFileError(f"{where}: unknown key(s) {', '.join(sorted(map(str, unknown)))}; expected cues, weight")
-    return _number(raw.get("weight", 0.5), f"{where}.weight", 0.0, 1.0), _patterns(raw.get("cues"), f"{where}.cues")
+        raise CueFileError(f"{where}: unknown key(s) {', '.join(sorted(map(str, unknown)))}; "
+                           "expected cues, headings, short, weight")
+    return (_number(raw.get("weight", 0.5), f"{where}.weight", 0.0, 1.0), _patterns(raw.get("cues"), f"{where}.cues"),
+            _patterns(raw.get("headings"), f"{where}.headings"),
+            int(_number(raw.get("short", 0), f"{where}.short", 0, 100_000)))
 
 
 def _number(value: Any, where: str, lo: float, hi: float) -> float:
@@ -288,10 +325,13 @@ def _scoring(raw: Any, where: str) -> Scoring:
         threshold=_number(merged["threshold"], f"{where}: scoring.threshold", 0.01, 0.99),
         weights={k: _number(v, f"{where}: scoring.weights.{k}", 0.0, 1.0) for k, v in weights.items()},
         cue_rate=_number(merged["cue_rate"], f"{where}: scoring.cue_rate", 0.01, 10.0),
+        heading_cues=_number(merged["heading_cues"], f"{where}: scoring.heading_cues", 0.0, 2.0),
         lead_chars=int(_number(merged["lead_chars"], f"{where}: scoring.lead_chars", 0, 10_000)),
         lead_bonus=_number(merged["lead_bonus"], f"{where}: scoring.lead_bonus", 0.0, 10.0),
-        similarity_margin=_number(merged["similarity_margin"], f"{where}: scoring.similarity_margin", -1.0, 1.0),
-        similarity_span=_number(merged["similarity_span"], f"{where}: scoring.similarity_span", 0.001, 2.0),
+        similarity_margin=_number(merged["similarity_margin"], f"{where}: scoring.similarity_margin", -10.0, 10.0),
+        similarity_span=_number(merged["similarity_span"], f"{where}: scoring.similarity_span", 0.01, 20.0),
+        similarity_calibration=_calibrations(merged["similarity_calibration"],
+                                             f"{where}: scoring.similarity_calibration"),
         secondary_threshold=_number(merged["secondary_threshold"], f"{where}: scoring.secondary_threshold", 0.01, 1.0),
         secondary_support=_number(merged["secondary_support"], f"{where}: scoring.secondary_support", 0.0, 1.0),
         secondary_excluded=_exclusions(merged["secondary_excluded"], f"{where}: scoring.secondary_excluded"),
@@ -300,6 +340,32 @@ def _scoring(raw: Any, where: str) -> Scoring:
         context_margin=_number(merged["context_margin"], f"{where}: scoring.context_margin", -1.0, 1.0),
         min_letters=int(_number(merged["min_letters"], f"{where}: scoring.min_letters", 0, 100_000)),
     )
+
+
+def _calibrations(raw: Any, where: str) -> dict[str, Calibration]:
+    """{model name: {scale: s, center: {type: c}, descriptions: fingerprint}}."""
+    if not isinstance(raw, Mapping):
+        raise CueFileError(f"{where}: expected a mapping of a model name to its calibration")
+    out: dict[str, Calibration] = {}
+    for model, item in raw.items():
+        place = f"{where}.{model}"
+        if not isinstance(model, str) or not isinstance(item, Mapping):
+            raise CueFileError(f"{place}: expected {{scale: ..., center: {{type: ...}}, descriptions: ...}}")
+        unknown = set(item) - {"scale", "center", "descriptions"}
+        if unknown or "scale" not in item:
+            raise CueFileError(f"{place}: expected scale, center and descriptions, got {', '.join(map(str, item))}")
+        center = item.get("center") or {}
+        if not isinstance(center, Mapping) or any(k not in TYPES for k in center):
+            raise CueFileError(f"{place}.center: expected a mapping of a lesson type to a number")
+        fingerprint = item.get("descriptions", "")
+        if not isinstance(fingerprint, str):
+            raise CueFileError(f"{place}.descriptions: expected the descriptions' fingerprint (a string)")
+        out[model] = Calibration(
+            scale=_number(item["scale"], f"{place}.scale", 1e-4, 10.0),
+            center={t: _number(v, f"{place}.center.{t}", -1.0, 1.0) for t, v in center.items()},
+            descriptions=fingerprint,
+        )
+    return out
 
 
 def _type_thresholds(raw: Any, where: str) -> dict[str, float]:
@@ -381,7 +447,15 @@ def _patterns(raw: Any, where: str) -> list[Cue]:
             if not isinstance(item, str) or not item.strip():
                 raise CueFileError(f"{place}: expected a phrase or /regular expression/, got {item!r}")
             out.append(Cue(item, compile_pattern(item, place), weight, phrase_words(item)))
-    return out
+    # languages are only for readability: a phrase listed under two of them ("obstacle*"
+    # in en and fr) is one cue, counted once, with the larger weight
+    unique: dict[str, Cue] = {}
+    for cue in out:
+        key = cue.source.strip() if cue.words is None else " ".join(
+            w + ("*" if prefix else "") for w, prefix in cue.words)
+        if key not in unique or unique[key].weight < cue.weight:
+            unique[key] = cue
+    return list(unique.values())
 
 
 def phrase_words(text: str) -> tuple[tuple[str, bool], ...] | None:
