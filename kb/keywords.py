@@ -111,29 +111,3 @@ def match_expression(query: str, lang: str | None, doc_freq=None, budget: int | 
     if phrase:
         expr = f"{_quote(' '.join(content))} OR {expr}"
     return expr
-
-
-def _is_stopword(word: str) -> bool:
-    folded = fold(word)
-    return any(folded in stop for stop in STOPWORDS.values())
-
-
-def names(query: str) -> list[str]:
-    """Names in a query, which read the same in every language: "migration matters", "dt4e".
-
-    A name is a run of words capitalised after the first word of a question (any word of a
-    query of three words or fewer), in capitals, or holding a digit ("Migration Matters",
-    "Jordanie", "DT4E", "EU-Passworld", "2030"). Folded, like FTS bodies; a run is one phrase.
-    """
-    words = list(_WORD.finditer(query))
-    short = len(words) <= 3
-    runs: list[list[str]] = [[]]
-    for i, match in enumerate(words):
-        word = match.group()
-        is_name = (any(c.isdigit() for c in word) or (len(word) > 1 and word.isupper())
-                   or (word[0].isupper() and (i > 0 or (short and not _is_stopword(word)))))
-        if is_name:
-            runs[-1].append(fold(word))
-        elif runs[-1]:
-            runs.append([])
-    return list(dict.fromkeys(" ".join(r) for r in runs if r))

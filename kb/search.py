@@ -7,6 +7,7 @@ lists without having to calibrate their scores against each other.
 
 from __future__ import annotations
 
+import re
 from collections import OrderedDict
 from dataclasses import asdict, dataclass, field
 from typing import Sequence
@@ -148,31 +149,27 @@ class Searcher:
             cand.rerank = cand.score = score
         return sorted(top, key=lambda c: (-c.score, c.rowid))
 
-    def _cross_lingual(self, text: str, lists: dict[str, list[tuple[int, float]]], query_lang: str | None):
-        """Keyword matches in another language than the query's count less in fusion, unless
-        they match a name of the query.
+    #: a query of at most this many words is a lookup ("EU-Passworld", "Jordanie", "DT4E"):
+    #: its keyword matches count in every language, and its language is a guess anyway
+    LOOKUP_WORDS = 3
 
-        Across languages the words that match are mostly shared function-like words and
-        cognates, noise beside dense retrieval, which carries meaning across languages; a
-        name, acronym or number ("Migration Matters", "DT4E", "2030") is the exception
-        (measured: bench/xquad.py, bench/eval_corpus.py).
+    def _cross_lingual(self, text: str, lists: dict[str, list[tuple[int, float]]], query_lang: str | None):
+        """Keyword matches in another language than the question's are weighted down in fusion.
+
+        Across languages the words that match are cognates and the names an article repeats
+        in every paragraph: on XQuAD every share of them given to fusion cost Recall@1
+        (en-es: 0.875 dense, 0.815 with a quarter weight, 0.868 counting only names found in
+        one passage), so by default they count nothing and a question's hybrid ranking in
+        another language is its dense one. Short lookups keep them (LOOKUP_WORDS).
         """
-        from kb.keywords import fold, names
+        from kb.keywords import tokens
 
         factor = self.settings.cross_keyword_weight
-        if "dense" not in lists or not lists.get("keyword") or not query_lang or factor == 1.0:
+        if ("dense" not in lists or not lists.get("keyword") or not query_lang or factor == 1.0
+                or len(tokens(text)) <= self.LOOKUP_WORDS):
             return None
-        rows = self.index.db.langs_of([r for r, _ in lists["keyword"]], with_text=True)
-        wanted = names(text)
-        scale: dict[int, float] = {}
-        for rowid, _ in lists["keyword"]:
-            lang, body = rows.get(rowid, (None, ""))
-            if lang in (None, query_lang):
-                continue
-            if wanted and any(n in fold(body) for n in wanted):
-                continue
-            scale[rowid] = factor
-        return {"keyword": scale}
+        langs = self.index.db.langs_of([r for r, _ in lists["keyword"]])
+        return {"keyword": {r: factor for r, _ in lists["keyword"] if langs.get(r) not in (None, query_lang)}}
 
     #: passages an OR keyword query may touch (term by term, rarest first); see match_expression
     KEYWORD_BUDGET = 20_000
@@ -218,11 +215,12 @@ class Searcher:
         links = db.translations_of(ranked)
         linked = {other for versions in links.values() for other, _ in versions}
         passages = db.passages_by_rowids(list(dict.fromkeys([*ranked, *linked])))
-        ranked = [r for r in ranked if r in passages]  # removed between retrieval and citation
+        by_id = {c.rowid: c for c in candidates}
+        ranked = [r for r in ranked if r in passages  # removed between retrieval and citation
+                  and not (by_id[r].keyword is None and only_links(passages[r].text))]
         langs = {r: p.lang for r, p in passages.items()}
         keys = {r: text_key(passages[r].text) for r in ranked}
         groups = group(ranked, links, langs, keys, prefer, k)
-        by_id = {c.rowid: c for c in candidates}
         shown = {g.rowid for g in groups}
         docs = db.documents_by_ids(p.doc_id for p in passages.values())
         types = db.passage_types(shown)
@@ -264,6 +262,18 @@ def fuse(lists: dict[str, list[tuple[int, float]]], weights: dict[str, float], r
         for cand in cands.values():
             cand.score = getattr(cand, name)
     return sorted(cands.values(), key=lambda c: (-c.score, c.rowid))
+
+
+_URL = re.compile(r"(?:https?://|www\.)\S+")
+
+
+def only_links(text: str) -> bool:
+    """A passage that is a list of web addresses (a footnote block): found by its words only.
+
+    Embedding models place such passages near many questions (their vectors say little),
+    so a dense-only match to one is noise; a keyword match ("eupassworld.eu") is kept.
+    """
+    return sum(c.isalpha() for c in _URL.sub(" ", text)) < 20
 
 
 def _version(passage: Passage, docs: dict) -> dict[str, object]:

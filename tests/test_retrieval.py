@@ -168,3 +168,21 @@ def test_a_trained_reranker_keeps_the_answer_on_top(small_index):
     with KnowledgeBase.open(settings) as kb:
         top = kb.search("Which documents do refugees lack to use labour migration pathways?", k=3).hits[0]
     assert "documents" in top.passage.text
+
+
+def test_link_lists_are_not_answers_by_meaning_only(small_index):
+    """Footnote blocks of bare URLs sit near every question in e5's space; a dense-only match
+    to one is dropped, a keyword match (someone searching the address) is kept."""
+    from kb.search import only_links
+
+    with _kb(small_index) as kb:
+        links = [p for d in kb.documents() for p in kb.index.db.passages_of(d.doc_id) if only_links(p.text)]
+        assert links, "the small index should hold a link-only passage (the mission paper's notes)"
+        for question in ("Why do employers tend to overlook the skills of candidates who need international protection?",
+                         "skills recognition barriers for refugees"):
+            for mode in ("dense", "hybrid"):
+                hits = kb.search(question, k=10, mode=mode).hits
+                assert not any(only_links(h.passage.text) for h in hits), (question, mode)
+        word = next(w for w in links[0].text.split() if "." in w).split("//")[-1].split("/")[0]
+        assert any(h.passage.passage_id == links[0].passage_id
+                   for h in kb.search(word, k=10, mode="keyword").hits), word

@@ -21,6 +21,7 @@ from kb.brief.select import Candidate, Picker
 from kb.brief.topics import TopicsSpec, load_topics
 from kb.brief.translations import Translation, TranslationFinder
 from kb.brief.vectors import Vectors
+from kb.group import text_key
 from kb.library import KnowledgeBase
 from kb.search import citation_for
 
@@ -30,7 +31,7 @@ class _PackState:
 
     def __init__(self) -> None:
         self.ids: set[str] = set()
-        self.vectors: list[np.ndarray] = []
+        self.keys: set[str] = set()  # texts quoted (kb.group.text_key): a copy in another file is not quoted again
         self.sources: dict[str, Source] = {}
 
     def renumber(self, quotes: list[Quote]) -> None:
@@ -70,14 +71,15 @@ def build_pack(kb: KnowledgeBase, spec: TopicsSpec | Mapping[str, Any] | str, *,
     pickers = [Picker(cands) for cands in pools]
     question_vectors = [vectors.queries(t.questions) for t in spec.topics]
     quotes: list[list[Quote]] = [[] for _ in spec.topics]
-    # round robin: every topic takes its best quote before any topic takes a second one, so
-    # a passage that fits two topics cannot leave a later topic with nothing
+    # round robin: every topic takes its best quote before any topic takes a second one, the
+    # topic with the fewest candidates first, so that a passage fitting two topics does not
+    # leave one of them with nothing
     open_topics = list(range(len(spec.topics)))
     while open_topics:
-        for t in list(open_topics):
+        for t in sorted(open_topics, key=lambda t: (len(pickers[t].pool), t)):
             made = None
             while made is None:
-                cand = pickers[t].pick(state.ids, state.vectors)
+                cand = pickers[t].pick(state.ids, state.keys)
                 if cand is None:
                     break
                 made = _quote(kb, vectors, finder, cand, spec.lang, state, question_vectors[t])
@@ -114,7 +116,7 @@ def _quote(kb: KnowledgeBase, vectors: Vectors, finder: TranslationFinder, cand:
         other = kb.passage(swap.passage_id) if swap is not None else None
         if other is not None:
             state.ids.add(passage.passage_id)
-            state.vectors.append(vector)
+            state.keys.add(text_key(passage.text))
             original = Translation(passage.lang or "?", passage.passage_id, passage.doc_id)
             passage, vector = other, vectors.passages([other])[0]
             citation = citation_for(passage, kb.document(passage.doc_id))
@@ -125,7 +127,7 @@ def _quote(kb: KnowledgeBase, vectors: Vectors, finder: TranslationFinder, cand:
     translations = [t for t in translations if t.passage_id != passage.passage_id]
     state.ids.add(passage.passage_id)
     state.ids.update(t.passage_id for t in translations)
-    state.vectors.append(vector)
+    state.keys.add(text_key(passage.text))
     quote = Quote(
         passage_id=passage.passage_id, doc_id=passage.doc_id, text=excerpt.text, citation=citation,
         lang=passage.lang, other_languages=sorted({t.lang for t in translations if t.lang != passage.lang}),

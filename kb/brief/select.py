@@ -16,14 +16,13 @@ from typing import Any, Sequence
 
 import numpy as np
 
+from kb.group import text_key
 from kb.models import Citation, Passage
 
 #: weight of relevance against redundancy in MMR
 LAMBDA = 0.7
 #: cost of each passage already chosen from the same document (relevance is scaled to 0..1)
 DOC_PENALTY = 0.15
-#: two passages this similar say the same thing (a copy of the same text, a translation)
-DUPLICATE_SIM = 0.9
 MIN_LETTERS = 100
 _URL = re.compile(r"https?://\S+|www\.\S+")
 _SENTENCE_END = re.compile(r"[.!?…](?=[\s\"'”»)]|$)")
@@ -60,8 +59,9 @@ class Picker:
     """MMR, one pick at a time, so that each quote's translations are excluded before the next pick.
 
     A candidate is skipped outright when its id is in ``used_ids`` (already quoted, or a
-    translation of something quoted) or when it nearly duplicates an earlier quote
-    (``used_vectors``: the same text in another file). Among the rest, each pick
+    translation of something quoted) or its text is in ``used_keys`` (the same text in
+    another file; kb.group.text_key). Vectors cannot tell: e5 puts a list's items, which
+    share their embedded header, above any fixed threshold. Among the rest, each pick
     trades relevance against similarity to this topic's quotes, and each quote already
     taken from the same document costs ``DOC_PENALTY``.
     """
@@ -71,9 +71,9 @@ class Picker:
         self.vectors: list[np.ndarray] = []
         self.per_doc: Counter[str] = Counter()
 
-    def pick(self, used_ids: set[str], used_vectors: Sequence[np.ndarray]) -> Candidate | None:
+    def pick(self, used_ids: set[str], used_keys: set[str]) -> Candidate | None:
         self.pool = [c for c in self.pool
-                     if c.passage_id not in used_ids and not _near(c.vector, used_vectors)]
+                     if c.passage_id not in used_ids and text_key(c.passage.text) not in used_keys]
         if not self.pool:
             return None
         best = max(self.pool, key=lambda c: (self._value(c), c.score, c.passage_id))
@@ -89,6 +89,3 @@ class Picker:
         sim = max((float(c.vector @ v) for v in self.vectors), default=0.0)
         return LAMBDA * c.score - (1 - LAMBDA) * sim - DOC_PENALTY * self.per_doc[c.doc_id]
 
-
-def _near(vector: np.ndarray, others: Sequence[np.ndarray]) -> bool:
-    return any(float(vector @ o) >= DUPLICATE_SIM for o in others)

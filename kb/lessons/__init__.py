@@ -42,6 +42,7 @@ from typing import TYPE_CHECKING, Callable, Sequence
 
 import numpy as np
 
+from kb.context import SENTENCE_SPLIT, lead_ins as lead_ins_of
 from kb.lessons.cues import (
     DEFAULT_CUES_PATH,
     TYPES,
@@ -72,8 +73,6 @@ _SPREAD_TO_SCALE = 0.32
 _URL = re.compile(r"(?:https?://|www\.)\S+", re.IGNORECASE)
 _FOOTNOTE_START = re.compile(r"^\s{0,3}\d{1,3}\s{1,4}(?=[^\W\d_]|[\"“«(\[])")
 _CITATION_YEAR = re.compile(r"\((?:19|20)\d{2}\)|\b(?:pg|pp|p)\.\s?\d")
-_SUB_LABEL = re.compile(r"^(?:\(?[a-z]{1,2}\)|\([ivx]{1,5}\)|[ivx]{1,5}\)|\(\d{1,2}\))$")
-_LIST_ITEM = re.compile(r"^\s*(?:[-–—•▪■●◦➢►o]\s|\(?[a-z]\)\s|\(?[ivx]{1,4}\)\s|\d{1,2}[.)]\s|[a-z]\.\s)")
 _SECTION_NUMBER = re.compile(r"^\s*(?:#{1,6}\s+)?((?:\d{1,2}|[IVXL]{1,5})(?:\.\d{1,2}){0,4})\.?(?=\s)")
 _LEADER = re.compile(r"[.…·_]{5,}\s*(?:\d{1,4}|[ivxlc]{1,6})\b", re.IGNORECASE)
 #: meta evidence from which a short passage is a pointer ("for more practices, visit ...")
@@ -81,7 +80,6 @@ _POINTER_EVIDENCE = 0.65
 _BOX = re.compile(r"^\s*(?:box|encadr[ée]|recuadro)\b", re.IGNORECASE)
 #: how much of a parent section's heading evidence a numbered sub-section inherits, per level
 _PARENT_DECAY = 0.8
-_SENTENCE_SPLIT = re.compile(r"(?<=[.!?])\s+(?=[\"'«“(¿¡]?[A-ZÀ-ÖØ-Þ0-9])")
 
 #: display names, for briefs and terminal output
 _TYPE_LABELS = {
@@ -175,7 +173,7 @@ class LessonLabeler:
         """``label`` with the evidence behind each decision (for benchmarks and debugging)."""
         passages = list(passages)
         similarity = self._similarity(vectors, len(passages))
-        lead_ins = self._lead_ins(passages)
+        lead_ins = lead_ins_of(passages)
         headings = self._heading_trail(passages)
         return [self._decide(p, lead_ins[i], similarity[i] if similarity is not None else None, headings[i])
                 for i, p in enumerate(passages)]
@@ -301,7 +299,7 @@ class LessonLabeler:
         type whose words are scattered over sentences about something else is not kept.
         """
         best = {t: 0.0 for t in TYPES if t != "context"}
-        for sentence in _SENTENCE_SPLIT.split(text):
+        for sentence in SENTENCE_SPLIT.split(text):
             if len(sentence) < 30:
                 continue
             ev = self._cue_scores(sentence, lead_weight=False)
@@ -338,28 +336,6 @@ class LessonLabeler:
                     for t in TYPES:
                         scores[t] = max(scores[t], decay * parent[t])
             out.append(scores)
-        return out
-
-    def _lead_ins(self, passages: list["Passage"]) -> list[str | None]:
-        """For each passage that is a list item, the sentence that introduces its list."""
-        out: list[str | None] = [None] * len(passages)
-        last_by_label: dict[tuple[str, str], int] = {}
-        for i, p in enumerate(passages):
-            parent = None
-            for label in _parents(p.paragraph):
-                j = last_by_label.get((p.doc_id, label))
-                if j is not None:
-                    parent = passages[j].text
-                    break
-            if parent is None and i > 0:
-                prev = passages[i - 1]
-                same_doc = prev.doc_id == p.doc_id and prev.section == p.section
-                if same_doc and prev.text.rstrip().endswith(":") and _LIST_ITEM.match(p.text):
-                    parent = prev.text
-            if parent is not None:
-                out[i] = _introducing_sentence(parent)
-            if p.paragraph:
-                last_by_label[(p.doc_id, p.paragraph)] = i
         return out
 
     # -- decision -----------------------------------------------------------------------
@@ -417,37 +393,12 @@ class LessonLabeler:
         return Evidence(signals, confidence, types)
 
 
-def _parents(paragraph: str | None) -> list[str]:
-    """"10 (3) a)" -> ["10 (3)", "10"]; "8 c)" -> ["8"]; "8" or "2–3" -> []."""
-    if not paragraph:
-        return []
-    tokens = paragraph.split()
-    out = []
-    while len(tokens) > 1 and _SUB_LABEL.match(tokens[-1]):
-        tokens = tokens[:-1]
-        out.append(" ".join(tokens))
-    return out
-
-
 def _section_number(section: str | None) -> str | None:
     """"6.2" for "6.2. Establish data governance", "VI.1" for "VI.1. Définition ..."; else None."""
     if not section:
         return None
     m = _SECTION_NUMBER.match(section)
     return m.group(1) if m else None
-
-
-def _introducing_sentence(text: str) -> str:
-    """The last sentence of a list's lead-in paragraph ("... face the following obstacles:")."""
-    body = text.strip()
-    sentences = [s for s in _SENTENCE_SPLIT.split(body) if s.strip()]
-    if not sentences:
-        return body
-    last = sentences[-1]
-    # a short "as follows:" line says little on its own: keep the sentence before it too
-    if len(last) < 60 and len(sentences) > 1:
-        last = sentences[-2] + " " + last
-    return last
 
 
 def _letters(text: str) -> int:

@@ -402,15 +402,11 @@ class Database:
                 )
         return 0
 
-    def langs_of(self, rowids: Sequence[int], with_text: bool = False) -> dict[int, Any]:
-        """{rowid: lang}, or {rowid: (lang, text)} ``with_text``."""
+    def langs_of(self, rowids: Sequence[int]) -> dict[int, str | None]:
         ids = list(rowids)
         if not ids:
             return {}
         marks = ",".join("?" * len(ids))
-        if with_text:
-            return {r[0]: (r[1], r[2]) for r in self.conn.execute(
-                f"SELECT id, lang, text FROM passages WHERE id IN ({marks})", ids)}
         return {r[0]: r[1] for r in self.conn.execute(f"SELECT id, lang FROM passages WHERE id IN ({marks})", ids)}
 
     def rowid_of(self, passage_id: str) -> int | None:
@@ -430,6 +426,11 @@ class Database:
         from kb.store.links import passage_links
 
         return passage_links(self.conn, rowids)
+
+    def passage_pairs(self, a: str, b: str) -> list[tuple[int, int, float]]:
+        from kb.store.links import pair_links
+
+        return pair_links(self.conn, a, b)
 
     def document_translations(self, doc_id: str) -> list[tuple[str, float]]:
         from kb.store.links import document_links

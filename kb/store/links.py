@@ -40,6 +40,13 @@ def passage_links(conn: sqlite3.Connection, rowids: Iterable[int]) -> dict[int, 
     return out
 
 
+def pair_links(conn: sqlite3.Connection, a: str, b: str) -> list[tuple[int, int, float]]:
+    """[(passage of a, passage of b, similarity)] stored for documents ``a`` and ``b``."""
+    return [(r[0], r[1], r[2]) for r in conn.execute(
+        "SELECT t.passage, t.other, t.score FROM passage_translations t JOIN passages p ON p.id = t.passage "
+        "JOIN passages q ON q.id = t.other WHERE p.doc_id = ? AND q.doc_id = ?", (a, b))]
+
+
 def document_links(conn: sqlite3.Connection, doc_id: str) -> list[tuple[str, float]]:
     """[(other doc_id, alignment score)] for the versions of ``doc_id`` in other languages."""
     return [(r[0], r[1]) for r in conn.execute(
