@@ -657,6 +657,41 @@ def test_markdown_with_many_brackets_finishes_in_time(tmp_path: Path) -> None:
     assert out.returncode == 0, out.stderr[-2000:]
 
 
+#: 200 KB to 1 MB of openers that never close; each took minutes when something searched the
+#: rest of the text once per opener (Markdown regexes, HTMLParser at close); well under 1 s now
+HOSTILE_MARKUP = {
+    "md-unclosed-comments": ("md", lambda: "<!--" * 75_000),
+    "md-unclosed-bold": ("md", lambda: "**a " * 75_000),
+    "md-unclosed-underscores": ("md", lambda: "__a " * 75_000),
+    "md-unclosed-stars": ("md", lambda: "*a " * 100_000),
+    "md-unclosed-emphasis": ("md", lambda: "_a " * 100_000),
+    "md-bold-before-no-break-spaces": ("md", lambda: "a\u00a0**" * 75_000),
+    "md-spaces-in-heading": ("md", lambda: "# a" + " " * 300_000 + "b"),
+    "md-unclosed-autolinks": ("md", lambda: "<http://" * 40_000),
+    "html-lt": ("html", lambda: "<" * 300_000),
+    "html-unclosed-comments": ("html", lambda: "<!--" * 75_000),
+    "html-unclosed-tags": ("html", lambda: "<a " * 100_000),
+    "html-unclosed-end-tags": ("html", lambda: "</" * 300_000),
+    "html-comments-without-close": ("html", lambda: "<!--x>" * 50_000),
+    "html-cdata-without-close": ("html", lambda: "<![CDATA[x>" * 100_000),
+    "html-nested-100k": ("html", lambda: "<div>" * 100_000 + "x" + "</div>" * 100_000),
+}
+
+
+@pytest.mark.parametrize("shape", sorted(HOSTILE_MARKUP))
+def test_hostile_markup_finishes_in_time(tmp_path: Path, shape: str) -> None:
+    suffix, make = HOSTILE_MARKUP[shape]
+    path = tmp_path / f"{shape}.{suffix}"
+    path.write_text(make(), encoding="utf-8")
+    code = "import sys; from kb.extract import extract; print(extract(sys.argv[1]).char_count)"
+    try:
+        out = subprocess.run([sys.executable, "-c", code, str(path)], capture_output=True, text=True, timeout=20, cwd=ROOT)
+    except subprocess.TimeoutExpired:
+        pytest.fail(f"extracting {shape} took more than 20 s (super-linear pattern in kb/extract/{suffix.replace('md', 'markdown')}.py)")
+    assert out.returncode == 0, out.stderr[-2000:]
+    assert int(out.stdout.strip()) > 0
+
+
 @pytest.mark.parametrize("kind", ["nul", "random", "controls"])
 def test_binary_data_named_txt_is_refused(tmp_path: Path, kind: str) -> None:
     from kb.errors import ExtractionError

@@ -9,6 +9,7 @@ from __future__ import annotations
 import re
 from html.parser import HTMLParser
 from pathlib import Path
+from typing import Callable
 
 from kb.extract._common import decode_bytes, squash, stem_title
 from kb.models import ExtractedDocument, Page
@@ -24,6 +25,7 @@ _VOID = {
     "br", "img", "hr", "meta", "link", "input", "area", "base", "col", "embed", "source", "wbr",
 }  # fmt: skip
 _META_CHARSET = re.compile(rb"""<meta[^>]+charset\s*=\s*["']?\s*([A-Za-z0-9_.:-]+)""", re.I)
+_SECTION_NAME = re.compile(r"[a-zA-Z][-_.a-zA-Z0-9]*")
 
 
 class _TextParser(HTMLParser):
@@ -40,6 +42,8 @@ class _TextParser(HTMLParser):
         self._skip_depth = 0
         self._pre_depth = 0
         self._in_title = False
+        self._failed_in: str | None = None
+        self._failed_at: dict[str, int] = {}
 
     def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
         if tag == "html":
@@ -91,6 +95,32 @@ class _TextParser(HTMLParser):
         super().close()
         self._flush()
 
+    # At close(), HTMLParser (before CPython gh-135462) takes an unclosed "<!--" or "<![" as
+    # text up to the next ">" and parses on, searching the rest of the input again for the
+    # closer of each later one: "<!--x>" * 50000 was quadratic.  A search that failed from
+    # one opener fails from any later one (of the same kind) in the same buffer, so it is
+    # not repeated.  The "<" after the last ">" are escaped before parsing (_escape_tail).
+    def parse_comment(self, i: int, report: int = 1) -> int:
+        return self._unless_failed("<!--", i, super().parse_comment, report)
+
+    def parse_marked_section(self, i: int, report: int = 1) -> int:
+        name = _SECTION_NAME.match(self.rawdata, i + 3)  # closers differ: "]]>", "]>"
+        kind = "<![" + (name.group().lower() if name else "")
+        return self._unless_failed(kind, i, super().parse_marked_section, report)
+
+    def _unless_failed(
+        self, kind: str, i: int, parse: Callable[[int, int], int], report: int
+    ) -> int:
+        if self._failed_in is not self.rawdata:  # the parser keeps only the unparsed rest
+            self._failed_in = self.rawdata
+            self._failed_at = {}
+        if i >= self._failed_at.get(kind, len(self.rawdata) + 1):
+            return -1
+        end = parse(i, report)
+        if end < 0:
+            self._failed_at[kind] = i
+        return end
+
     def _flush(self) -> None:
         raw = "".join(self._buf)
         self._buf = []
@@ -109,7 +139,7 @@ def extract_html(path: Path) -> ExtractedDocument:
     data = path.read_bytes()
     text = _decode_html(data)
     parser = _TextParser()
-    parser.feed(text)
+    parser.feed(_escape_tail(text))
     parser.close()
     body = "\n\n".join(parser.blocks)
     title = squash(parser.title) or parser.first_h1 or stem_title(path)
@@ -121,6 +151,20 @@ def extract_html(path: Path) -> ExtractedDocument:
         pages=[Page(number=None, text=body + "\n" if body else "")],
         metadata=metadata,
     )
+
+
+def _escape_tail(text: str) -> str:
+    """Write the "<" after the last ">" as "&lt;": the same text once parsed, in linear time.
+
+    No tag, comment or declaration can close there, so the parser gives each back as text;
+    but at close() it first searches the rest of the input for its end, once per "<" (66k
+    "<a " without a ">", 200 KB: 7 minutes).  One difference: a "tag" cut short by a NUL
+    there was given back with its entities undecoded ("<a&lt\\0" read "<a&lt", now "<a<").
+    """
+    last = text.rfind(">")
+    if text.find("<", last + 1) < 0:
+        return text
+    return text[: last + 1] + text[last + 1 :].replace("<", "&lt;")
 
 
 def _decode_html(data: bytes) -> str:

@@ -7,10 +7,12 @@ images, emphasis and inline HTML are removed since they only add noise to embedd
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import html
 import re
+from bisect import bisect_left
 from pathlib import Path
-from typing import Any
+from typing import Any, Callable
 
 from kb.extract._common import decode_bytes, one_line, squash, stem_title
 from kb.extract.text import normalise_newlines
@@ -18,31 +20,100 @@ from kb.models import ExtractedDocument, Page
 
 _FRONT = re.compile(r"\A---[ \t]*\n(.*?)\n(?:---|\.\.\.)[ \t]*(?:\n|\Z)", re.DOTALL)
 _FENCE = re.compile(r"^\s*(```|~~~)")
-_SUBS: list[tuple[re.Pattern[str], str]] = [
-    (re.compile(r"<!--.*?-->", re.DOTALL), ""),
-    (re.compile(r"^(?:[-_*][ \t]*){3,}$", re.MULTILINE), ""),  # thematic breaks
+_Step = Callable[[str], str]
+_PARAGRAPH_BREAK = re.compile(r"(?=\n\n)")
+_BOLD_OPEN = re.compile(r"(?=(\*\*|__)\S)")
+_BOLD_CLOSE = {"**": re.compile(r"(?<=\S)(?=\*\*)"), "__": re.compile(r"(?<=\S)(?=__)")}
+
+
+def _strip_comments(text: str) -> str:
+    """``re.sub(r"<!--.*?-->", "", text, flags=re.DOTALL)`` in linear time.
+
+    The regex scans to the end of the text for every unclosed ``<!--`` (50k of them: 100 s
+    for 200 KB); here the first opener without a later ``-->`` ends the search, since no later
+    opener can have one either.
+    """
+    out: list[str] = []
+    pos = 0
+    while (start := text.find("<!--", pos)) >= 0 and (end := text.find("-->", start + 4)) >= 0:
+        out.append(text[pos:start])
+        pos = end + 3
+    out.append(text[pos:])
+    return "".join(out)
+
+
+def _strip_bold(text: str) -> str:
+    r"""``(\*\*|__)(?=\S)((?:(?!\n\n).)+?)(?<=\S)\1`` (DOTALL) replaced by ``\2``, in linear time.
+
+    The regex reads to the end of the paragraph for each opener without a closer: a
+    paragraph of 50k unclosed ``**`` (200 KB) took over 10 minutes.  Same matches here:
+    the closer of an opener at ``i`` is the first closing delimiter at ``i + 3`` or later
+    (lazy match of at least one character), taken only if no blank line starts before it.
+    """
+    opens = [(m.start(), m.group(1)) for m in _BOLD_OPEN.finditer(text)]
+    if not opens:
+        return text
+    closes = {delim: [m.start() for m in c.finditer(text)] for delim, c in _BOLD_CLOSE.items()}
+    breaks = [m.start() for m in _PARAGRAPH_BREAK.finditer(text)]
+    out: list[str] = []
+    pos = 0
+    for start, delim in opens:
+        if start < pos:
+            continue
+        ends = closes[delim]
+        k = bisect_left(ends, start + 3)
+        if k == len(ends):
+            continue
+        end = ends[k]
+        b = bisect_left(breaks, start + 2)
+        if b < len(breaks) and breaks[b] < end:
+            continue
+        out.append(text[pos:start])
+        out.append(text[start + 2 : end])
+        pos = end + 2
+    out.append(text[pos:])
+    return "".join(out)
+
+
+def _sub(pattern: str, repl: str | Callable[[re.Match[str]], str], flags: int = 0) -> _Step:
+    """One step of _SUBS: ``re.sub(pattern, repl, text, flags=flags)``, compiled once."""
+    return functools.partial(re.compile(pattern, flags).sub, repl)
+
+
+# Applied in order to prose (outside code fences).  Every step must stay linear on hostile
+# input (tests/test_bad_files.py times the known bad shapes): a lazy ".*?" or a "+" run
+# tried from each of many openers that never close reads the rest of the text each time.
+_SUBS: list[_Step] = [
+    _strip_comments,  # <!-- ... -->
+    _sub(r"^(?:[-_*][ \t]*){3,}$", "", re.MULTILINE),  # thematic breaks
     # Bracket texts exclude "[" and URLs stop at an unbalanced "(", so a run of unmatched "["
     # or "![a](" is scanned once, not once per bracket (100k "[" took minutes).
-    (re.compile(r"!\[[^\[\]]*\]\((?:[^()]|\([^()]*\))*\)", re.DOTALL), ""),  # images
-    (re.compile(r"!\[[^\[\]]*\]\[[^\[\]]*\]"), ""),  # reference images
-    (re.compile(r"\[([^\[\]]+)\]\((?:[^()]|\([^()]*\))*\)", re.DOTALL), r"\1"),  # [text](url)
-    (re.compile(r"\[([^\[\]]+)\]\[[^\[\]]*\]"), r"\1"),  # [text][ref]
-    (re.compile(r"^[ \t]*\[[^\[\]\n]+\]:[ \t]+\S+.*$", re.MULTILINE), ""),  # [ref]: url
-    (re.compile(r"<(https?://[^>\s]+)>"), r"\1"),  # autolinks
-    (re.compile(r"</?[A-Za-z][A-Za-z0-9]*(?:\s[^<>]*)?/?>"), ""),  # inline HTML tags
-    (re.compile(r"(\*\*|__)(?=\S)((?:(?!\n\n).)+?)(?<=\S)\1", re.DOTALL), r"\2"),  # bold
-    (re.compile(r"\*{2,}"), ""),  # leftover bold markers (pandoc glues them to no-break spaces)
-    (re.compile(r"(?<=[^\s*])\*|\*(?=[^\s*])"), ""),  # italic stars; "* item" bullets stay
-    (re.compile(r"^#{1,6}[ \t]*$", re.MULTILINE), ""),  # empty headings
-    (re.compile(r"^\\#+[ \t]*$", re.MULTILINE), ""),  # "\###": end-of-release marker
-    (re.compile(r"\\([\\`*_{}\[\]()#+\-.!$<>|~])"), r"\1"),  # backslash escapes
-    (re.compile(r"\\$", re.MULTILINE), ""),  # hard line break
-    (re.compile(r"^(\S[^\n]*)\n:[ \t]+", re.MULTILINE), r"\1: "),  # definition lists
-    (re.compile(r"^([-*+])[ \t]+", re.MULTILINE), r"\1 "),  # "-   item" -> "- item"
+    _sub(r"!\[[^\[\]]*\]\((?:[^()]|\([^()]*\))*\)", "", re.DOTALL),  # images
+    _sub(r"!\[[^\[\]]*\]\[[^\[\]]*\]", ""),  # reference images
+    _sub(r"\[([^\[\]]+)\]\((?:[^()]|\([^()]*\))*\)", r"\1", re.DOTALL),  # [text](url)
+    _sub(r"\[([^\[\]]+)\]\[[^\[\]]*\]", r"\1"),  # [text][ref]
+    _sub(r"^[ \t]*\[[^\[\]\n]+\]:[ \t]+\S+.*$", "", re.MULTILINE),  # [ref]: url
+    # Autolinks <http://...>: a run without ">" is consumed whole and put back, so a run of
+    # 30k "<http://" is read once (the later openers in it cannot close either).
+    _sub(r"<(https?://[^>\s]+)(>?)", lambda m: m.group(1) if m.group(2) else m.group(0)),
+    _sub(r"</?[A-Za-z][A-Za-z0-9]*(?:\s[^<>]*)?/?>", ""),  # inline HTML tags
+    _strip_bold,  # **bold**, __bold__
+    _sub(r"\*{2,}", ""),  # leftover bold markers (pandoc glues them to no-break spaces)
+    _sub(r"(?<=[^\s*])\*|\*(?=[^\s*])", ""),  # italic stars; "* item" bullets stay
+    _sub(r"^#{1,6}[ \t]*$", "", re.MULTILINE),  # empty headings
+    _sub(r"^\\#+[ \t]*$", "", re.MULTILINE),  # "\###": end-of-release marker
+    _sub(r"\\([\\`*_{}\[\]()#+\-.!$<>|~])", r"\1"),  # backslash escapes
+    _sub(r"\\$", "", re.MULTILINE),  # hard line break
+    _sub(r"^(\S[^\n]*)\n:[ \t]+", r"\1: ", re.MULTILINE),  # definition lists
+    _sub(r"^([-*+])[ \t]+", r"\1 ", re.MULTILINE),  # "-   item" -> "- item"
 ]
 _SETEXT = re.compile(r"^([^\s#][^\n]*)\n(=+|-+)[ \t]*$", re.MULTILINE)
 _BOLD_PARAGRAPH = re.compile(r"(?:(?<=\n\n)|\A)\*\*([^*\n]{1,120}?)\*\*(?=\n\n|\n?\Z)")
-_ATX = re.compile(r"^(#{1,6})[^\S\n]+(.+?)[^\S\n]*(?:#+[^\S\n]*)?$", re.MULTILINE)
+# ATX heading lines, cut into hashes, spaces and the rest; the closing "#"s are taken off in
+# Python (_atx_heading): the regex "(.+?)[^\S\n]*(?:#+[^\S\n]*)?$" was quadratic on a long
+# run of spaces or "#" inside a heading line.
+_ATX = re.compile(r"^(#{1,6})([^\S\n]+)([^\n]*)$", re.MULTILINE)
+_FIRST_ATX = re.compile(r"^#([ \t]+)([^\n]*)$", re.MULTILINE)
 
 
 def extract_markdown(path: Path) -> ExtractedDocument:
@@ -119,9 +190,9 @@ def _clean_prose(text: str) -> str:
     text = _SETEXT.sub(lambda m: ("# " if m.group(2)[0] == "=" else "## ") + m.group(1), text)
     # A paragraph that is one short bold line is a section title in pandoc/HTML exports.
     text = _BOLD_PARAGRAPH.sub(r"## \1", text)
-    text = _ATX.sub(lambda m: f"{m.group(1)} {m.group(2)}", text)
-    for pattern, repl in _SUBS:
-        text = pattern.sub(repl, text)
+    text = _ATX.sub(_atx_heading, text)
+    for step in _SUBS:
+        text = step(text)
     return html.unescape(text)
 
 
@@ -146,9 +217,33 @@ def _split_fences(text: str) -> list[tuple[bool, str]]:
     return parts
 
 
+def _atx_heading(match: re.Match[str]) -> str:
+    r""""##  Title ##" -> "## Title", as ``^(#{1,6})[^\S\n]+(.+?)[^\S\n]*(?:#+[^\S\n]*)?$`` did."""
+    hashes, spaces, rest = match.groups()
+    kept = rest.rstrip()
+    if kept.endswith("#"):  # closing sequence: spaces, "#"s, spaces
+        kept = kept.rstrip("#").rstrip()
+    title = _lazy_group(rest, spaces, len(kept))
+    return match.group(0) if title is None else f"{hashes} {title}"
+
+
+def _lazy_group(rest: str, spaces: str, kept: int) -> str | None:
+    """What the lazy "(.+?)" of the heading regexes takes: ``rest[:kept]`` (``rest`` without
+    its closing characters) but at least one character, or when ``rest`` is empty the last
+    of ``spaces`` (the "+" before it gives one back); None when the line does not match."""
+    if rest:
+        return rest[: max(1, kept)]
+    return spaces[-1] if len(spaces) > 1 else None
+
+
 def _first_atx_heading(text: str) -> str | None:
-    match = re.search(r"^#[ \t]+(.+?)[ \t#]*$", text, re.MULTILINE)
-    return squash(match.group(1)) if match else None
+    r"""First "# Title" line, as ``re.search(r"^#[ \t]+(.+?)[ \t#]*$", text, re.M)`` did."""
+    for match in _FIRST_ATX.finditer(text):
+        spaces, rest = match.groups()
+        title = _lazy_group(rest, spaces, len(rest.rstrip(" \t#")))
+        if title is not None:
+            return squash(title)
+    return None
 
 
 def _plain(value: Any) -> Any:
