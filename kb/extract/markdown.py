@@ -145,6 +145,11 @@ def split_front_matter(text: str, warnings: list[str]) -> tuple[dict[str, Any], 
 
     body = text[match.end() :]
     try:
+        # aliases are refused: nested ones ("billion laughs") expand to gigabytes when the
+        # metadata is flattened, and no real front matter needs them
+        if any(isinstance(event, yaml.AliasEvent) for event in yaml.parse(match.group(1), Loader=yaml.SafeLoader)):
+            warnings.append("front-matter uses YAML aliases (*name); ignored")
+            return {}, body
         data = yaml.safe_load(match.group(1))
     except yaml.YAMLError as err:
         warnings.append(one_line(f"front-matter is not valid YAML: {err}", 160))
