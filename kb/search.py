@@ -130,7 +130,7 @@ class Searcher:
         if query.mode in ("hybrid", "keyword"):
             lists["keyword"] = self._keyword(query.text, query_lang, depth, allowed, expansion.aliases)
         weights = {"dense": 1.0, "keyword": settings.keyword_weight}
-        fused = fuse(lists, weights, settings.rrf_k, self._cross_lingual(query.text, lists, query_lang))
+        fused = fuse(lists, weights, settings.rrf_k, self._cross_lingual(query.text, lists, query_lang, expansion))
         if settings.reranker:
             fused = self._rerank(query.text, fused, settings.reranker, query.k)
         fused = fused[: query.k * GROUP_DEPTH]
@@ -153,14 +153,17 @@ class Searcher:
     #: its keyword matches count in every language, and its language is a guess anyway
     LOOKUP_WORDS = 3
 
-    def _cross_lingual(self, text: str, lists: dict[str, list[tuple[int, float]]], query_lang: str | None):
+    def _cross_lingual(self, text: str, lists: dict[str, list[tuple[int, float]]], query_lang: str | None,
+                       expansion: Expansion | None = None):
         """Keyword matches in another language than the question's are weighted down in fusion.
 
         Across languages the words that match are cognates and the names an article repeats
         in every paragraph: on XQuAD every share of them given to fusion cost Recall@1
         (en-es: 0.875 dense, 0.815 with a quarter weight, 0.868 counting only names found in
         one passage), so by default they count nothing and a question's hybrid ranking in
-        another language is its dense one. Short lookups keep them (LOOKUP_WORDS).
+        another language is its dense one. Short lookups keep them (LOOKUP_WORDS), and so do
+        passages holding an acronym of the question in any of its glossary forms ("IOM" asked,
+        "OIM" written): the glossary says these are the same name.
         """
         from kb.keywords import tokens
 
@@ -168,8 +171,14 @@ class Searcher:
         if ("dense" not in lists or not lists.get("keyword") or not query_lang or factor == 1.0
                 or len(tokens(text)) <= self.LOOKUP_WORDS):
             return None
-        langs = self.index.db.langs_of([r for r, _ in lists["keyword"]])
-        return {"keyword": {r: factor for r, _ in lists["keyword"] if langs.get(r) not in (None, query_lang)}}
+        ids = [r for r, _ in lists["keyword"]]
+        langs = self.index.db.langs_of(ids)
+        other = [r for r in ids if langs.get(r) not in (None, query_lang)]
+        if expansion is not None and expansion.aliases and other:
+            forms = re.compile(r"\b(?:" + "|".join(map(re.escape, (*expansion.aliases, *expansion.expanded))) + r")\b")
+            texts = self.index.db.passages_by_rowids(other)
+            other = [r for r in other if r not in texts or not forms.search(texts[r].text)]
+        return {"keyword": {r: factor for r in other}}
 
     #: passages an OR keyword query may touch (term by term, rarest first); see match_expression
     KEYWORD_BUDGET = 20_000

@@ -37,7 +37,7 @@ class Settings:
     #: reciprocal rank fusion constant and the weight of the keyword list (same-language
     #: matches; see cross_keyword_weight for the others), measured in bench/README.md
     rrf_k: int = 60
-    keyword_weight: float = 1.0
+    keyword_weight: float = 0.1
     #: scales a keyword match in another language than the question's (kb/search.py):
     #: 0 measured best on XQuAD; short lookups are exempt
     cross_keyword_weight: float = 0.0

@@ -42,7 +42,9 @@ def run_schemathesis(server: Server, report: Path, examples: int, *extra: str) -
     command = [
         sys.executable, "-m", "schemathesis.cli", "run", f"{server.url}/openapi.json",
         "--checks", "all", "--max-examples", str(examples), "--seed", SEED, "--workers", "2",
-        "--request-timeout", "60", "--no-color",
+        # response time belongs to bench/load.py, not to a conformance test: a 2,000-character
+        # query or a 12-question brief takes seconds of e5 CPU on a loaded 2-core machine
+        "--request-timeout", "120", "--max-response-time", "120", "--no-color",
         "--report", "json", "--report-json-path", str(report), *extra,
     ]
     proc = subprocess.run(command, capture_output=True, text=True, timeout=600,

@@ -16,12 +16,13 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from kb.embed import default_model  # noqa: E402
+
 HEAVY = ("torch", "sentence_transformers", "transformers", "fastapi", "uvicorn")
 
 _PROBE = """
 import json, sys
 from kb.cli import main
-from kb.embed import default_model
 sys.argv = ["kb", *json.loads(sys.argv[1])]
 try:
     main()

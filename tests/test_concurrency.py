@@ -199,7 +199,8 @@ def test_readers_keep_answering_during_an_ingest(tmp_path: Path) -> None:
     from conftest_api_helpers import start_server
 
     index = tmp_path / "index"
-    base = subprocess.run([*KB, "ingest", str(SECOND[0]), "--index", str(index)], capture_output=True, text=True,
+    base = subprocess.run([*KB, "ingest", str(SECOND[0]), "--index", str(index), "--model", ct.MODEL],
+                          capture_output=True, text=True,
                           cwd=ROOT, timeout=600)
     assert base.returncode == 0, base.stderr
     stop = tmp_path / "stop"
