@@ -100,14 +100,14 @@ def start_server(index_dir: Path, log_path: Path, env: Mapping[str, str] | None 
     raise RuntimeError(f"kb serve did not answer /health within {STARTUP_TIMEOUT:.0f}s:\n{server.log()}")
 
 
-def build_index(index_dir: Path, files: tuple[Path, ...] = BASE_FILES) -> None:
+def build_index(index_dir: Path, files: tuple[Path, ...] = BASE_FILES, model: str | None = None) -> None:
     from kb.library import KnowledgeBase
     from kb.settings import Settings
 
     missing = [str(f) for f in files if not f.is_file()]
     if missing:
         pytest.skip(f"shared corpus files not found: {missing}")
-    with KnowledgeBase.open(Settings(index_dir=index_dir), create=True) as kb:
+    with KnowledgeBase.open(Settings(index_dir=index_dir, model=model), create=True) as kb:
         report = kb.ingest(list(files))
     assert not report.failed, report.to_dict()["failures"]
 

