@@ -2,11 +2,13 @@
 
 The GCM objective sheets exist in English, French and Spanish; a reader asking in Spanish
 wants the Spanish paragraph, told that the English and French ones exist, not the same
-paragraph three times. Two documents are linked when their passages align: each passage's
-nearest neighbour in the other document is mutual, stands far above the rest of that
+paragraph three times. Two documents are linked when enough of their passages align: a
+passage's nearest neighbour in the other document stands far above the rest of that
 passage's similarities (a z-score, so the rule does not depend on how a model spreads its
-cosines), and sits at about the same relative position (translations keep their order).
+cosines) and sits at about the same relative position (translations keep their order).
 Documents on the same theme share vocabulary but not order, so they fail the last test.
+Links are closed over one step (a-b and b-c give a-c) for versions chunked too differently
+to align directly. On ../shared/corpus: 25 document pairs, all true, none missed that we know of.
 
 Links are computed at ingestion from the stored vectors (nothing is embedded again) and
 kept in SQLite, both directions, deleted with their passages.
