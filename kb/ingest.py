@@ -33,6 +33,12 @@ if TYPE_CHECKING:
     from kb.glossary import Glossary
 
 EMBED_BATCH = 32
+#: documents each extraction worker may have prepared or in hand ahead of the one being
+#: embedded. The main process and the worker need about the same CPU time over a corpus, but
+#: not document by document: a deep queue lets the worker run on while a long document is
+#: embedded, so the main process rarely waits for it. Over ../shared/corpus the main process
+#: waited 12-13 s for extraction with 2 documents ahead, about 5 s with 8 (bench/README.md).
+AHEAD_PER_WORKER = 8
 
 
 @dataclass
@@ -265,7 +271,7 @@ class Ingestor:
                               if workers > 0 else _InlineExecutor())
         last_save = time.perf_counter()
         try:
-            for item, future in self._submit_ahead(executor, todo, max(2, 2 * workers)):
+            for item, future in self._submit_ahead(executor, todo, max(2, AHEAD_PER_WORKER * workers)):
                 outcome = self._finish(item, future, report)
                 report.outcomes.append(outcome)
                 self.on_event("file", outcome)

