@@ -65,7 +65,7 @@ def build_pack(kb: KnowledgeBase, spec: TopicsSpec | Mapping[str, Any] | str, *,
 
         spec = group_topics_by_type(spec)
     vectors = Vectors(kb)
-    finder = TranslationFinder(kb, vectors)
+    finder = TranslationFinder(kb)
     state = _PackState()
     pools = candidates(kb, vectors, list(spec.topics), spec.lang, [spec.quota(t) for t in spec.topics])
     pickers = [Picker(cands) for cands in pools]
@@ -107,7 +107,7 @@ def _quote(kb: KnowledgeBase, vectors: Vectors, finder: TranslationFinder, cand:
     None when the candidate is a translation of a passage the pack already quotes.
     """
     passage, citation, vector = cand.passage, cand.citation, cand.vector
-    translations = finder.find(passage, vector, cand.translations)
+    translations = finder.find(passage, cand.translations)
     if any(t.passage_id in state.ids for t in translations):
         state.ids.add(passage.passage_id)
         return None
@@ -121,7 +121,7 @@ def _quote(kb: KnowledgeBase, vectors: Vectors, finder: TranslationFinder, cand:
             passage, vector = other, vectors.passages([other])[0]
             citation = citation_for(passage, kb.document(passage.doc_id))
             # the swapped-in passage may have translations of its own that the original lacked
-            translations = _merge([original], translations, finder.find(passage, vector))
+            translations = _merge([original], translations, finder.find(passage))
     excerpt = choose(passage.text, question_vectors, vectors.excerpts)
     trimmed_start, trimmed_end = excerpt.trimmed(passage.text)
     translations = [t for t in translations if t.passage_id != passage.passage_id]

@@ -10,9 +10,6 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-import numpy as np
-
-from kb.brief.vectors import Vectors
 from kb.library import KnowledgeBase
 from kb.models import Passage
 
@@ -26,10 +23,10 @@ class Translation:
 
 
 class TranslationFinder:
-    def __init__(self, kb: KnowledgeBase, vectors: Vectors | None = None) -> None:
+    def __init__(self, kb: KnowledgeBase) -> None:
         self.kb = kb
 
-    def find(self, passage: Passage, vector: np.ndarray | None = None, extra: list[dict] | None = None) -> list[Translation]:
+    def find(self, passage: Passage, extra: list[dict] | None = None) -> list[Translation]:
         """Translations of ``passage``, at most one per language, best first."""
         found: dict[str, Translation] = {}
         for item in extra or []:
