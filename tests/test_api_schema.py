@@ -49,20 +49,20 @@ def schema_index(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return index_dir
 
 
-@pytest.fixture(scope="module")
-def api_server(schema_index: Path, tmp_path_factory: pytest.TempPathFactory):
-    server = start_server(schema_index, tmp_path_factory.mktemp("logs") / "schema_server.log",
-                          {"KB_CORS_ORIGINS": CORS_ORIGIN})
+def _serve(index: Path, factory: pytest.TempPathFactory, name: str, env: dict[str, str]):
+    server = start_server(index, factory.mktemp("logs") / f"{name}.log", env)
     yield server
     server.stop()
+
+
+@pytest.fixture(scope="module")
+def api_server(schema_index: Path, tmp_path_factory: pytest.TempPathFactory):
+    yield from _serve(schema_index, tmp_path_factory, "schema_server", {"KB_CORS_ORIGINS": CORS_ORIGIN})
 
 
 @pytest.fixture(scope="module")
 def keyed_server(schema_index: Path, tmp_path_factory: pytest.TempPathFactory):
-    server = start_server(schema_index, tmp_path_factory.mktemp("logs") / "schema_keyed.log",
-                          {"KB_API_KEY": API_KEY})
-    yield server
-    server.stop()
+    yield from _serve(schema_index, tmp_path_factory, "schema_keyed", {"KB_API_KEY": API_KEY})
 
 
 def run_schemathesis(server: Server, report: Path, examples: int, *extra: str) -> tuple[dict, str]:

@@ -59,24 +59,6 @@ def test_sigkill_while_replacing_documents_never_loses_one(tmp_path: Path) -> No
     assert all(t.consistent for t in results), [(t.number, t.problems) for t in results if not t.consistent]
 
 
-def _children(pid: int) -> list[int]:
-    out: list[int] = []
-    for task in Path(f"/proc/{pid}/task").glob("*"):
-        try:
-            out += [int(c) for c in (task / "children").read_text().split()]
-        except OSError:
-            pass
-    return out
-
-
-def _alive(pid: int) -> bool:
-    try:
-        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
-    except OSError:
-        return False
-    return state != "Z"
-
-
 def test_kill_only_the_main_process_does_not_leave_the_index_busy(reference, tmp_path: Path) -> None:
     """`kill -9 PID` of kb ingest: its extraction worker must neither run on nor keep the writer lock."""
     work, snap, seconds, marks = reference
@@ -88,13 +70,13 @@ def test_kill_only_the_main_process_does_not_leave_the_index_busy(reference, tmp
         for line in proc.stderr:  # kill once the first document is in and the rest are in flight
             if line.startswith("added"):
                 break
-        children = _children(proc.pid)
+        children = ct._children(proc.pid)
         os.kill(proc.pid, signal.SIGKILL)
         proc.wait()
         deadline = time.monotonic() + 15
-        while time.monotonic() < deadline and any(_alive(c) for c in children):
+        while time.monotonic() < deadline and any(ct._alive(c) for c in children):
             time.sleep(0.2)
-        orphans = [c for c in children if _alive(c)]
+        orphans = [c for c in children if ct._alive(c)]
         assert not orphans, f"worker processes still running after the main process was killed: {orphans}"
         rerun = subprocess.run(ct._ingest_cmd(index, ct.FILES), capture_output=True, text=True, cwd=ROOT, timeout=600)
         assert rerun.returncode == 0, rerun.stderr[-800:]
