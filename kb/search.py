@@ -16,6 +16,7 @@ import numpy as np
 
 from kb.errors import UsageError
 from kb.glossary import META_KEY as GLOSSARY_KEY, Expansion, Glossary
+from kb.keywords import tokens
 from kb.group import group, text_key, versions_by_language
 from kb.index import Index
 from kb.settings import Settings
@@ -129,7 +130,10 @@ class Searcher:
             lists["dense"] = self.index.vectors.search(vector, depth, allowed)
         if query.mode in ("hybrid", "keyword"):
             lists["keyword"] = self._keyword(query.text, query_lang, depth, allowed, expansion.aliases)
-        weights = {"dense": 1.0, "keyword": settings.keyword_weight}
+        # a lookup of a few words is keyword intent ("obstacles à l'information"): its exact
+        # matches weigh as much as meaning; a question's words only break ties (README)
+        lookup = len(tokens(query.text)) <= self.LOOKUP_WORDS
+        weights = {"dense": 1.0, "keyword": 1.0 if lookup else settings.keyword_weight}
         fused = fuse(lists, weights, settings.rrf_k, self._cross_lingual(query.text, lists, query_lang, expansion))
         if settings.reranker:
             fused = self._rerank(query.text, fused, settings.reranker, query.k)
@@ -165,8 +169,6 @@ class Searcher:
         passages holding an acronym of the question in any of its glossary forms ("IOM" asked,
         "OIM" written): the glossary says these are the same name.
         """
-        from kb.keywords import tokens
-
         factor = self.settings.cross_keyword_weight
         if ("dense" not in lists or not lists.get("keyword") or not query_lang or factor == 1.0
                 or len(tokens(text)) <= self.LOOKUP_WORDS):
