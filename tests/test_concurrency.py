@@ -18,6 +18,8 @@ sys.path.insert(0, str(ROOT / "bench"))
 
 import crash_trials as ct  # noqa: E402
 
+from kb.store.lock import WriterLock  # noqa: E402
+
 KB = [sys.executable, "-c", "from kb.cli import main; main()"]
 FIRST = ct.FILES[:4]   # the long ingest (about 10 s)
 SECOND = ct.FILES[4:]  # what a colleague adds meanwhile
@@ -85,21 +87,17 @@ def _complete(index: Path) -> ct.Snapshot:
 def test_second_writer_fails_fast_with_a_clear_message(tmp_path: Path) -> None:
     index = tmp_path / "index"
     first = Ingest(index, FIRST)
-    try:
-        _wait_for_lock(index, first)
+    assert first.wait() == 0, first.stderr
+    with WriterLock(index):  # held by this test process, so the race with a fast first ingest is gone
         started = time.monotonic()
         second = subprocess.run([*KB, "ingest", *map(str, SECOND), "--index", str(index), "--model", ct.MODEL],
                                 capture_output=True, text=True, cwd=ROOT, timeout=120)
         took = time.monotonic() - started
-        assert first.proc.poll() is None, "the test needs the first ingest still running"
-        assert second.returncode == 5, (second.returncode, second.stderr)
-        message = second.stderr.strip()
-        assert "another kb process is writing" in message and "--wait" in message and str(first.proc.pid) in message
-        assert len(message.splitlines()) == 1 and "Traceback" not in message
-        assert took < 30, f"failing took {took:.1f} s"
-        assert first.wait() == 0, first.stderr
-    finally:
-        first.kill()
+    assert second.returncode == 5, (second.returncode, second.stderr)
+    message = second.stderr.strip()
+    assert "another kb process is writing" in message and "--wait" in message and str(os.getpid()) in message
+    assert len(message.splitlines()) == 1 and "Traceback" not in message
+    assert took < 30, f"failing took {took:.1f} s"
     snap = _complete(index)
     assert len(snap.documents) == len(FIRST), "the refused ingest wrote nothing"
 
@@ -128,19 +126,18 @@ def test_second_writer_with_wait_runs_after_the_first(tmp_path: Path) -> None:
 def test_ctrl_c_while_waiting_for_the_lock_exits_130_quietly(tmp_path: Path) -> None:
     index = tmp_path / "index"
     first = Ingest(index, FIRST)
+    assert first.wait() == 0, first.stderr
     second = None
     try:
-        _wait_for_lock(index, first)
-        second = Ingest(index, SECOND, "--wait")
-        time.sleep(3)  # it is blocked on the lock now (it cannot take it)
-        assert second.proc.poll() is None, second.stderr
-        os.kill(second.proc.pid, signal.SIGINT)
-        code = second.wait(timeout=60)
+        with WriterLock(index):  # held by this test for as long as it takes: the waiter cannot get it
+            second = Ingest(index, SECOND, "--wait")
+            time.sleep(3)
+            assert second.proc.poll() is None, second.stderr
+            os.kill(second.proc.pid, signal.SIGINT)
+            code = second.wait(timeout=60)
         assert code == 130, (code, second.stderr)
         assert "Traceback" not in second.stderr, second.stderr
-        assert first.wait() == 0
     finally:
-        first.kill()
         if second:
             second.kill()
     assert len(_complete(index).documents) == len(FIRST)
