@@ -58,6 +58,9 @@ def log(message: str) -> None:
     print(message, file=sys.stderr, flush=True)
 
 
+EXCLUDE = ("SOURCES.md",)
+
+
 def open_index(index_dir: Path, model: str, sources: Sequence[Path], ingest: bool = True,
                rebuild: bool = False, glossary: Path | None = None) -> KnowledgeBase:
     """Open the bench index, (re)building it from ``sources`` through the real pipeline.
@@ -71,13 +74,19 @@ def open_index(index_dir: Path, model: str, sources: Sequence[Path], ingest: boo
     kb = KnowledgeBase.open(Settings(index_dir=index_dir, model=model), create=True)
     if ingest:
         started = time.perf_counter()
-        report = kb.ingest([str(s) for s in sources], glossary=glossary)
+        # SOURCES.md is the shared corpus's provenance list, not a policy document: it names
+        # every topic, so it ranked for generic questions (kb ingest -x does the same for users)
+        report = kb.ingest([str(s) for s in sources], glossary=glossary, exclude=EXCLUDE)
         summary = report.to_dict()
         if summary["added"] or summary["replaced"]:
             log(f"ingested {summary['added']} new and {summary['replaced']} changed files, "
                 f"{summary['passages']} passages in {time.perf_counter() - started:.0f} s")
         for failure in summary["failures"]:
             log(f"  not ingested: {failure['path']}: {failure['reason']}")
+        stale = [d.doc_id for d in kb.documents() if Path(d.source).name in EXCLUDE]
+        if stale:  # indexes built before the exclusion
+            kb.remove(stale)
+            log(f"removed {', '.join(stale)} (excluded)")
         lost = _lost_documents(kb, report)
         if lost:
             # Two files whose names slugify alike (de/bqfg/index.md, de/intv/index.md) can be

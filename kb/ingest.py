@@ -7,6 +7,7 @@ size and mtime, then by content hash, and skipped without being read twice.
 
 from __future__ import annotations
 
+import fnmatch
 import hashlib
 import multiprocessing
 import os
@@ -18,7 +19,7 @@ import unicodedata
 from concurrent.futures import Executor, Future, ProcessPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Callable, Iterable, Iterator
+from typing import TYPE_CHECKING, Callable, Iterable, Iterator, Sequence
 
 import numpy as np
 
@@ -95,8 +96,15 @@ class PreparedDoc:
 
 
 # -- discovery ---------------------------------------------------------------------------------
-def discover(paths: Iterable[str | Path]) -> tuple[list[Path], list[FileOutcome], list[Manifest]]:
-    """Files to ingest (sorted, recursive), missing paths as failures, and auto manifests."""
+def discover(paths: Iterable[str | Path], exclude: Sequence[str] = ()
+             ) -> tuple[list[Path], list[FileOutcome], list[Manifest]]:
+    """Files to ingest (sorted, recursive), missing paths as failures, and auto manifests.
+
+    ``exclude``: glob patterns for files found inside folders (a folder often holds its own
+    README or source list, which would otherwise be searched like a policy document); a
+    pattern matches the file name or the path relative to the folder given. Files named
+    one by one are always taken.
+    """
     files: list[Path] = []
     missing: list[FileOutcome] = []
     manifests: list[Manifest] = []
@@ -109,12 +117,21 @@ def discover(paths: Iterable[str | Path]) -> tuple[list[Path], list[FileOutcome]
             files.extend(
                 p for p in sorted(path.rglob("*"))
                 if p.is_file() and p.suffix.lower() in SUPPORTED_SUFFIXES and not p.name.startswith(".")
+                and not excluded(p, path, exclude)
             )
         elif path.is_file():
             files.append(path)
         else:
             missing.append(FileOutcome(str(raw), "failed", reason="no such file or folder"))
     return list(dict.fromkeys(files)), missing, manifests
+
+
+def excluded(path: Path, folder: Path, patterns: Sequence[str]) -> bool:
+    """True if a glob of ``patterns`` matches the file's name or its path under ``folder``."""
+    if not patterns:
+        return False
+    relative = path.relative_to(folder).as_posix()
+    return any(fnmatch.fnmatchcase(path.name, pat) or fnmatch.fnmatchcase(relative, pat) for pat in patterns)
 
 
 def slugify(text: str, limit: int = 48) -> str:
@@ -244,11 +261,11 @@ class Ingestor:
         self._given[doc_id] = abs_path
         return doc_id
 
-    def run(self, paths: Iterable[str | Path]) -> IngestReport:
+    def run(self, paths: Iterable[str | Path], exclude: Sequence[str] = ()) -> IngestReport:
         report = IngestReport()
         started = time.perf_counter()
         paths = list(paths)
-        files, missing, auto = discover(paths)
+        files, missing, auto = discover(paths, exclude)
         self.manifests.extend(auto)
         report.outcomes.extend(missing)
         self._store_glossary(paths)

