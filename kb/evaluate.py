@@ -10,6 +10,7 @@ Relevance is binary and judged on the passage itself, not on a stored id, so one
 file survives re-chunking and re-ingestion: a hit is relevant when its passage id is
 listed, or when a listed key phrase occurs in its text (after whitespace, case, accent and
 quote normalisation) and, when ``doc`` is given, its citation source contains ``doc``.
+Entries may also carry ``judged`` or ``note`` (where the judgement came from); scoring ignores them.
 Parallel translations are handled by listing one entry per language version.
 
 Metrics (per question, then averaged overall and per question language):
@@ -140,6 +141,11 @@ def load_qrels(path: str | Path) -> list[Question]:
     return questions
 
 
+#: keys a 'relevant' entry may carry to say where its judgement came from ("judged": "pool");
+#: kept in the file for the reader, ignored by the scoring
+PROVENANCE_KEYS = frozenset({"judged", "note"})
+
+
 def _question(obj: dict[str, Any], number: int) -> Question:
     query = obj.get("query")
     if not isinstance(query, str) or not query.strip():
@@ -151,7 +157,7 @@ def _question(obj: dict[str, Any], number: int) -> Question:
     for entry in raw:
         if not isinstance(entry, dict):
             raise UsageError("each 'relevant' entry must be an object")
-        unknown = set(entry) - {"passage_id", "text", "doc"}
+        unknown = set(entry) - {"passage_id", "text", "doc", *PROVENANCE_KEYS}
         if unknown:
             raise UsageError(f"unknown key(s) in a 'relevant' entry: {', '.join(sorted(unknown))}")
         relevant.append(Relevant(entry.get("passage_id"), entry.get("text"), entry.get("doc")))

@@ -9,8 +9,9 @@ from __future__ import annotations
 
 import re
 from collections import OrderedDict
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass, field
-from typing import Sequence
+from typing import Callable, Sequence
 
 import numpy as np
 
@@ -83,6 +84,7 @@ class Searcher:
         self.settings = settings or index.settings
         self._cache: OrderedDict[str, tuple[object, str | None]] = OrderedDict()
         self._glossary, self._glossary_raw = Glossary([]), None
+        self._pool: ThreadPoolExecutor | None = None
 
     def _understand(self, text: str):
         """(query vector or None until needed, language) for ``text``, cached."""
@@ -109,27 +111,45 @@ class Searcher:
         while len(self._cache) > self.CACHE_SIZE:
             self._cache.popitem(last=False)
 
-    def _vector(self, text: str):
+    def _vector_later(self, text: str) -> Callable[[], np.ndarray]:
+        """Start embedding ``text`` on the embedding thread; call the result to get the vector.
+
+        The query embedding is most of a warm query (e5: ~25 ms of ~40 ms at 100k passages)
+        and the keyword side most of the rest; both run in C without the GIL (the model's
+        engine, SQLite), so they overlap instead of adding up (bench/query.py, bench/scale.py).
+        """
         vector, lang = self._understand(text)
-        if vector is None:
-            vector = self.index.embedder.encode_queries([text])[0]
-            self._remember(text, (vector, lang))
-        return vector
+        if vector is not None:
+            return lambda: vector
+        embedder = self.index.embedder  # loaded here, in the caller's thread
+        if self._pool is None:
+            self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="kb-embed")
+        future = self._pool.submit(embedder.encode_queries, [text])
+
+        def result() -> np.ndarray:
+            found = future.result()[0]
+            self._remember(text, (found, lang))
+            return found
+
+        return result
 
     def search(self, query: Query) -> SearchResult:
         settings = self.settings
         depth = max(query.k * 5, 50)
-        allowed = None
-        if query.langs or query.doc_ids or query.types:
-            allowed = self.index.db.rowids_where(query.langs, query.doc_ids, query.types)
         query_lang = self._understand(query.text)[1]
         expansion = self._expand(query.text, query_lang)
         lists: dict[str, list[tuple[int, float]]] = {}
-        if query.mode in ("hybrid", "dense"):
-            vector = self._vector(expansion.dense)
-            lists["dense"] = self.index.vectors.search(vector, depth, allowed)
-        if query.mode in ("hybrid", "keyword"):
-            lists["keyword"] = self._keyword(query.text, query_lang, depth, allowed, expansion.aliases)
+        vector = self._vector_later(expansion.dense) if query.mode in ("hybrid", "dense") else None
+        allowed = None
+        if query.langs or query.doc_ids or query.types:
+            allowed = self.index.db.rowids_where(query.langs, query.doc_ids, query.types)
+        keyword = None
+        if query.mode in ("hybrid", "keyword"):  # while the query is embedded
+            keyword = self._keyword(query.text, query_lang, depth, allowed, expansion.aliases)
+        if vector is not None:
+            lists["dense"] = self.index.vectors.search(vector(), depth, allowed)
+        if keyword is not None:
+            lists["keyword"] = keyword
         # a lookup of a few words is keyword intent ("obstacles à l'information"): its exact
         # matches weigh as much as meaning; a question's words only break ties (README)
         lookup = len(tokens(query.text)) <= self.LOOKUP_WORDS
