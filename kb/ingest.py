@@ -302,8 +302,21 @@ class Ingestor:
             if todo:
                 self.index.save()
         self._link_translations(report)
+        self._store_language_means(report)
         report.seconds["total"] = time.perf_counter() - started
         return report
+
+    def _store_language_means(self, report: IngestReport) -> None:
+        """Each language's mean vector for search's language-bias correction (kb/language_means.py)."""
+        from kb.language_means import META_KEY, refresh
+
+        db = self.index.db
+        if db.get_meta(META_KEY) is not None and not any(
+                o.status in ("added", "replaced") for o in report.outcomes):
+            return
+        t0 = time.perf_counter()
+        refresh(db)
+        report.seconds["language_means"] = time.perf_counter() - t0
 
     def _store_glossary(self, paths: Iterable[str | Path]) -> None:
         """The glossary given, else the first kb-glossary.yaml among the folders, into the index."""

@@ -76,6 +76,10 @@ class KnowledgeBase:
                 doc_id = self._resolve_doc(ref)
                 self.index.db.remove_document(doc_id)
                 removed.append(doc_id)
+            if removed:
+                from kb.language_means import refresh
+
+                refresh(self.index.db)
             self.index.save()
         return removed
 

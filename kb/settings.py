@@ -41,6 +41,9 @@ class Settings:
     #: scales a keyword match in another language than the question's (kb/search.py):
     #: 0 measured best on XQuAD; short lookups are exempt
     cross_keyword_weight: float = 0.0
+    #: share of each language's mean vector removed from dense scores in an index that mixes
+    #: languages (kb/language_means.py; 0 turns it off); 0.5 measured in bench/README.md
+    language_centering: float = 0.5
     #: a sentence-transformers CrossEncoder to rerank with (off when None)
     reranker: str | None = None
     #: the lesson-type cue file (None: the packaged kb/data/lesson_cues.yaml); $KB_LESSON_CUES
@@ -59,6 +62,7 @@ class Settings:
             api_key=env.get("KB_API_KEY") or None,
             cors_origins=tuple(o.strip() for o in env.get("KB_CORS_ORIGINS", "").split(",") if o.strip()),
             reranker=env.get("KB_RERANKER") or None,
+            language_centering=float(env.get("KB_LANGUAGE_CENTERING") or 0.5),
             lesson_cues=Path(env["KB_LESSON_CUES"]) if env.get("KB_LESSON_CUES") else None,
         )
         clean = {k: v for k, v in overrides.items() if v is not None}

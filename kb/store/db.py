@@ -293,6 +293,16 @@ class Database:
             return np.zeros(0, dtype=np.int64), np.zeros((0, 0), dtype=np.float32)
         return np.asarray(got_ids, dtype=np.int64), np.stack(vecs)
 
+    def language_sample(self, lang: str, stride: int, limit: int) -> np.ndarray:
+        """Stored vectors of every ``stride``-th passage (by id) in ``lang``, at most ``limit``."""
+        rows = self.conn.execute(
+            "SELECT e.vector FROM passages p JOIN embeddings e ON e.text_sha = p.text_sha "
+            "WHERE p.lang = ? AND p.id % ? = 0 LIMIT ?", (lang, stride, limit),
+        ).fetchall()
+        if not rows:
+            return np.zeros((0, 0), dtype=np.float32)
+        return np.stack([np.frombuffer(r[0], dtype=np.float32) for r in rows])
+
     def iter_vectors(self, batch: int = 20000) -> Iterator[tuple[np.ndarray, np.ndarray]]:
         """All (ids, vectors) of live passages, in batches, for rebuilding FAISS."""
         cur = self.conn.execute(
