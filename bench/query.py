@@ -153,9 +153,11 @@ class StageClock:
 def forget(kb) -> None:
     """Drop the Searcher's per-text cache (query vector, language) if it has one: we time
     distinct queries, not repeats."""
-    cache = getattr(getattr(kb, "_searcher", None), "_cache", None)
-    if cache is not None:
-        cache.clear()
+    searcher = getattr(kb, "_searcher", None)
+    for name in ("_cache", "_langs"):
+        cache = getattr(searcher, name, None)
+        if cache is not None:
+            cache.clear()
 
 
 def measure(kb, queries: list[str], runs: int = 3, langs: Sequence[str] = (), doc_ids: Sequence[str] = (),

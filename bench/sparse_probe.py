@@ -179,7 +179,7 @@ class Probe:
 
     def lists(self, text: str) -> dict[str, Any]:
         s, kb = self.searcher, self.kb
-        lang = s._understand(text)[1]
+        lang = s._language(text)
         expansion = s._expand(text, lang)
         t0 = time.perf_counter()
         vector = kb.index.embedder.encode_queries([expansion.dense])[0]

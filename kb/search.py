@@ -82,22 +82,23 @@ class Searcher:
     def __init__(self, index: Index, settings: Settings | None = None) -> None:
         self.index = index
         self.settings = settings or index.settings
-        self._cache: OrderedDict[str, tuple[object, str | None]] = OrderedDict()
+        #: text -> query vector, and text -> detected language (both small LRUs)
+        self._cache: OrderedDict[str, np.ndarray] = OrderedDict()
+        self._langs: OrderedDict[str, str | None] = OrderedDict()
         self._glossary, self._glossary_raw = Glossary([]), None
         self._pool: ThreadPoolExecutor | None = None
         self._means: tuple[str | None, object] | None = None
 
-    def _understand(self, text: str):
-        """(query vector or None until needed, language) for ``text``, cached."""
+    def _language(self, text: str) -> str | None:
+        """The language of ``text``, cached."""
         from kb.lang import detect_language
 
-        hit = self._cache.get(text)
-        if hit is not None:
-            self._cache.move_to_end(text)
-            return hit
-        entry = (None, detect_language(text))
-        self._remember(text, entry)
-        return entry
+        if text in self._langs:
+            self._langs.move_to_end(text)
+            return self._langs[text]
+        lang = detect_language(text)
+        _remember(self._langs, text, lang, self.CACHE_SIZE)
+        return lang
 
     def _expand(self, text: str, lang: str | None) -> Expansion:
         """The query with the index glossary's acronyms spelled out (kb/glossary.py)."""
@@ -106,12 +107,6 @@ class Searcher:
             self._glossary, self._glossary_raw = Glossary.from_json(raw), raw
         return self._glossary.expand(text, lang)
 
-    def _remember(self, text: str, entry) -> None:
-        self._cache[text] = entry
-        self._cache.move_to_end(text)
-        while len(self._cache) > self.CACHE_SIZE:
-            self._cache.popitem(last=False)
-
     def _vector_later(self, text: str) -> Callable[[], np.ndarray]:
         """Start embedding ``text`` on the embedding thread; call the result to get the vector.
 
@@ -119,8 +114,9 @@ class Searcher:
         and the keyword side most of the rest; both run in C without the GIL (the model's
         engine, SQLite), so they overlap instead of adding up (bench/query.py, bench/scale.py).
         """
-        vector, lang = self._understand(text)
+        vector = self._cache.get(text)
         if vector is not None:
+            self._cache.move_to_end(text)
             return lambda: vector
         embedder = self.index.embedder  # loaded here, in the caller's thread
         if self._pool is None:
@@ -129,7 +125,7 @@ class Searcher:
 
         def result() -> np.ndarray:
             found = future.result()[0]
-            self._remember(text, (found, lang))
+            _remember(self._cache, text, found, self.CACHE_SIZE)
             return found
 
         return result
@@ -137,10 +133,16 @@ class Searcher:
     def search(self, query: Query) -> SearchResult:
         settings = self.settings
         depth = max(query.k * 5, 50)
-        query_lang = self._understand(query.text)[1]
-        expansion = self._expand(query.text, query_lang)
+        dense_wanted = query.mode in ("hybrid", "dense")
+        expansion = self._expand(query.text, None)
+        vector = None
+        if dense_wanted and not expansion.expanded:  # no acronym: the text embedded does not depend on
+            vector = self._vector_later(expansion.dense)  # the language, so start before detecting it
+        query_lang = self._language(query.text)
+        if expansion.expanded:
+            expansion = self._expand(query.text, query_lang)
+            vector = self._vector_later(expansion.dense) if dense_wanted else None
         lists: dict[str, list[tuple[int, float]]] = {}
-        vector = self._vector_later(expansion.dense) if query.mode in ("hybrid", "dense") else None
         allowed = None
         if query.langs or query.doc_ids or query.types:
             allowed = self.index.db.rowids_where(query.langs, query.doc_ids, query.types)
@@ -309,6 +311,13 @@ class Searcher:
             hits.append(Hit(len(hits) + 1, cand.score, passage, citation_for(passage, docs.get(passage.doc_id)),
                             extra=extra))
         return hits
+
+
+def _remember(cache: OrderedDict, key: str, value: object, size: int) -> None:
+    cache[key] = value
+    cache.move_to_end(key)
+    while len(cache) > size:
+        cache.popitem(last=False)
 
 
 def fuse(lists: dict[str, list[tuple[int, float]]], weights: dict[str, float], rrf_k: int,
