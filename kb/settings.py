@@ -62,8 +62,21 @@ class Settings:
             api_key=env.get("KB_API_KEY") or None,
             cors_origins=tuple(o.strip() for o in env.get("KB_CORS_ORIGINS", "").split(",") if o.strip()),
             reranker=env.get("KB_RERANKER") or None,
-            language_centering=float(env.get("KB_LANGUAGE_CENTERING") or 0.5),
+            language_centering=_number(env, "KB_LANGUAGE_CENTERING", 0.5),
             lesson_cues=Path(env["KB_LESSON_CUES"]) if env.get("KB_LESSON_CUES") else None,
         )
         clean = {k: v for k, v in overrides.items() if v is not None}
         return replace(base, **clean)  # type: ignore[arg-type]
+
+
+def _number(env: "os._Environ[str] | dict[str, str]", name: str, default: float) -> float:
+    """A numeric environment variable, or a clear error naming it (not a traceback)."""
+    raw = env.get(name)
+    if not raw:
+        return default
+    try:
+        return float(raw)
+    except ValueError:
+        from kb.errors import UsageError
+
+        raise UsageError(f"{name} must be a number, got {raw!r}") from None

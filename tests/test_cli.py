@@ -132,3 +132,12 @@ def test_files_with_the_same_name_in_two_folders_are_two_documents(tmp_path):
     docs = json.loads(run("docs", "--index", str(index), "--json").stdout)
     assert len(docs) == 2 and len({d["doc_id"] for d in docs}) == 2
     assert all(d["passages"] > 0 for d in docs)
+
+
+def test_a_bad_numeric_setting_in_the_environment_is_a_usage_error(tmp_path):
+    import os
+
+    env = {**os.environ, "KB_LANGUAGE_CENTERING": "half"}
+    out = run("search", "skills", "--index", str(tmp_path / "none"), env=env)
+    assert out.returncode == 2, (out.returncode, out.stderr)
+    assert "KB_LANGUAGE_CENTERING must be a number" in out.stderr and "Traceback" not in out.stderr
