@@ -21,8 +21,6 @@ Usage::
 from __future__ import annotations
 
 import argparse
-import copy
-import dataclasses
 import json
 import shutil
 import sys
@@ -97,19 +95,6 @@ def _lost_documents(kb: KnowledgeBase, report: Any) -> list[str]:
     """Files the report calls added or replaced that the index does not hold."""
     return [o.path for o in report.outcomes if o.status in ("added", "replaced")
             and kb.index.db.document_by_path(str(Path(o.path).resolve())) is None]
-
-
-def with_fusion(kb: KnowledgeBase, rrf_k: int, keyword_weight: float) -> KnowledgeBase:
-    """A KnowledgeBase on the same open index with other fusion parameters.
-
-    ``Searcher`` reads the fusion parameters from ``index.settings``, so the index object is
-    shallow-copied with the new settings: the database, FAISS vectors and the loaded model
-    are shared, nothing is reopened or reloaded.
-    """
-    settings = dataclasses.replace(kb.settings, rrf_k=rrf_k, keyword_weight=keyword_weight)
-    index = copy.copy(kb.index)
-    index.settings = settings
-    return KnowledgeBase(settings, index)
 
 
 # -- offline fusion for sweeps ---------------------------------------------------------------------

@@ -23,8 +23,6 @@ Usage::
 from __future__ import annotations
 
 import argparse
-import copy
-import dataclasses
 import json
 import sys
 from pathlib import Path
@@ -40,14 +38,6 @@ from kb.library import KnowledgeBase  # noqa: E402
 ROOT = Path(__file__).resolve().parent.parent
 LANGS = ("en", "es", "ar")
 QUESTION_LANGS = ("en", "es", "ar", "de")
-
-
-def with_centering(kb: KnowledgeBase, strength: float) -> KnowledgeBase:
-    """The same open index (model, vectors, database shared) searched at another strength."""
-    settings = dataclasses.replace(kb.settings, language_centering=strength)
-    index = copy.copy(kb.index)
-    index.settings = settings
-    return KnowledgeBase(settings, index)
 
 
 def mixed_folder(langs: Sequence[str], data: Path) -> Path:
@@ -109,7 +99,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         print("|---|---|" + "---|---|" * len(QUESTION_LANGS))
         for mode in modes:
             for s in strengths:
-                got = xquad_mixed(with_centering(kb, s), langs, DEFAULT_DATA, args.limit, mode)
+                got = xquad_mixed(kb.with_settings(language_centering=s), langs, DEFAULT_DATA, args.limit, mode)
                 results["xquad_mixed"][f"{mode}@{s}"] = got
                 cells = []
                 for q in QUESTION_LANGS:
@@ -130,7 +120,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         print("| mode | strength | R@1 | R@5 | R@10 | MRR@10 |\n|---|---|---|---|---|---|")
         for mode in modes:
             for s in strengths:
-                o = evaluate(with_centering(kb, s), DEFAULT_QRELS, mode=mode).overall
+                o = evaluate(kb.with_settings(language_centering=s), DEFAULT_QRELS, mode=mode).overall
                 results["own_set"][f"{mode}@{s}"] = o
                 print(f"| {mode} | {s} | {o['recall@1']:.3f} | {o['recall@5']:.3f} | {o['recall@10']:.3f} | "
                       f"{o['mrr@10']:.3f} |", flush=True)

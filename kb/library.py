@@ -6,6 +6,8 @@ filters) lives here so that the CLI and the API cannot drift apart.
 
 from __future__ import annotations
 
+import dataclasses
+
 import json
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Iterator, Sequence
@@ -31,6 +33,11 @@ class KnowledgeBase:
     def open(cls, settings: Settings | None = None, create: bool = False) -> "KnowledgeBase":
         settings = settings or Settings.from_env()
         return cls(settings, Index.open(settings, create=create))
+
+    def with_settings(self, **changes: object) -> "KnowledgeBase":
+        """The same open index (database, vectors, model shared) searched with other settings:
+        for benchmarks that compare fusion or language-correction parameters side by side."""
+        return KnowledgeBase(dataclasses.replace(self.settings, **changes), self.index)  # type: ignore[arg-type]
 
     def close(self) -> None:
         self.index.close()
