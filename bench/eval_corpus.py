@@ -69,7 +69,8 @@ def open_index(index_dir: Path, model: str, sources: Sequence[Path], ingest: boo
     """
     if rebuild and index_dir.exists():
         shutil.rmtree(index_dir)
-    kb = KnowledgeBase.open(Settings(index_dir=index_dir, model=model), create=True)
+    # from_env: KB_* variables (KB_LANGUAGE_CENTERING, KB_NON_ANSWER_PENALTY...) measure other search settings
+    kb = KnowledgeBase.open(Settings.from_env(index_dir, model=model), create=True)
     if ingest:
         started = time.perf_counter()
         # SOURCES.md is the shared corpus's provenance list, not a policy document: it names
@@ -250,7 +251,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             reports[mode] = evaluate(kb, args.qrels, k=args.k, mode=mode)
         s = kb.settings
         print(f"\n{len(questions)} questions, model {kb.index.model}, index {index_dir} "
-              f"(hybrid: rrf_k={s.rrf_k}, keyword_weight={s.keyword_weight})\n")
+              f"(hybrid: rrf_k={s.rrf_k}, keyword_weight={s.keyword_weight}; "
+              f"language_centering={s.language_centering}, non_answer_penalty={s.non_answer_penalty})\n")
         print(mode_table(reports, args.k))
         unmatched = sorted({r.question.id for rep in reports.values() for r in rep.unmatched})
         if unmatched:

@@ -35,15 +35,19 @@ class Settings:
     #: retrieval mode: hybrid (dense + keyword, fused), dense or keyword
     mode: str = "hybrid"
     #: reciprocal rank fusion constant and the weight of the keyword list (same-language
-    #: matches; see cross_keyword_weight for the others), measured in bench/README.md
+    #: matches; see cross_keyword_weight for the others), measured in bench/README.md;
+    #: $KB_KEYWORD_WEIGHT (0.1 until keep_language_shares confined keywords to their language's ranks)
     rrf_k: int = 60
-    keyword_weight: float = 0.1
+    keyword_weight: float = 0.3
     #: scales a keyword match in another language than the question's (kb/search.py):
     #: 0 measured best on XQuAD; short lookups are exempt
     cross_keyword_weight: float = 0.0
     #: share of each language's mean vector removed from dense scores in an index that mixes
     #: languages (kb/language_means.py; 0 turns it off); 0.5 measured in bench/README.md
     language_centering: float = 0.5
+    #: dense score taken off headings, TOC lines and passages that are questions (kb/nonanswer.py;
+    #: 0 turns it off); measured in bench/README.md
+    non_answer_penalty: float = 0.05
     #: a sentence-transformers CrossEncoder to rerank with (off when None)
     reranker: str | None = None
     #: the lesson-type cue file (None: the packaged kb/data/lesson_cues.yaml); $KB_LESSON_CUES
@@ -63,6 +67,8 @@ class Settings:
             cors_origins=tuple(o.strip() for o in env.get("KB_CORS_ORIGINS", "").split(",") if o.strip()),
             reranker=env.get("KB_RERANKER") or None,
             language_centering=_number(env, "KB_LANGUAGE_CENTERING", 0.5),
+            non_answer_penalty=_number(env, "KB_NON_ANSWER_PENALTY", cls.non_answer_penalty),
+            keyword_weight=_number(env, "KB_KEYWORD_WEIGHT", cls.keyword_weight),
             lesson_cues=Path(env["KB_LESSON_CUES"]) if env.get("KB_LESSON_CUES") else None,
         )
         clean = {k: v for k, v in overrides.items() if v is not None}
