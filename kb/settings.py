@@ -66,7 +66,7 @@ class Settings:
             api_key=env.get("KB_API_KEY") or None,
             cors_origins=tuple(o.strip() for o in env.get("KB_CORS_ORIGINS", "").split(",") if o.strip()),
             reranker=env.get("KB_RERANKER") or None,
-            language_centering=_number(env, "KB_LANGUAGE_CENTERING", 0.5),
+            language_centering=_number(env, "KB_LANGUAGE_CENTERING", cls.language_centering),
             non_answer_penalty=_number(env, "KB_NON_ANSWER_PENALTY", cls.non_answer_penalty),
             keyword_weight=_number(env, "KB_KEYWORD_WEIGHT", cls.keyword_weight),
             lesson_cues=Path(env["KB_LESSON_CUES"]) if env.get("KB_LESSON_CUES") else None,
