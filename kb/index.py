@@ -14,8 +14,11 @@ from kb.context import PLAIN as PLAIN_RECIPE, RECIPE as CONTEXT_RECIPE
 from kb.embed import Embedder, canonical_name, default_model, get_embedder
 from kb.errors import IndexMissingError, ModelMismatchError
 from kb.settings import Settings
+from kb.companion import (COMPANION_DIM_KEY, COMPANION_FILE, COMPANION_KEY, COMPANION_TABLE,
+                          DEFAULT_COMPANION, NONE as COMPANION_NONE, wanted)
 from kb.store.atomic import atomic_write_json
 from kb.store.db import DB_NAME, FORMAT_VERSION, Database
+from kb.store.live import LiveVectors
 from kb.store.vectors import VectorIndex
 
 MANIFEST_NAME = "index.json"
@@ -29,10 +32,12 @@ class Index:
         self.model = model
         self.dim = dim
         self._embedder: Embedder | None = None
+        self._companion_embedder: Embedder | None = None
         self._labeler = None
-        self._vectors: VectorIndex | None = None
-        self._vectors_generation = -1
         self._lock = threading.RLock()
+        self._main = LiveVectors(db, self.dir, lambda: self.dim or self.embedder.dim)
+        self._companion = LiveVectors(db, self.dir, lambda: self.companion_embedder.dim,
+                                      table=COMPANION_TABLE, name=COMPANION_FILE)
 
     # -- opening --------------------------------------------------------------------------
     @classmethod
@@ -99,74 +104,54 @@ class Index:
         """How passage text becomes embedded text (kb/context.py); older indexes embedded it plain."""
         return self.db.get_meta("embed_text") or PLAIN_RECIPE
 
-    # -- vectors --------------------------------------------------------------------------
+    # -- vectors ------------------------------------------------------------------------
     @property
     def vectors(self) -> VectorIndex:
-        """The FAISS index matching the current SQLite generation.
+        """The FAISS index of the model's vectors at the current SQLite generation (kb/store/live.py)."""
+        return self._main.current()
 
-        When the generation has moved on (another process ingested, or a crash left the
-        snapshot behind), only the passages that changed since are applied, using the
-        change log; a full rebuild from SQLite is the fallback.
-        """
+    # -- the companion model (kb/companion.py) ---------------------------------------------
+    @property
+    def companion_model(self) -> str | None:
+        """The second model whose vectors this index keeps complete, or None."""
+        name = self.db.get_meta(COMPANION_KEY)
+        return None if name in (None, COMPANION_NONE) else name
+
+    @property
+    def companion_embedder(self) -> Embedder:
         with self._lock:
-            generation = self.db.generation()
-            if self._vectors is None or generation != self._vectors_generation:
-                self._vectors = self._load_vectors(generation)
-                self._vectors_generation = generation
-            return self._vectors
+            if self._companion_embedder is None:
+                name = self.companion_model or wanted(self.settings.companion, self.model) or DEFAULT_COMPANION
+                embedder = get_embedder(name)
+                stored = self.db.get_meta(COMPANION_DIM_KEY)
+                if stored is not None and embedder.dim != int(stored):
+                    raise ModelMismatchError(
+                        f"companion model {name!r} gives {embedder.dim}-d vectors but the index holds {stored}-d"
+                    )
+                self._companion_embedder = embedder
+            return self._companion_embedder
 
-    def _load_vectors(self, generation: int) -> VectorIndex:
-        dim = self.dim or self.embedder.dim
-        if self._vectors is not None and self._catch_up(self._vectors, self._vectors_generation):
-            return self._vectors
-        exact = VectorIndex.load(self.dir, dim, generation)
-        if exact is not None:
-            return exact
-        stamp = VectorIndex.read_stamp(self.dir) or {}
-        older = stamp.get("generation")
-        if isinstance(older, int) and older < generation:
-            stale = VectorIndex.load(self.dir, dim, older)
-            if stale is not None and self._catch_up(stale, older):
-                return stale
-        count = self.db.counts()["passages"]
-        return VectorIndex.from_batches(dim, self.db.iter_vectors, count)
+    @property
+    def companion_vectors(self) -> VectorIndex | None:
+        """The companion's FAISS index, or None when the index has no (complete) companion."""
+        if self.companion_model is None:
+            return None
+        return self._companion.current()
 
-    def _catch_up(self, vectors: VectorIndex, since: int) -> bool:
-        """Apply the logged changes after generation ``since``; False if the log is too short."""
-        changes = self.db.changes_since(since)
-        if changes is None:
-            return False
-        removed, added = changes
-        vectors.remove(removed | added)
-        ids, vecs = self.db.vectors_for(added - removed)
-        vectors.add(ids, vecs)
-        return True
-
-    def apply_vector_change(self, removed: list[int], added: list[int], vectors: np.ndarray, generation: int) -> None:
-        """Bring the in-memory FAISS index along with a committed transaction."""
+    def apply_vector_change(self, removed: list[int], added: list[int], vectors: np.ndarray, generation: int,
+                            companion: np.ndarray | None = None) -> None:
+        """Bring the in-memory FAISS indexes along with a committed transaction."""
         with self._lock:
-            current = self._vectors
-            if current is None or self._vectors_generation != generation - 1:
-                self._vectors = None  # someone else wrote too: reload from SQLite on next use
-                return
-            current.remove(removed)
-            current.add(np.asarray(added, dtype=np.int64), vectors)
-            self._vectors_generation = generation
+            self._main.apply_change(removed, added, vectors, generation)
+            if companion is not None:
+                self._companion.apply_change(removed, added, companion, generation)
 
     def save(self) -> None:
-        """Snapshot FAISS and rewrite the manifest (both atomically).
-
-        An ivf index whose lists no longer fit (grown 4x since training, or new topics
-        crowding a few lists) is rebuilt from SQLite first: a writer pays for it, once,
-        instead of every query paying for long or lopsided lists.
-        """
+        """Snapshot FAISS (the model's and the companion's) and rewrite the manifest, all atomically."""
         with self._lock:
-            generation = self.db.generation()
-            vectors = self.vectors
-            if vectors.retrain_advised:
-                vectors = VectorIndex.from_batches(vectors.dim, self.db.iter_vectors, self.db.counts()["passages"])
-                self._vectors, self._vectors_generation = vectors, generation
-            vectors.save(self.dir, generation)
+            self._main.save()
+            if self.companion_model is not None:
+                self._companion.save()
             atomic_write_json(self.dir / MANIFEST_NAME, self.manifest())
 
     def manifest(self) -> dict[str, object]:
@@ -180,5 +165,8 @@ class Index:
             "pages": counts["pages"],
             "passages": counts["passages"],
             "languages": self.db.languages(),
-            "files": {"database": DB_NAME, "vectors": "vectors.json"},
+            "companion": ({"model": self.companion_model, "dim": int(self.db.get_meta(COMPANION_DIM_KEY) or 0)}
+                          if self.companion_model else None),
+            "files": {"database": DB_NAME, "vectors": "vectors.json",
+                      **({"companion_vectors": f"{COMPANION_FILE}.json"} if self.companion_model else {})},
         }

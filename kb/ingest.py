@@ -62,6 +62,8 @@ class IngestReport:
     relabelled: int = 0
     #: document pairs linked as translations of each other (kb/translations.py)
     linked: int = 0
+    #: stored passages given their companion model's vectors (kb/companion.py)
+    companion_embedded: int = 0
 
     def count(self, status: str) -> int:
         return sum(1 for o in self.outcomes if o.status == status)
@@ -76,7 +78,8 @@ class IngestReport:
             "added": self.count("added"), "replaced": self.count("replaced"),
             "unchanged": self.count("unchanged"), "failed": self.count("failed"),
             "pages": sum(o.pages for o in done), "passages": sum(o.passages for o in done),
-            "embedded": self.embedded, "relabelled": self.relabelled, "linked": self.linked, "interrupted": self.interrupted,
+            "embedded": self.embedded, "relabelled": self.relabelled, "linked": self.linked,
+            "companion_embedded": self.companion_embedded, "interrupted": self.interrupted,
             "seconds": {k: round(v, 3) for k, v in self.seconds.items()},
             "failures": [{"path": o.path, "reason": o.reason} for o in self.failed],
         }
@@ -265,6 +268,9 @@ class Ingestor:
         report = IngestReport()
         started = time.perf_counter()
         paths = list(paths)
+        from kb.companion import check
+
+        check(self.index)  # a companion other than the index's is refused before anything is written
         files, missing, auto = discover(paths, exclude)
         self.manifests.extend(auto)
         report.outcomes.extend(missing)
@@ -278,7 +284,11 @@ class Ingestor:
                 self.on_event("file", outcome)
         if todo:
             self.index.record_model()
-            _ = self.index.vectors  # load once, then keep it in step document by document
+        if self.index.db.get_meta("model") is not None:
+            self._ensure_companion(report)
+        if todo:
+            _ = self.index.vectors  # load once, then keep them in step document by document
+            _ = self.index.companion_vectors
         self._relabel_if_stale(report)
         workers = self.index.settings.workers if len(todo) > 1 else 0
         # spawn, not fork: a forked worker would inherit the writer lock's descriptor and hold
@@ -305,6 +315,16 @@ class Ingestor:
         self._store_language_means(report)
         report.seconds["total"] = time.perf_counter() - started
         return report
+
+    def _ensure_companion(self, report: IngestReport) -> None:
+        """Give an index without its companion model's vectors those vectors (kb/companion.py)."""
+        from kb.companion import ensure
+
+        t0 = time.perf_counter()
+        report.companion_embedded = ensure(self.index, lambda done, total: self.on_event(
+            "companion", FileOutcome(path=f"{done}/{total}", status="progress")))
+        if report.companion_embedded:
+            report.seconds["companion_backfill"] = time.perf_counter() - t0
 
     def _store_language_means(self, report: IngestReport) -> None:
         """Each language's mean vector for search's language-bias correction (kb/language_means.py)."""
@@ -436,32 +456,45 @@ class Ingestor:
         texts = embedding_texts(passages, document.title, self.index.embed_recipe)
         shas = [text_sha(t) for t in texts]  # the vector cache key: what the model read
         t0 = time.perf_counter()
-        cached = self.index.db.cached_vectors(shas)
-        missing = {sha: t for sha, t in zip(shas, texts) if sha not in cached}
-        fresh = self._embed(missing)
-        report.embedded += len(fresh)
-        vectors = np.stack([cached[s] if s in cached else fresh[s] for s in shas])
+        vectors, fresh = self._vectors(self.index.embedder, shas, texts, "embeddings", report)
         t1 = time.perf_counter()
+        companion, companion_fresh = None, None
+        if self.index.companion_model is not None:  # kb/companion.py: kept complete with the passages
+            from kb.companion import COMPANION_TABLE
+
+            companion, companion_fresh = self._vectors(self.index.companion_embedder, shas, texts, COMPANION_TABLE)
+        t2 = time.perf_counter()
         record = DocumentRecord(document, abs_path, stat.st_size, stat.st_mtime, {"meta": meta_key})
         bodies = [index_body(p.text, p.lang) for p in passages]
         types = self.index.labeler.label(passages, vectors)  # from the vectors above: no extra embedding
-        removed, added = self.index.db.replace_document(record, passages, shas, fresh, bodies, types)
-        self.index.apply_vector_change(removed, added, vectors, self.index.db.generation())
+        removed, added = self.index.db.replace_document(record, passages, shas, fresh, bodies, types, companion_fresh)
+        self.index.apply_vector_change(removed, added, vectors, self.index.db.generation(), companion)
         report.seconds["embed"] += t1 - t0
-        report.seconds["store"] += time.perf_counter() - t1
+        if companion is not None:
+            report.seconds["companion"] = report.seconds.get("companion", 0.0) + t2 - t1
+        report.seconds["store"] += time.perf_counter() - t2
 
-    def _embed(self, texts_by_sha: dict[str, str]) -> dict[str, np.ndarray]:
-        """Embed in length-sorted batches so padding is not wasted."""
-        if not texts_by_sha:
-            return {}
-        items = sorted(texts_by_sha.items(), key=lambda kv: len(kv[1]))
-        out: dict[str, np.ndarray] = {}
-        embedder = self.index.embedder
-        for start in range(0, len(items), EMBED_BATCH):
-            batch = items[start : start + EMBED_BATCH]
-            vecs = embedder.encode_passages([t for _, t in batch])
-            out.update((sha, vec) for (sha, _), vec in zip(batch, vecs))
-        return out
+    def _vectors(self, embedder, shas: list[str], texts: list[str], table: str,
+                 report: IngestReport | None = None) -> tuple[np.ndarray, dict[str, np.ndarray]]:
+        """Every passage's vector from ``table``'s cache or the model; (all, the new ones by hash)."""
+        cached = self.index.db.cached_vectors(shas, table)
+        fresh = embed_batched(embedder, {sha: t for sha, t in zip(shas, texts) if sha not in cached})
+        if report is not None:
+            report.embedded += len(fresh)
+        return np.stack([cached[s] if s in cached else fresh[s] for s in shas]), fresh
+
+
+def embed_batched(embedder, texts_by_sha: dict[str, str]) -> dict[str, np.ndarray]:
+    """Embed in length-sorted batches so padding is not wasted."""
+    if not texts_by_sha:
+        return {}
+    items = sorted(texts_by_sha.items(), key=lambda kv: len(kv[1]))
+    out: dict[str, np.ndarray] = {}
+    for start in range(0, len(items), EMBED_BATCH):
+        batch = items[start : start + EMBED_BATCH]
+        vecs = embedder.encode_passages([t for _, t in batch])
+        out.update((sha, vec) for (sha, _), vec in zip(batch, vecs))
+    return out
 
 
 def _display_path(path: Path) -> str:

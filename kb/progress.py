@@ -15,8 +15,12 @@ class IngestProgress:
         self._bar: Any = None
         self._task: Any = None
         self._total = 0
+        self._said = 0.0
 
     def event(self, kind: str, outcome: FileOutcome | None) -> None:
+        if kind == "companion" and outcome is not None:
+            self._companion(outcome.path)
+            return
         if kind == "start" and outcome is not None:
             self._total = int(outcome.path)
             if self.tty:
@@ -37,6 +41,17 @@ class IngestProgress:
         elif not self.quiet:
             detail = outcome.reason if outcome.status == "failed" else f"{outcome.pages} pages, {outcome.passages} passages"
             print(f"{outcome.status:<9} {outcome.path} ({detail})", file=sys.stderr, flush=True)
+
+    def _companion(self, progress: str) -> None:
+        """An existing index getting its companion model's vectors (kb/companion.py): a line every 10 s."""
+        import time
+
+        done, total = progress.split("/")
+        now = time.monotonic()
+        if self.quiet or total == "0" or (done != total and now - self._said < 10):
+            return
+        self._said = now
+        print(f"companion vectors for stored passages: {done}/{total}", file=sys.stderr, flush=True)
 
     def close(self) -> None:
         if self._bar is not None:

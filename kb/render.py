@@ -97,12 +97,17 @@ def render_types(data: dict[str, Any]) -> str:
     return "\n".join(rows)
 
 
+def _companion(info: dict[str, Any] | None) -> str:
+    return f"{info['model']} ({info.get('dim') or '?'}-d), a third list in hybrid search" if info else "none"
+
+
 def render_stats(data: dict[str, Any]) -> str:
     langs = ", ".join(f"{k} {v}" for k, v in data.get("languages", {}).items()) or "-"
     size = data.get("bytes_on_disk", 0) / 1e6
     return "\n".join([
         f"index      {data['index']}",
         f"model      {data['model']} ({data.get('dim') or '?'}-d)",
+        f"companion  {_companion(data.get('companion'))}",
         f"documents  {data['documents']}",
         f"pages      {data['pages']}",
         f"passages   {data['passages']}",

@@ -65,6 +65,7 @@ class _Candidate:
     score: float = 0.0
     dense: float | None = None
     keyword: float | None = None
+    companion: float | None = None
     rerank: float | None = None
     ranks: dict[str, int] = field(default_factory=dict)
 
@@ -82,8 +83,8 @@ class Searcher:
     def __init__(self, index: Index, settings: Settings | None = None) -> None:
         self.index = index
         self.settings = settings or index.settings
-        #: text -> query vector, and text -> detected language (both small LRUs)
-        self._cache: OrderedDict[str, np.ndarray] = OrderedDict()
+        #: (model side, text) -> query vector, and text -> detected language (both small LRUs)
+        self._cache: OrderedDict[tuple[str, str], np.ndarray] = OrderedDict()
         self._langs: OrderedDict[str, str | None] = OrderedDict()
         self._glossary, self._glossary_raw = Glossary([]), None
         self._pool: ThreadPoolExecutor | None = None
@@ -107,25 +108,28 @@ class Searcher:
             self._glossary, self._glossary_raw = Glossary.from_json(raw), raw
         return self._glossary.expand(text, lang)
 
-    def _vector_later(self, text: str) -> Callable[[], np.ndarray]:
-        """Start embedding ``text`` on the embedding thread; call the result to get the vector.
+    def _vector_later(self, text: str, side: str = "dense") -> Callable[[], np.ndarray]:
+        """Start embedding ``text`` on an embedding thread; call the result to get the vector.
 
+        ``side``: "dense" (the index's model) or "companion" (kb/companion.py).
         The query embedding is most of a warm query (e5: ~25 ms of ~40 ms at 100k passages)
         and the keyword side most of the rest; both run in C without the GIL (the model's
         engine, SQLite), so they overlap instead of adding up (bench/query.py, bench/scale.py).
         """
-        vector = self._cache.get(text)
+        key = (side, text)
+        vector = self._cache.get(key)
         if vector is not None:
-            self._cache.move_to_end(text)
+            self._cache.move_to_end(key)
             return lambda: vector
-        embedder = self.index.embedder  # loaded here, in the caller's thread
+        # loaded here, in the caller's thread
+        embedder = self.index.companion_embedder if side == "companion" else self.index.embedder
         if self._pool is None:
-            self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="kb-embed")
+            self._pool = ThreadPoolExecutor(max_workers=2, thread_name_prefix="kb-embed")
         future = self._pool.submit(embedder.encode_queries, [text])
 
         def result() -> np.ndarray:
             found = future.result()[0]
-            _remember(self._cache, text, found, self.CACHE_SIZE)
+            _remember(self._cache, key, found, self.CACHE_SIZE)
             return found
 
         return result
@@ -135,13 +139,17 @@ class Searcher:
         depth = max(query.k * 5, 50)
         dense_wanted = query.mode in ("hybrid", "dense")
         expansion = self._expand(query.text, None)
-        vector = None
+        # hybrid only: dense mode stays the index's model alone (what bench/README.md compares)
+        with_companion = bool(query.mode == "hybrid" and settings.companion_weight > 0 and self.index.companion_model)
+        vector = companion = None
         if dense_wanted and not expansion.expanded:  # no acronym: the text embedded does not depend on
             vector = self._vector_later(expansion.dense)  # the language, so start before detecting it
+            companion = self._vector_later(expansion.dense, "companion") if with_companion else None
         query_lang = self._language(query.text)
         if expansion.expanded:
             expansion = self._expand(query.text, query_lang)
             vector = self._vector_later(expansion.dense) if dense_wanted else None
+            companion = self._vector_later(expansion.dense, "companion") if with_companion else None
         lists: dict[str, list[tuple[int, float]]] = {}
         allowed = None
         if query.langs or query.doc_ids or query.types:
@@ -157,7 +165,10 @@ class Searcher:
             lists["dense"] = self._dense(vector(), query_lang, depth, allowed)
         if keyword is not None:
             lists["keyword"] = keyword
-        weights = {"dense": 1.0, "keyword": 1.0 if lookup else settings.keyword_weight}
+        if companion is not None:
+            lists["companion"] = self._companion(companion(), depth, allowed)
+        weights = {"dense": 1.0, "keyword": 1.0 if lookup else settings.keyword_weight,
+                   "companion": settings.companion_weight}
         fused = fuse(lists, weights, settings.rrf_k, self._cross_lingual(query.text, lists, query_lang, expansion))
         if not lookup and "dense" in lists and "keyword" in lists and query_lang:
             fused = keep_language_shares(fused, lists["dense"], self.index.db.langs_of([c.rowid for c in fused]),
@@ -168,6 +179,11 @@ class Searcher:
         filtered = allowed is not None
         return SearchResult(query.text, self._cite(fused, query.k, None if filtered else query_lang),
                             id=query.id, query_lang=query_lang)
+
+    def _companion(self, vector: np.ndarray, depth: int, allowed) -> list[tuple[int, float]]:
+        """Nearest passages by the companion model's meaning (kb/companion.py), as measured: plain cosine."""
+        vectors = self.index.companion_vectors
+        return vectors.search(vector, depth, allowed) if vectors is not None else []
 
     def _dense(self, vector: np.ndarray, lang: str | None, depth: int, allowed) -> list[tuple[int, float]]:
         """Nearest passages by meaning, corrected for language bias in a mixed index (kb/language_means.py),
@@ -330,7 +346,8 @@ class Searcher:
             cand = by_id[g.found]
             passage = passages[g.rowid]
             extra: dict[str, object] = {
-                "scores": {k: v for k, v in (("dense", cand.dense), ("keyword", cand.keyword), ("rerank", cand.rerank))
+                "scores": {k: v for k, v in (("dense", cand.dense), ("keyword", cand.keyword),
+                                             ("companion", cand.companion), ("rerank", cand.rerank))
                            if v is not None},
                 "types": types.get(g.rowid, {}),
             }

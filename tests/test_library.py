@@ -171,7 +171,7 @@ def test_a_reader_catches_up_with_another_writer(work_copy, tmp_path):
         doc = next(d for d in writer.documents() if d.source.endswith("aap.pdf"))
         writer.remove(["mission"] if writer.document("mission") else [])
     # the reader applies only the logged changes, and ends where a fresh open would
-    assert reader.index.db.changes_since(reader.index._vectors_generation) is not None
+    assert reader.index.db.changes_since(reader.index._main._generation) is not None
     assert reader.index.vectors.count == reader.stats()["passages"] == doc.passages
     assert reader.index.vectors.count != before
     hits = reader.search("accountability to affected populations", k=3).hits

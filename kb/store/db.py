@@ -26,6 +26,9 @@ CHANGE_LOG_KEEP = 5000
 #: what FTS5's unicode61 tokenizer keeps as one token
 _FTS_TOKEN = re.compile(r"[^\W_]+", re.UNICODE)
 
+#: the tables holding vectors by text hash: the index's model, and its companion (kb/companion.py)
+VECTOR_TABLES = ("embeddings", "companion_embeddings")
+
 _PASSAGE_COLUMNS = (
     "id, passage_id, doc_id, ordinal, text, lang, page_start, page_end, paragraph, section, "
     "char_start, char_end"
@@ -41,6 +44,13 @@ class DocumentRecord:
     size: int
     mtime: float
     extra: dict[str, Any]
+
+
+def _table(name: str) -> str:
+    """A vector table's name, checked: it is formatted into SQL."""
+    if name not in VECTOR_TABLES:
+        raise ValueError(f"no vector table {name!r}")
+    return name
 
 
 def _row_to_passage(row: sqlite3.Row) -> Passage:
@@ -198,18 +208,19 @@ class Database:
         new_vectors: dict[str, np.ndarray],
         bodies: Sequence[str],
         types: Sequence[Mapping[str, float]] | None = None,
+        companion_vectors: dict[str, np.ndarray] | None = None,
     ) -> tuple[list[int], list[int]]:
         """Swap a document's rows in one transaction; returns (removed ids, added ids).
 
-        ``types`` are the passages' lesson types ({type: confidence}), row for row.
+        ``types`` are the passages' lesson types ({type: confidence}), row for row;
+        ``companion_vectors`` the companion model's new vectors by text hash, stored with them.
         """
         doc = record.document
         with self.conn:
             removed = self._delete_document_rows(doc.doc_id, record.path)
-            self.conn.executemany(
-                "INSERT OR IGNORE INTO embeddings(text_sha, vector) VALUES (?, ?)",
-                [(sha, np.asarray(v, dtype=np.float32).tobytes()) for sha, v in new_vectors.items()],
-            )
+            self.store_vectors(new_vectors)
+            if companion_vectors:
+                self.store_vectors(companion_vectors, "companion_embeddings")
             self.conn.execute(
                 "INSERT INTO documents(doc_id, source, path, title, lang, format, sha256, size, "
                 "mtime, pages, passages, organisation, year, country, url, tags, extra, "
@@ -263,19 +274,33 @@ class Database:
         return ids
 
     # -- vectors ------------------------------------------------------------------------
-    def cached_vectors(self, shas: Iterable[str]) -> dict[str, np.ndarray]:
+    # ``table``: "embeddings" (the index's model) or "companion_embeddings" (VECTOR_TABLES)
+    def store_vectors(self, vectors: Mapping[str, np.ndarray], table: str = "embeddings") -> None:
+        """Vectors by text hash (the caller's transaction); a hash already stored keeps its vector."""
+        self.conn.executemany(
+            f"INSERT OR IGNORE INTO {_table(table)}(text_sha, vector) VALUES (?, ?)",
+            [(sha, np.asarray(v, dtype=np.float32).tobytes()) for sha, v in vectors.items()],
+        )
+
+    def cached_vectors(self, shas: Iterable[str], table: str = "embeddings") -> dict[str, np.ndarray]:
         wanted = list(set(shas))
         found: dict[str, np.ndarray] = {}
         for start in range(0, len(wanted), 500):
             chunk = wanted[start : start + 500]
             marks = ",".join("?" * len(chunk))
             for sha, blob in self.conn.execute(
-                f"SELECT text_sha, vector FROM embeddings WHERE text_sha IN ({marks})", chunk
+                f"SELECT text_sha, vector FROM {_table(table)} WHERE text_sha IN ({marks})", chunk
             ):
                 found[sha] = np.frombuffer(blob, dtype=np.float32)
         return found
 
-    def vectors_for(self, ids: Iterable[int]) -> tuple[np.ndarray, np.ndarray]:
+    def missing_vectors(self, table: str) -> list[tuple[str, str]]:
+        """(doc_id, text_sha) of live passages with no vector in ``table``, by document."""
+        return [(r[0], r[1]) for r in self.conn.execute(
+            f"SELECT p.doc_id, p.text_sha FROM passages p LEFT JOIN {_table(table)} e ON e.text_sha = p.text_sha "
+            "WHERE e.text_sha IS NULL ORDER BY p.id")]
+
+    def vectors_for(self, ids: Iterable[int], table: str = "embeddings") -> tuple[np.ndarray, np.ndarray]:
         """(ids, vectors) of the given live passages (missing ids are left out)."""
         wanted = sorted(ids)
         got_ids: list[int] = []
@@ -284,7 +309,7 @@ class Database:
             chunk = wanted[start : start + 500]
             marks = ",".join("?" * len(chunk))
             for rowid, blob in self.conn.execute(
-                f"SELECT p.id, e.vector FROM passages p JOIN embeddings e ON e.text_sha = p.text_sha "
+                f"SELECT p.id, e.vector FROM passages p JOIN {_table(table)} e ON e.text_sha = p.text_sha "
                 f"WHERE p.id IN ({marks})", chunk,
             ):
                 got_ids.append(rowid)
@@ -303,10 +328,10 @@ class Database:
             return np.zeros((0, 0), dtype=np.float32)
         return np.stack([np.frombuffer(r[0], dtype=np.float32) for r in rows])
 
-    def iter_vectors(self, batch: int = 20000) -> Iterator[tuple[np.ndarray, np.ndarray]]:
+    def iter_vectors(self, batch: int = 20000, table: str = "embeddings") -> Iterator[tuple[np.ndarray, np.ndarray]]:
         """All (ids, vectors) of live passages, in batches, for rebuilding FAISS."""
         cur = self.conn.execute(
-            "SELECT p.id, e.vector FROM passages p JOIN embeddings e ON e.text_sha = p.text_sha "
+            f"SELECT p.id, e.vector FROM passages p JOIN {_table(table)} e ON e.text_sha = p.text_sha "
             "ORDER BY p.id"
         )
         while rows := cur.fetchmany(batch):

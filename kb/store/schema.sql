@@ -36,6 +36,8 @@ CREATE INDEX IF NOT EXISTS passages_lang ON passages(lang);
 CREATE INDEX IF NOT EXISTS passages_sha ON passages(text_sha);
 -- Vectors keyed by text hash: a moved or lightly edited document re-embeds only what changed.
 CREATE TABLE IF NOT EXISTS embeddings (text_sha TEXT PRIMARY KEY, vector BLOB NOT NULL);
+-- The companion model's vectors of the same texts (kb/companion.py), when the index has one.
+CREATE TABLE IF NOT EXISTS companion_embeddings (text_sha TEXT PRIMARY KEY, vector BLOB NOT NULL);
 -- Keyword index over normalised (folded, stemmed) passage text; rowid = passages.id.
 CREATE VIRTUAL TABLE IF NOT EXISTS passages_fts USING fts5(body, tokenize = 'unicode61 remove_diacritics 2');
 -- What each generation changed, so a reader holding older vectors catches up on those rows

@@ -376,36 +376,37 @@ class VectorIndex:
         return [(int(i), float(s)) for i, s in zip(cand[keep][order], rescored[keep][order])]
 
     # -- persistence ----------------------------------------------------------------------
-    def save(self, index_dir: Path, generation: int) -> None:
-        """Write ``vectors-<generation>.faiss``, then point the stamp at it.
+    def save(self, index_dir: Path, generation: int, name: str = "vectors") -> None:
+        """Write ``<name>-<generation>.faiss``, then point the stamp ``<name>.json`` at it.
 
         The file name carries the generation so that a reader never pairs a new stamp
-        with an old file; older snapshots are removed after the stamp moves on.
+        with an old file; older snapshots are removed after the stamp moves on. ``name``
+        tells apart the vectors of the index's model and of its companion (kb/companion.py).
         """
-        name = f"vectors-{generation:08d}.faiss"
-        atomic_write(index_dir / name, lambda tmp: self._faiss.write_index(self.index, tmp))
+        file = f"{name}-{generation:08d}.faiss"
+        atomic_write(index_dir / file, lambda tmp: self._faiss.write_index(self.index, tmp))
         atomic_write_json(
-            index_dir / STAMP_NAME,
+            index_dir / f"{name}.json",
             {"format": STAMP_FORMAT, "generation": generation, "count": self.count, "dim": self.dim,
-             "file": name, **self.describe()},
+             "file": file, **self.describe()},
         )
-        for old in index_dir.glob("vectors-*.faiss"):
-            if old.name != name:
+        for old in index_dir.glob(f"{name}-*.faiss"):
+            if old.name != file:
                 old.unlink(missing_ok=True)
 
     @staticmethod
-    def read_stamp(index_dir: Path) -> dict | None:
+    def read_stamp(index_dir: Path, name: str = "vectors") -> dict | None:
         try:
-            stamp = json.loads((index_dir / STAMP_NAME).read_text())
+            stamp = json.loads((index_dir / f"{name}.json").read_text())
         except (OSError, ValueError):
             return None
         return stamp if isinstance(stamp, dict) else None
 
     @classmethod
     def load(cls, index_dir: Path, dim: int, generation: int, *, kind: str | None = None,
-             threshold: int | None = None) -> "VectorIndex | None":
+             threshold: int | None = None, name: str = "vectors") -> "VectorIndex | None":
         """The snapshot if it matches ``generation`` (and the configured kind), else None (caller rebuilds)."""
-        stamp = cls.read_stamp(index_dir)
+        stamp = cls.read_stamp(index_dir, name)
         if stamp is None:
             return None
         setting = (kind or os.environ.get("KB_VECTOR_INDEX") or "auto").strip().lower()
