@@ -131,6 +131,7 @@ class Citation(_Open):
 class Scores(_Open):
     dense: float | None = None
     keyword: float | None = None
+    companion: float | None = Field(None, description="Cosine by the index's companion model (hybrid search; `kb stats`).")
     rerank: float | None = Field(None, description="The cross-encoder's score, when the server reranks (KB_RERANKER).")
 
 

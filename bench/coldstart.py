@@ -11,7 +11,9 @@ every model, so the usem3 and e5-small-q4 indexes hold the same text.
 Printed: the first run (which writes kb's caches if they are missing), then median and p90
 wall and CPU time of --runs fresh `kb search QUERY --index DIR` processes (the console script,
 output to a pipe); the same without kb's caches (KB_CACHE_DIR=off) for comparison; where one
-process spends its time (phases, measured inside a fresh process); the heaviest imports
+process spends its time (phases, measured inside a fresh process; an index with a companion
+model, kb/companion.py, as new indexes have by default, also loads its FAISS snapshot and
+embedder: the companion phases); the heaviest imports
 (python -X importtime, cumulative, top level); and whether torch, sentence_transformers or
 fastapi were imported. For a second opinion:
 hyperfine -w 1 -r 10 "kb search 'skills recognition barriers' --index DIR".
@@ -61,9 +63,12 @@ PHASES = textwrap.dedent(r"""
     kb = KnowledgeBase.open(Settings(index_dir=sys.argv[1])); mark("open SQLite")
     v = kb.index.vectors; mark("load FAISS snapshot")
     e = kb.index.embedder; mark("load embedder")
+    c = kb.index.companion_vectors; mark("load companion FAISS snapshot")
+    ce = kb.index.companion_embedder if c is not None else None; mark("load companion embedder")
     from kb.lang import detect_language
     detect_language(sys.argv[2]); mark("query language")
     e.encode_queries([sys.argv[2]]); mark("embed query")
+    if ce is not None: ce.encode_queries([sys.argv[2]]); mark("embed query (companion)")
     r = kb.search(sys.argv[2], 10); mark("search (again, all stages)")
     from kb.render import render_result
     render_result(r); mark("render")

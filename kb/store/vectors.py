@@ -51,7 +51,9 @@ On disk (the snapshot format)
 
 ``kind`` is ``flat`` (``params`` empty) or ``ivf``; a format-1 stamp has no
 ``kind``/``params`` and is a flat index. The file name carries the generation so that a
-reader never pairs a new stamp with an old file. When the stamp does not match the SQLite
+reader never pairs a new stamp with an old file. The companion model's vectors
+(kb/companion.py) use the same format under the name ``companion`` (``companion-<generation>.faiss``,
+``companion.json``). When the stamp does not match the SQLite
 generation (a crash between commit and snapshot, another process's ingest) or holds
 another kind than the one explicitly configured, ``load`` returns None and the caller
 rebuilds from SQLite, which holds every vector exactly, so nothing is ever lost.
