@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import shutil
+import signal
 from pathlib import Path
 
 import pytest
@@ -13,6 +14,11 @@ SHARED = ROOT.parent / "shared"
 CORPUS = SHARED / "corpus"
 GCM = SHARED / "corpus-gcm"
 MISSION = ROOT / "corpus" / "000_56388bd38537218d.txt"
+
+# A shell without job control starts background commands (`./scripts/test &`) with SIGINT ignored,
+# and an ignored signal is inherited by every kb process a test starts: the Ctrl-C tests would see
+# their SIGINT vanish. A Python-level handler is reset to the default in a child, so install one.
+signal.signal(signal.SIGINT, signal.default_int_handler)
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
