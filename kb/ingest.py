@@ -286,6 +286,9 @@ class Ingestor:
             self.index.record_model()
         if self.index.db.get_meta("model") is not None:
             self._ensure_companion(report)
+            if report.interrupted:  # Ctrl-C while filling in the companion: what was committed stays
+                report.seconds["total"] = time.perf_counter() - started
+                return report
         if todo:
             _ = self.index.vectors  # load once, then keep them in step document by document
             _ = self.index.companion_vectors
@@ -321,8 +324,11 @@ class Ingestor:
         from kb.companion import ensure
 
         t0 = time.perf_counter()
-        report.companion_embedded = ensure(self.index, lambda done, total: self.on_event(
-            "companion", FileOutcome(path=f"{done}/{total}", status="progress")))
+        try:
+            report.companion_embedded = ensure(self.index, lambda done, total: self.on_event(
+                "companion", FileOutcome(path=f"{done}/{total}", status="progress")))
+        except KeyboardInterrupt:
+            report.interrupted = True
         if report.companion_embedded:
             report.seconds["companion_backfill"] = time.perf_counter() - t0
 
