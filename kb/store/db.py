@@ -27,7 +27,8 @@ CHANGE_LOG_KEEP = 5000
 _FTS_TOKEN = re.compile(r"[^\W_]+", re.UNICODE)
 
 #: the tables holding vectors by text hash: the index's model, and its companion (kb/companion.py)
-VECTOR_TABLES = ("embeddings", "companion_embeddings")
+COMPANION_TABLE = "companion_embeddings"
+VECTOR_TABLES = ("embeddings", COMPANION_TABLE)
 
 _PASSAGE_COLUMNS = (
     "id, passage_id, doc_id, ordinal, text, lang, page_start, page_end, paragraph, section, "
@@ -220,7 +221,7 @@ class Database:
             removed = self._delete_document_rows(doc.doc_id, record.path)
             self.store_vectors(new_vectors)
             if companion_vectors:
-                self.store_vectors(companion_vectors, "companion_embeddings")
+                self.store_vectors(companion_vectors, COMPANION_TABLE)
             self.conn.execute(
                 "INSERT INTO documents(doc_id, source, path, title, lang, format, sha256, size, "
                 "mtime, pages, passages, organisation, year, country, url, tags, extra, "
