@@ -70,6 +70,13 @@ def test_corpus_pdf_pages_and_text(pdf: Path) -> None:
             "es/guide_PDF_ES.pdf",
             "Aplicación del Pacto Mundial para la Migración Segura, Ordenada y Regular",
         ),
+        # the largest line names only the kind of document ("RÉSUMÉ D’ÉVALUATION"): the project
+        # it evaluates is the title, without the "Type d’évaluation: ..." field under it
+        (
+            "fr/CS1137-CS1138_Evaluation Brief_Javier SANCHEZ MARTI.pdf",
+            "ÉVALUATION FINALE DU PROJET « RENFORCEMENT DU DIALOGUE BINATIONAL ENTRE HAÏTI ET LA "
+            "RÉPUBLIQUE DOMINICAINE POUR PROMOUVOIR LA COHÉSION SOCIALE DANS LA ZONE FRONTALIÈRE »",
+        ),
     ],
 )
 def test_corpus_pdf_titles(relative: str, expected: str) -> None:

@@ -31,6 +31,7 @@ from kb.extract._common import (
     stem_title,
     strip_folio,
 )
+from kb.keywords import fold
 from kb.models import ExtractedDocument, Page
 
 log = logging.getLogger("kb.extract")
@@ -301,16 +302,54 @@ def _prominent_block(lines: list[_Line], max_len: int = 250) -> str | None:
 
     Size alone picks one-word logos ("GUIDE"); length alone picks body text; their product,
     with length capped at 40 characters, finds the wrapped title in these documents.
+    A block that only names the kind of document ("RÉSUMÉ D'ÉVALUATION") gives way to
+    the block after it, which names the subject (_subtitle).
     """
-    best: tuple[float, str] | None = None
-    for size, texts in _blocks(lines):
+    blocks = list(_blocks(lines))
+    best: tuple[float, int, str] | None = None
+    for i, (size, texts) in enumerate(blocks):
         text = join_lines(texts)
         if not text or len(text) > max_len:
             continue
         score = size * min(1.0, len(text) / 40)
         if best is None or score > best[0] + 1e-6:
-            best = (score, text)
-    return best[1] if best else None
+            best = (score, i, text)
+    if best is None:
+        return None
+    if _GENERIC_TITLE.match(" ".join(fold(best[2]).replace("\u2019", "'").split())):
+        return _subtitle(blocks[best[1] + 1:], max_len) or best[2]
+    return best[2]
+
+
+#: titles that name only the kind of document, in the corpus's languages (folded: kb.keywords.fold)
+_GENERIC_TITLE = re.compile(
+    r"^(?:(?:final |draft |annual |progress |evaluation |executive |policy |project )?"
+    r"(?:report|brief|briefing(?: note)?|summary|fact ?sheet|note|terms of reference|evaluation)"
+    r"|(?:rapport|resume|note|fiche|termes de reference)(?: d'evaluation| final| analytique| de synthese"
+    r"| d'orientation| d'information| d'activite)?"
+    r"|(?:informe|resumen|nota|hoja|ficha|terminos de referencia)(?: de evaluacion| final| ejecutivo"
+    r"| informativa| de orientacion)?"
+    r"|(?:relatorio|resumo)(?: de avaliacao| final| executivo)?"
+    r"|(?:bericht|zusammenfassung|kurzbericht|evaluierungsbericht))$"
+)
+
+
+def _subtitle(blocks: list[tuple[float, list[str]]], max_len: int) -> str | None:
+    """The first following block of at least three words, up to its first "Field: value" line."""
+    for _size, texts in blocks[:2]:
+        kept: list[str] = []
+        for text in texts:
+            if _FIELD_LINE.match(text):
+                break
+            kept.append(text)
+        joined = join_lines(kept)
+        if len(joined.split()) >= 3 and len(joined) <= max_len:
+            return joined
+    return None
+
+
+#: "Type d'évaluation: finale", "Date: juin 2025": a form field under the title, not the title
+_FIELD_LINE = re.compile(r"^[^:«»\"]{2,40}\s?:\s")
 
 
 def _blocks(lines: list[_Line]) -> Iterator[tuple[float, list[str]]]:
