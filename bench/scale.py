@@ -82,6 +82,7 @@ def load_base(index_dir: Path) -> dict:
         "LEFT JOIN companion_embeddings c ON c.text_sha = p.text_sha ORDER BY p.id"
     ).fetchall()
     companion = (con.execute("SELECT value FROM meta WHERE key = 'companion_model'").fetchone() or (None,))[0]
+    companion_dtype = (con.execute("SELECT value FROM meta WHERE key = 'companion_dtype'").fetchone() or ("float32",))[0]
     con.close()
     docs = sorted({r[0] for r in rows})
     doc_index = {d: i for i, d in enumerate(docs)}
@@ -93,7 +94,7 @@ def load_base(index_dir: Path) -> dict:
         "docs": docs,
     }
     if companion not in (None, "none") and all(r[4] is not None for r in rows):
-        base["companion"] = np.stack([np.frombuffer(r[4], dtype=np.float32) for r in rows])
+        base["companion"] = np.stack([np.frombuffer(r[4], dtype=companion_dtype).astype(np.float32) for r in rows])
         base["companion_model"] = companion
     return base
 

@@ -483,8 +483,10 @@ class Ingestor:
     def _vectors(self, embedder, shas: list[str], texts: list[str], table: str,
                  report: IngestReport | None = None) -> tuple[np.ndarray, dict[str, np.ndarray]]:
         """Every passage's vector from ``table``'s cache or the model; (all, the new ones by hash)."""
-        cached = self.index.db.cached_vectors(shas, table)
+        db = self.index.db
+        cached = db.cached_vectors(shas, table)
         fresh = embed_batched(embedder, {sha: t for sha, t in zip(shas, texts) if sha not in cached})
+        fresh = {sha: db.stored(v, table) for sha, v in fresh.items()}  # as a rebuild would read them
         if report is not None:
             report.embedded += len(fresh)
         return np.stack([cached[s] if s in cached else fresh[s] for s in shas]), fresh

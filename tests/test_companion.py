@@ -142,6 +142,45 @@ def test_an_index_from_before_companions_gets_one_on_its_next_ingest(tmp_path, w
         assert kb.index.companion_vectors.count == kb.stats()["passages"]
 
 
+def _blob_sizes(index_dir: Path) -> set[int]:
+    with sqlite3.connect(index_dir / "kb.sqlite") as conn:
+        return {r[0] for r in conn.execute("SELECT DISTINCT length(vector) FROM companion_embeddings")}
+
+
+def test_a_new_index_stores_the_companion_in_float16_and_searches_what_it_stored(tmp_path, work_copy):
+    index = tmp_path / "ix"
+    with _open(index) as kb:
+        kb.ingest([str(work_copy / "mission.txt")])
+        live = kb.search(QUESTION, k=10).to_dict()  # vectors added as the document was ingested
+    assert _blob_sizes(index) == {512 * 2}
+    for name in ("companion.json", *(p.name for p in index.glob("companion-*.faiss"))):
+        (index / name).unlink()
+    with KnowledgeBase.open(Settings(index_dir=index)) as kb:  # rebuilt from the float16 rows
+        assert kb.search(QUESTION, k=10).to_dict() == live
+
+
+def test_an_index_with_float32_companion_rows_keeps_them(tmp_path, work_copy):
+    """An index made before float16 storage (no companion_dtype in meta) reads and writes float32."""
+    import numpy as np
+
+    index = tmp_path / "ix"
+    with _open(index) as kb:
+        kb.ingest([str(work_copy / "mission.txt")])
+    with sqlite3.connect(index / "kb.sqlite") as conn:  # what such an index holds
+        rows = conn.execute("SELECT text_sha, vector FROM companion_embeddings").fetchall()
+        conn.executemany("UPDATE companion_embeddings SET vector = ? WHERE text_sha = ?",
+                         [(np.frombuffer(v, dtype=np.float16).astype(np.float32).tobytes(), sha) for sha, v in rows])
+        conn.execute("DELETE FROM meta WHERE key = 'companion_dtype'")
+    for name in ("companion.json", *(p.name for p in index.glob("companion-*.faiss"))):
+        (index / name).unlink()
+    with _open(index) as kb:
+        hits = kb.search(QUESTION, k=5).hits
+        assert hits and any("companion" in h.extra["scores"] for h in hits)
+        assert kb.ingest([str(work_copy / "aap.pdf")]).count("added") == 1
+        assert kb.index.companion_vectors.count == kb.stats()["passages"]
+    assert _blob_sizes(index) == {512 * 4}
+
+
 def test_another_companion_is_refused_before_anything_is_written(tmp_path, work_copy):
     index = tmp_path / "ix"
     with _open(index) as kb:

@@ -29,6 +29,11 @@ _FTS_TOKEN = re.compile(r"[^\W_]+", re.UNICODE)
 #: the tables holding vectors by text hash: the index's model, and its companion (kb/companion.py)
 COMPANION_TABLE = "companion_embeddings"
 VECTOR_TABLES = ("embeddings", COMPANION_TABLE)
+#: meta key: the element type of the companion's stored vectors, fixed when the index is created.
+#: float16 halves a 512-d row to 1 KB, three to a 4 KB SQLite page instead of one 2 KB row a page
+#: (100k passages: 391 MB -> ~140 MB); a weight-0.2 fusion list does not notice 3 decimal
+#: digits (bench/README.md). Indexes made before it have no key and keep float32.
+COMPANION_DTYPE_KEY = "companion_dtype"
 
 _PASSAGE_COLUMNS = (
     "id, passage_id, doc_id, ordinal, text, lang, page_start, page_end, paragraph, section, "
@@ -94,7 +99,13 @@ class Database:
             self.conn.execute("PRAGMA synchronous = NORMAL")
             schema = resources.files("kb.store").joinpath("schema.sql").read_text()
             with self.conn:
+                fresh = self.conn.execute(
+                    "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'meta'").fetchone() is None
                 self.conn.executescript(schema)
+                if fresh:
+                    self.set_meta(COMPANION_DTYPE_KEY, "float16")
+        self._dtypes = {"embeddings": np.dtype(np.float32),
+                        COMPANION_TABLE: np.dtype(self.get_meta(COMPANION_DTYPE_KEY) or "float32")}
 
     def close(self) -> None:
         self.conn.close()
@@ -276,11 +287,21 @@ class Database:
 
     # -- vectors ------------------------------------------------------------------------
     # ``table``: "embeddings" (the index's model) or "companion_embeddings" (VECTOR_TABLES)
+    def stored(self, vectors: np.ndarray, table: str = "embeddings") -> np.ndarray:
+        """``vectors`` as they read back from ``table`` (float32, rounded to its storage type):
+        a document's fresh vectors enter FAISS exactly as a rebuild from SQLite would give them."""
+        dtype = self._dtypes[_table(table)]
+        return np.asarray(vectors, dtype=dtype).astype(np.float32, copy=False)
+
+    def _decode(self, blob: bytes, table: str) -> np.ndarray:
+        return np.frombuffer(blob, dtype=self._dtypes[table]).astype(np.float32, copy=False)
+
     def store_vectors(self, vectors: Mapping[str, np.ndarray], table: str = "embeddings") -> None:
         """Vectors by text hash (the caller's transaction); a hash already stored keeps its vector."""
+        dtype = self._dtypes[_table(table)]
         self.conn.executemany(
-            f"INSERT OR IGNORE INTO {_table(table)}(text_sha, vector) VALUES (?, ?)",
-            [(sha, np.asarray(v, dtype=np.float32).tobytes()) for sha, v in vectors.items()],
+            f"INSERT OR IGNORE INTO {table}(text_sha, vector) VALUES (?, ?)",
+            [(sha, np.asarray(v, dtype=dtype).tobytes()) for sha, v in vectors.items()],
         )
 
     def cached_vectors(self, shas: Iterable[str], table: str = "embeddings") -> dict[str, np.ndarray]:
@@ -292,7 +313,7 @@ class Database:
             for sha, blob in self.conn.execute(
                 f"SELECT text_sha, vector FROM {_table(table)} WHERE text_sha IN ({marks})", chunk
             ):
-                found[sha] = np.frombuffer(blob, dtype=np.float32)
+                found[sha] = self._decode(blob, table)
         return found
 
     def missing_vectors(self, table: str) -> list[tuple[str, str]]:
@@ -314,7 +335,7 @@ class Database:
                 f"WHERE p.id IN ({marks})", chunk,
             ):
                 got_ids.append(rowid)
-                vecs.append(np.frombuffer(blob, dtype=np.float32))
+                vecs.append(self._decode(blob, table))
         if not vecs:
             return np.zeros(0, dtype=np.int64), np.zeros((0, 0), dtype=np.float32)
         return np.asarray(got_ids, dtype=np.int64), np.stack(vecs)
@@ -337,7 +358,7 @@ class Database:
         )
         while rows := cur.fetchmany(batch):
             ids = np.fromiter((r[0] for r in rows), dtype=np.int64, count=len(rows))
-            vecs = np.stack([np.frombuffer(r[1], dtype=np.float32) for r in rows])
+            vecs = np.stack([self._decode(r[1], table) for r in rows])
             yield ids, vecs
 
     # -- passages -----------------------------------------------------------------------
