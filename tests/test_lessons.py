@@ -468,3 +468,99 @@ def test_the_evaluation_plan_in_the_future_tense_is_context():
            "informations et de formuler des recommandations sur la gestion des risques.",
         section="VII.4. Tolérance au risque et innovation")], None)
     assert "risk" not in found and "recommendation" not in found
+
+
+# -- fast matching gives exactly what Cue.first gives --------------------------------------
+_TRICKY = ["K", "\u212a", "ı", "İ", "ſ", "ß", "œ", "Æ", "’", "`", "é", "e\u0301", "ﬁ", "•", "–", ";", ":", ".",
+           "%", "?", "\n", "  ", "1.", "12. ", "a) ", "4.b:", "'", "(2019)", "_", "²", "ǅ"]
+
+
+def _random_texts(cues, n: int, seed: int = 7) -> list[str]:
+    """Texts made of cue phrases (whole, cut or altered), ordinary words and awkward characters."""
+    import random
+
+    rng = random.Random(seed)
+    phrases = [c.source.strip("/") for c in cues]
+    words = ["the", "data", "risk", "riesgo", "without", "this", "will", "develop", "recommendation", "Recommendation",
+             "obstacles", "barrier", "lessons", "learned", "mettre", "en", "oeuvre", "l'evaluation", "use", "because",
+             "SDG", "ods", "per", "cent", "percent", "Évaluation", "RISK", "risks", "norisk", "no", "low"]
+    out = []
+    for _ in range(n):
+        parts = []
+        for _ in range(rng.randint(1, 14)):
+            pick = rng.random()
+            if pick < 0.3:
+                phrase = rng.choice(phrases)
+                if rng.random() < 0.3:
+                    phrase = phrase[: rng.randint(1, max(1, len(phrase)))]
+                if rng.random() < 0.2:
+                    phrase = phrase.upper()
+                parts.append(phrase)
+            elif pick < 0.8:
+                parts.append(rng.choice(words))
+            else:
+                parts.append(rng.choice(_TRICKY))
+            parts.append(rng.choice([" ", " ", " ", "", "\n", ", ", ". ", "-"]))
+        out.append("".join(parts))
+    return out
+
+
+def test_cue_matcher_finds_what_each_cue_finds():
+    from kb.lessons.cues import FoldedText
+    from kb.lessons.match import CueMatcher
+
+    cues = load_cues()
+    lists = [cues.meta, *(cues.types[t].cues for t in TYPES)]
+    string_lists = [cues.meta_headings, *(cues.types[t].headings for t in TYPES)]
+    matcher = CueMatcher(lists, string_lists)
+    every = [c for group in lists + string_lists for c in group]
+    for text in _random_texts(every, 1000):
+        folded, reference = FoldedText(text), FoldedText(text)
+        for group in lists:
+            expected = [(c, p) for c in group if (p := c.first(reference)) is not None]
+            assert matcher.hits(group, folded) == expected, text
+        for plain in (fold(text), text):  # unfolded text: capitals and look-alikes of the literals
+            for group in string_lists:
+                assert matcher.matching(group, plain) == [c for c in group if c.first(plain) is not None], text
+
+
+def test_cue_matcher_reads_required_literals_from_any_regex():
+    from kb.lessons.cues import FoldedText
+    from kb.lessons.match import CueMatcher
+
+    patterns = [r"/\bfoo(?:bar|baz)\b/", r"/(?-i:Zed)\w*/", r"/(?a:caf\b)/", r"/x{2,}y/", r"/(?:ab|cd)+e/",
+                r"/\bwithout (?:this|these)\b[^.]{0,20}\bwill\b/", r"/k\b/", r"/(?:^|[;•]\s*)(?:use|make|set up)\b/",
+                r"/\bsdg\s*\d+/", r"/(?<!\bno )\brisk/", r"/(?=.*ſ)s/", r"/\d+\s?%/", r"/(?:i|ı)stanbul/", r"/x|/",
+                r"/(?>atom)ic\b/", r"/(?i:STRASSE)/", r"/de(?:velop|liver)\b/", r"/\bq(?:uestion)?s?\b/",
+                r"/(?:wh(?:ich|at)|how)\b/", "lessons learned", "obstacle*",
+                "d'après", "data-driven"]
+    raw = {"version": 1, "types": {t: {"descriptions": {"en": ["x"]}, "cues": {"en": patterns},
+                                      "headings": {"en": patterns}} for t in TYPES}}
+    cues = parse_cues(raw)
+    group, headings = cues.types["barrier"].cues, cues.types["barrier"].headings
+    matcher = CueMatcher([group], [headings])
+    texts = _random_texts(group, 1500, seed=11) + [
+        "FOOBAZ", "foobaz", "xxy", "abcde", "Zed", "zed", "café", "caf", "K", "\u212a", "• use it", "; set up",
+        "sdg 4", "no risk", "risk", "ſ s", "10 %", "ıstanbul", "İstanbul", "atomic", "STRASSE", "straße", "deliver",
+        "developer", "q s", "qs", "what", "how", "which"]
+    for text in texts:
+        folded, reference = FoldedText(text), FoldedText(text)
+        assert matcher.hits(group, folded) == [(c, p) for c in group if (p := c.first(reference)) is not None]
+        for plain in (fold(text), text):
+            assert matcher.matching(headings, plain) == [c for c in headings if c.first(plain) is not None], text
+
+
+def test_strip_accents_is_the_plain_definition():
+    """The fast ``strip_accents`` (replace only what is present) equals the textbook one."""
+    import unicodedata
+
+    from kb.lessons.cues import _APOSTROPHES, _LIGATURES, strip_accents
+
+    def plain(text: str) -> str:
+        decomposed = unicodedata.normalize("NFKD", text.translate(_APOSTROPHES).translate(_LIGATURES))
+        return "".join(ch for ch in decomposed if not unicodedata.combining(ch))
+
+    samples = [chr(cp) for cp in range(0x3000)] + ["Ça coûte’s `x` œuvre ﬁn Å\u0301", "e\u0301\u0327", "plain ascii"]
+    for text in samples:
+        for variant in (text, "a" + text + "b", text + "\u0301"):
+            assert strip_accents(variant) == plain(variant), repr(variant)

@@ -54,6 +54,7 @@ from kb.lessons.cues import (
     fold,
     load_cues,
 )
+from kb.lessons.match import CueMatcher
 
 if TYPE_CHECKING:
     from kb.embed.base import Embedder
@@ -141,6 +142,8 @@ class LessonLabeler:
         self.cues: Cues = load_cues(cues_path)
         self._descriptions: tuple[np.ndarray, np.ndarray] | None = None
         self._calibration: Calibration | None = None
+        self._matcher: CueMatcher | None = None
+        self._matcher_cues: Cues | None = None
 
     @property
     def embedder(self) -> "Embedder | None":
@@ -174,8 +177,9 @@ class LessonLabeler:
         passages = list(passages)
         similarity = self._similarity(vectors, len(passages))
         lead_ins = lead_ins_of(passages)
-        headings = self._heading_trail(passages)
-        return [self._decide(p, lead_ins[i], similarity[i] if similarity is not None else None, headings[i])
+        memo: dict = {}  # per call: headings and lead-ins repeat over a document's passages
+        headings = self._heading_trail(passages, memo)
+        return [self._decide(p, lead_ins[i], similarity[i] if similarity is not None else None, headings[i], memo)
                 for i, p in enumerate(passages)]
 
     # -- signals --------------------------------------------------------------------------
@@ -267,14 +271,36 @@ class LessonLabeler:
 
     def _evidence(self, cues: Sequence, folded: FoldedText, lead_weight: bool = True) -> float:
         s = self.cues.scoring
+        matcher = self._cue_matcher()
+        if matcher.owns(cues):
+            found = matcher.hits(cues, folded)
+        else:
+            found = [(cue, pos) for cue in cues if (pos := cue.first(folded)) is not None]
         total = 0.0
-        for cue in cues:
-            pos = cue.first(folded)
-            if pos is None:
-                continue
+        for cue, pos in found:  # in the list's order: the same sum, to the last bit
             bonus = s.lead_bonus if lead_weight and cue.weight >= 1.0 and pos < s.lead_chars else 0.0
             total += cue.weight * (1.0 + bonus)
         return 1.0 - math.exp(-s.cue_rate * total) if total > 0 else 0.0
+
+    def _cue_matcher(self) -> CueMatcher:
+        """The matcher for the current cue lists, rebuilt when they are other objects (as
+        after ``self.cues = ...``; a loaded ``Cues`` is frozen and is not changed in place)."""
+        c = self.cues
+        if self._matcher is not None and self._matcher_cues is c:
+            return self._matcher
+        lists = (c.meta, *(c.types[t].cues for t in TYPES))
+        string_lists = (c.meta_headings, *(c.types[t].headings for t in TYPES))
+        if self._matcher is None or not self._matcher.serves(lists, string_lists):
+            self._matcher = CueMatcher(lists, string_lists)
+        self._matcher_cues = c
+        return self._matcher
+
+    def _matching(self, cues: Sequence, folded: str) -> list:
+        """The cues with a match in the folded string (headings are matched as patterns)."""
+        matcher = self._cue_matcher()
+        if matcher.owns_strings(cues):
+            return matcher.matching(cues, folded)
+        return [c for c in cues if c.first(folded) is not None]
 
     def _heading_scores(self, section: str | None) -> dict[str, float]:
         """Heading evidence: the type's heading entries ("Recommendations", "Obstacles"), and
@@ -287,7 +313,7 @@ class LessonLabeler:
         said = self._cue_scores(section, lead_weight=False) if factor > 0 else {}
         out = {}
         for t in TYPES:
-            best = max((c.weight for c in self.cues.types[t].headings if c.first(folded) is not None), default=0.0)
+            best = max((c.weight for c in self._matching(self.cues.types[t].headings, folded)), default=0.0)
             out[t] = max(best, factor * said.get(t, 0.0))
         return out
 
@@ -308,7 +334,7 @@ class LessonLabeler:
                 best[t] = max(best[t], ev[t] - others)
         return best
 
-    def _heading_trail(self, passages: list["Passage"]) -> list[dict[str, float]]:
+    def _heading_trail(self, passages: list["Passage"], memo: dict | None = None) -> list[dict[str, float]]:
         """Heading evidence per passage: its own section, and the numbered sections above it.
 
         "6.2. Establish data governance" lies under "6. Recommendations" when that heading
@@ -318,8 +344,12 @@ class LessonLabeler:
         """
         out: list[dict[str, float]] = []
         seen: dict[tuple[str, str], dict[str, float]] = {}
+        memo = {} if memo is None else memo
         for p in passages:
-            own = self._heading_scores(p.section)
+            key = ("heading", p.section)
+            if key not in memo:
+                memo[key] = self._heading_scores(p.section)
+            own = memo[key]  # only read below (and copied): one dict may serve many passages
             number = _section_number(p.section)
             if number:
                 seen[(p.doc_id, number)] = own
@@ -340,19 +370,23 @@ class LessonLabeler:
 
     # -- decision -----------------------------------------------------------------------
     def _decide(self, passage: "Passage", lead_in: str | None, similarity: np.ndarray | None,
-                heading: dict[str, float] | None = None) -> Evidence:
+                heading: dict[str, float] | None = None, memo: dict | None = None) -> Evidence:
         s = self.cues.scoring
         w = s.weights
+        memo = {} if memo is None else memo
         skipped = _not_prose(passage.text, s.min_letters)
         folded = FoldedText(passage.text)
         meta = self._evidence(self.cues.meta, folded, lead_weight=False) if self.cues.meta else 0.0
         if not skipped and passage.section and self.cues.meta_headings:
-            section = fold(passage.section)
             # a heading can run on past its list when the next one is missed: only what
             # looks like a reference (a link, a dated citation) is taken as apparatus
             looks_cited = _URL.search(passage.text) or _CITATION_YEAR.search(passage.text)
-            if looks_cited and any(c.first(section) is not None for c in self.cues.meta_headings):
-                skipped = "apparatus"
+            if looks_cited:
+                key = ("apparatus", passage.section)
+                if key not in memo:
+                    memo[key] = bool(self._matching(self.cues.meta_headings, fold(passage.section)))
+                if memo[key]:
+                    skipped = "apparatus"
         if not skipped and meta >= _POINTER_EVIDENCE and _letters(passage.text) < self.cues.meta_short:
             skipped = "pointer"
         if skipped:
@@ -361,7 +395,13 @@ class LessonLabeler:
                              "meta": empty}, dict(empty), {}, skipped)
         heading = heading if heading is not None else self._heading_scores(passage.section)
         cue = self._cue_scores(folded)
-        lead = self._cue_scores(lead_in, lead_weight=False) if lead_in else {t: 0.0 for t in TYPES}
+        if lead_in:
+            key = ("lead_in", lead_in)
+            if key not in memo:
+                memo[key] = self._cue_scores(lead_in, lead_weight=False)
+            lead = dict(memo[key])  # each passage's evidence keeps its own dict
+        else:
+            lead = {t: 0.0 for t in TYPES}
         sim = {t: float(similarity[k]) if similarity is not None else 0.0 for k, t in enumerate(TYPES)}
         confidence: dict[str, float] = {}
         for t in TYPES:
@@ -402,7 +442,7 @@ def _section_number(section: str | None) -> str | None:
 
 
 def _letters(text: str) -> int:
-    return sum(ch.isalpha() for ch in _URL.sub(" ", text))
+    return sum(map(str.isalpha, _URL.sub(" ", text)))
 
 
 def _not_prose(text: str, min_letters: int) -> str | None:
