@@ -168,7 +168,8 @@ class Index:
             "pages": counts["pages"],
             "passages": counts["passages"],
             "languages": self.db.languages(),
-            "companion": ({"model": self.companion_model, "dim": int(self.db.get_meta(COMPANION_DIM_KEY) or 0)}
+            "companion": ({"model": self.companion_model, "dim": int(self.db.get_meta(COMPANION_DIM_KEY) or 0),
+                           "stored_as": self.db.vector_dtype(COMPANION_TABLE)}
                           if self.companion_model else None),
             "files": {"database": DB_NAME, "vectors": "vectors.json",
                       **({"companion_vectors": f"{COMPANION_FILE}.json"} if self.companion_model else {})},

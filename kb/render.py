@@ -98,7 +98,10 @@ def render_types(data: dict[str, Any]) -> str:
 
 
 def _companion(info: dict[str, Any] | None) -> str:
-    return f"{info['model']} ({info.get('dim') or '?'}-d), a third list in hybrid search" if info else "none"
+    if not info:
+        return "none"
+    stored = f", stored as {info['stored_as']}" if info.get("stored_as") else ""
+    return f"{info['model']} ({info.get('dim') or '?'}-d{stored}), a third list in hybrid search"
 
 
 def render_stats(data: dict[str, Any]) -> str:

