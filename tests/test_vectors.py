@@ -118,6 +118,8 @@ def test_filter_by_ids_and_by_mask(kind, data, ivf):
             assert by_ids and all(i in set(allowed.tolist()) for i, _ in by_ids)
             assert vi.search(v, 10, mask) == by_ids
         assert recall(vi, q, exact(x, ids, q, allowed=allowed), allowed=allowed) >= 0.9
+        # the companion's narrower probe (widen=1) keeps to the filter too
+        assert all(i in set(allowed.tolist()) for v in q[:10] for i, _ in vi.search(v, 10, allowed, widen=1.0))
     small = allowed[:3]  # an IDSelectorBatch path
     assert {i for i, _ in vi.search(q[0], 10, small)} == set(small.tolist())
     assert vi.search(q[0], 10, np.array([], dtype=np.int64)) == []
@@ -211,6 +213,9 @@ def test_parameter_rules():
     assert filtered_nprobe(64, 1024, 1.0) == 64
     assert filtered_nprobe(64, 1024, FULL_SCAN_SHARE) == 1024
     assert 64 < filtered_nprobe(64, 1024, 0.5) < 1024
+    # the companion's list (kb/search.py COMPANION_WIDEN) widens by the share, not its square
+    assert filtered_nprobe(64, 1024, 0.5) == 256 and filtered_nprobe(64, 1024, 0.5, 1.0) == 128
+    assert filtered_nprobe(64, 1024, FULL_SCAN_SHARE, 1.0) == 1024
 
 
 def test_retrain_advice(data):

@@ -113,7 +113,7 @@ def nprobe_for(nlist: int) -> int:
     return int(min(nlist, _env_int("KB_IVF_NPROBE", max(DEFAULT_NPROBE, nlist // 16))))
 
 
-def filtered_nprobe(nprobe: int, nlist: int, share: float) -> int:
+def filtered_nprobe(nprobe: int, nlist: int, share: float, exponent: float = 2.0) -> int:
     """Lists probed when only ``share`` of the passages are allowed.
 
     A filter's nearest allowed passages are farther from the query than its nearest
@@ -128,7 +128,7 @@ def filtered_nprobe(nprobe: int, nlist: int, share: float) -> int:
         return min(nprobe, nlist)
     if share <= FULL_SCAN_SHARE:
         return nlist
-    return int(min(nlist, math.ceil(nprobe / (share * share))))
+    return int(min(nlist, math.ceil(nprobe / share ** exponent)))
 
 
 class VectorIndex:
@@ -314,7 +314,8 @@ class VectorIndex:
         return faiss.IDSelectorBitmap(np.packbits(mask, bitorder="little")), int(np.count_nonzero(mask))
 
     def search(self, query: np.ndarray, k: int, allowed: np.ndarray | None = None,
-               exact: Callable[[np.ndarray], np.ndarray] | None = None) -> list[tuple[int, float]]:
+               exact: Callable[[np.ndarray], np.ndarray] | None = None,
+               widen: float = 2.0) -> list[tuple[int, float]]:
         """Top ``k`` (id, cosine) for one query vector, optionally only among ``allowed`` ids.
 
         ``allowed``: passage ids, or a boolean mask indexed by passage id.
@@ -322,6 +323,8 @@ class VectorIndex:
         (NaN rows: gone) or ``ids -> (ids, rows)`` like ``Database.vectors_for``; with ivf,
         ``RERANK_FACTOR * k`` candidates are then re-scored exactly, which removes the
         8-bit quantisation's ranking errors (recall@10 0.977 -> 0.997 at 1M).
+        ``widen``: with ivf and a filter allowing a share s of the passages, nprobe / s**widen
+        lists are probed (:func:`filtered_nprobe`).
         """
         faiss = self._faiss
         if self.count == 0 or k <= 0:
@@ -336,7 +339,7 @@ class VectorIndex:
             nlist = int(ivf.nlist)
             nprobe = _env_int("KB_IVF_NPROBE", int(self.params.get("nprobe") or nprobe_for(nlist)))
             if sel is not None:
-                nprobe = filtered_nprobe(nprobe, nlist, min(n_allowed, self.count) / self.count)
+                nprobe = filtered_nprobe(nprobe, nlist, min(n_allowed, self.count) / self.count, widen)
             params = faiss.SearchParametersIVF(nprobe=int(min(max(nprobe, 1), nlist)), sel=sel)
         else:
             params = faiss.SearchParameters(sel=sel) if sel is not None else None
