@@ -183,7 +183,7 @@ class Searcher:
     #: under a filter, the companion's IVF probes nprobe / share**COMPANION_WIDEN lists (the
     #: model's index: share**2). At 1M, a 39% language filter: 166 lists instead of 429, 8.4 ms
     #: p50 instead of 19.6, 97.4% of its top 50 found against 99.7% (every list probed as the
-    #: reference; bench/README.md); a list fused at weight 0.2 does not need the last 2%
+    #: reference; README.md, "Figures measured"); a list fused at weight 0.2 does not need the last 2%
     COMPANION_WIDEN = 1.0
 
     def _companion(self, vector: np.ndarray, depth: int, allowed) -> list[tuple[int, float]]:
