@@ -33,6 +33,12 @@ def _counts(index_dir: Path) -> tuple[int, int]:
     return passages, covered
 
 
+def _drop_companion_snapshot(index_dir: Path) -> None:
+    """Delete the companion's FAISS snapshot and stamp: the next open rebuilds them from SQLite."""
+    for name in ("companion.json", *(p.name for p in index_dir.glob("companion-*.faiss"))):
+        (index_dir / name).unlink()
+
+
 def test_a_new_index_gets_usem3_beside_its_model_and_hybrid_fuses_it(small_index):
     with KnowledgeBase.open(Settings(index_dir=small_index)) as kb:
         assert kb.index.model == "e5-small-q4" and kb.index.companion_model == "usem3"
@@ -131,8 +137,7 @@ def test_an_index_from_before_companions_gets_one_on_its_next_ingest(tmp_path, w
     with sqlite3.connect(index / "kb.sqlite") as conn:  # what an index written before companions holds
         conn.execute("DELETE FROM meta WHERE key IN ('companion_model', 'companion_dim')")
         conn.execute("DELETE FROM companion_embeddings")
-    for name in ("companion.json", *(p.name for p in index.glob("companion-*.faiss"))):
-        (index / name).unlink()
+    _drop_companion_snapshot(index)
     with KnowledgeBase.open(Settings(index_dir=index)) as kb:
         assert kb.index.companion_model is None and kb.index.companion_vectors is None
         assert not any("companion" in h.extra["scores"] for h in kb.search(QUESTION, k=10).hits)
@@ -153,8 +158,7 @@ def test_a_new_index_stores_the_companion_in_float16_and_searches_what_it_stored
         kb.ingest([str(work_copy / "mission.txt")])
         live = kb.search(QUESTION, k=10).to_dict()  # vectors added as the document was ingested
     assert _blob_sizes(index) == {512 * 2}
-    for name in ("companion.json", *(p.name for p in index.glob("companion-*.faiss"))):
-        (index / name).unlink()
+    _drop_companion_snapshot(index)
     with KnowledgeBase.open(Settings(index_dir=index)) as kb:  # rebuilt from the float16 rows
         assert kb.search(QUESTION, k=10).to_dict() == live
 
@@ -171,8 +175,7 @@ def test_an_index_with_float32_companion_rows_keeps_them(tmp_path, work_copy):
         conn.executemany("UPDATE companion_embeddings SET vector = ? WHERE text_sha = ?",
                          [(np.frombuffer(v, dtype=np.float16).astype(np.float32).tobytes(), sha) for sha, v in rows])
         conn.execute("DELETE FROM meta WHERE key = 'companion_dtype'")
-    for name in ("companion.json", *(p.name for p in index.glob("companion-*.faiss"))):
-        (index / name).unlink()
+    _drop_companion_snapshot(index)
     with _open(index) as kb:
         hits = kb.search(QUESTION, k=5).hits
         assert hits and any("companion" in h.extra["scores"] for h in hits)
