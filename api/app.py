@@ -20,10 +20,12 @@ from typing import AsyncIterator
 
 from fastapi import FastAPI
 from fastapi.middleware.cors import CORSMiddleware
+from fastapi_offline import FastAPIOffline
 from starlette.concurrency import run_in_threadpool
 
 import kb
 from api import errors
+from api.gate import DOCS_ASSETS, Gate
 from api.logging_mw import RequestLog
 from api.routes import briefs, documents, errors as error_responses, health, passages, search, types
 from api.security import require_key
@@ -70,10 +72,14 @@ def create_app(settings: Settings | None = None, knowledge_base: KnowledgeBase |
         await run_in_threadpool(service.warm_up)
         log.info("serving %s: %s", library.index.dir, service.health())
         yield
+        service.close()
         if owned:
             library.close()
 
-    app = FastAPI(title="kb", version=kb.__version__, description=DESCRIPTION, lifespan=lifespan)
+    # /docs and /redoc from files inside the fastapi-offline package: FastAPI's own pages load
+    # Swagger UI from a CDN, which is a blank page on a machine without internet
+    app = FastAPIOffline(title="kb", version=kb.__version__, description=DESCRIPTION, lifespan=lifespan,
+                         static_url=DOCS_ASSETS)
     app.state.service = service
     errors.install(app)
     guard = [require_key(settings.api_key)] if settings.api_key else []
@@ -81,6 +87,7 @@ def create_app(settings: Settings | None = None, knowledge_base: KnowledgeBase |
         public = getattr(module, "PUBLIC", False) or not guard
         app.include_router(module.router, dependencies=[] if public else guard,
                            responses={} if public else error_responses(401))
+    app.add_middleware(Gate, api_key=settings.api_key)  # inside CORS, so a 401 or 413 still carries its headers
     if settings.cors_origins:
         app.add_middleware(
             CORSMiddleware, allow_origins=list(settings.cors_origins), allow_methods=["GET", "POST"],

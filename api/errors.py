@@ -18,13 +18,14 @@ from fastapi.responses import JSONResponse, Response
 from starlette.exceptions import HTTPException
 
 from api.service import NotFound
-from kb.errors import IndexBusyError, KBError, UsageError
+from kb.errors import IndexBusyError, KBError, UnknownIdError, UsageError
 
 log = logging.getLogger("kb.api")
 
 #: library error class -> HTTP status; the first match (in order) wins
 STATUS_FOR: tuple[tuple[type[KBError], int], ...] = (
     (NotFound, 404),
+    (UnknownIdError, 404),
     (UsageError, 422),
     (IndexBusyError, 503),
 )

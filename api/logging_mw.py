@@ -40,4 +40,12 @@ class RequestLog:
             await self.app(scope, receive, send_with_status)
         finally:
             ms = (time.perf_counter() - started) * 1000
-            log.info("%s %s %d %.1fms", scope["method"], scope["path"], status, ms)
+            log.info("%s %s %d %.1fms", scope["method"], _printable(scope), status, ms)
+
+
+def _printable(scope: Scope) -> str:
+    """The path as the client sent it (still percent-encoded), so that an encoded newline in it
+    cannot start a forged log line; other servers' scopes may lack ``raw_path``: escape then."""
+    raw = scope.get("raw_path")
+    path = raw.decode("latin-1") if isinstance(raw, bytes) else scope["path"]
+    return "".join(ch if ch.isprintable() else ascii(ch)[1:-1] for ch in path)

@@ -16,8 +16,9 @@ import annotated_types
 
 from typing import Annotated, Literal
 
-from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field, StringConstraints
+from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field, StringConstraints, model_validator
 
+from kb.search import is_blank, not_blank_pattern
 from kb.settings import Settings
 
 _DEFAULTS = Settings()
@@ -39,7 +40,7 @@ def _encodable(value: str) -> str:
 
 
 def _query_text(value: str) -> str:
-    if not value.strip():
+    if is_blank(value):
         raise ValueError("the query is empty")
     return _encodable(value)
 
@@ -60,15 +61,17 @@ QueryText = Annotated[
     Field(
         min_length=1,
         max_length=MAX_QUERY_CHARS,
-        # Documents the "not only whitespace" rule; the validator below enforces it. Python's
-        # str.strip also strips U+001C-U+001F and U+0085, which JSON Schema's \s does not.
-        json_schema_extra={"pattern": r"[^\s\u001c-\u001f\u0085]"},
+        # Documents the "not only blanks" rule (spaces, control and invisible format characters,
+        # kb.search.is_blank); the validator below enforces it.
+        json_schema_extra={"pattern": not_blank_pattern()},
         description=f"The question or keywords, in any language (1 to {MAX_QUERY_CHARS} characters, not only spaces).",
         examples=["obstacles à la reconnaissance des compétences des migrants"],
     ),
     AfterValidator(_query_text),
 ]
-LangCode = Annotated[str, StringConstraints(min_length=1, max_length=16), AfterValidator(_lang_code)]
+#: an ISO 639 code, any case, spaces around allowed (kb.search.lang_codes applies the same rule)
+LangCode = Annotated[str, StringConstraints(min_length=1, max_length=16, pattern=r"^\s*[A-Za-z]{2,3}\s*$"),
+                     AfterValidator(_lang_code)]
 DocId = Annotated[str, StringConstraints(min_length=1, max_length=500), AfterValidator(_encodable)]
 RequestId = Annotated[str, StringConstraints(max_length=500), AfterValidator(_encodable)]
 Integral = Annotated[int, BeforeValidator(_integral)]
@@ -266,13 +269,36 @@ Heading = _text(300)
 Intro = _text(5000)
 
 
+def _comma_list(value: object) -> object:
+    """``"good_practice, risk"`` (as a topics file may write it) -> ``["good_practice", "risk"]``."""
+    if isinstance(value, str):
+        return [part.strip() for part in value.split(",") if part.strip()]
+    return value
+
+
+LessonTypes = Annotated[list[LessonType], BeforeValidator(_comma_list)]
+
+
 class TopicIn(_Strict):
+    # exactly one of questions / question, said in the schema too (clients and generated tests read it)
+    model_config = ConfigDict(json_schema_extra={"oneOf": [{"required": ["questions"]}, {"required": ["question"]}]})
+
     heading: Heading = Field(description="The topic's heading in the pack.")  # type: ignore[valid-type]
-    questions: list[QueryText] = Field(min_length=1, max_length=12, description="One or more questions, any language.")
+    questions: list[QueryText] = Field(  # type: ignore[assignment]  # absent is None; null is refused
+        None, min_length=1, max_length=12, description="One or more questions, any language.")
+    question: QueryText = Field(  # type: ignore[assignment]
+        None, description="One question: the same as `questions` with one item.")
     intro: Intro | None = None  # type: ignore[valid-type]
-    type: LessonType | list[LessonType] | None = Field(
-        None, description="Optional lesson type(s) the topic is about, e.g. \"barrier\" or [\"barrier\", \"risk\"].")
+    type: LessonTypes | None = Field(  # type: ignore[valid-type]
+        None, description="Optional lesson type(s) the topic is about: \"barrier\", [\"barrier\", \"risk\"] "
+                          "or \"barrier, risk\".")
     per_topic: PerTopic | None = None
+
+    @model_validator(mode="after")
+    def _one_question_field(self) -> "TopicIn":
+        if (self.questions is None) == (self.question is None):
+            raise ValueError("give 'questions' (a list) or 'question' (one), exactly one of them")
+        return self
 
 
 class BriefRequest(_Strict):
@@ -284,7 +310,10 @@ class BriefRequest(_Strict):
                              description="Preferred language of quotes and labels (ISO 639-1, e.g. \"fr\").")
     per_topic: PerTopic | None = Field(None, description="Quotes per topic, 1 to 20 (default 4).")
     topics: list[TopicIn] = Field(min_length=1, max_length=30)
-    format: Literal["md", "html"] = Field("md", description="Markdown or a self-contained printable HTML page.")
+    group_by: Literal["type"] | None = Field(
+        None, description="\"type\": each topic becomes one section per lesson type (barriers, good practice, ...).")
+    format: Literal["md", "html", "docx"] = Field(
+        "md", description="Markdown, a self-contained printable HTML page, or a Word document.")
 
     def topics_object(self) -> dict[str, object]:
         return self.model_dump(exclude={"format"}, exclude_none=True)

@@ -13,6 +13,9 @@ connection and one in-memory FAISS index. Every library call therefore runs
   that are cited all come from the same committed state. An ingest by another process
   that commits mid-request is seen whole by the next request, never half by this one.
 
+``/health`` reads from a connection of its own instead, so that a queue of long searches
+cannot make a liveness probe time out.
+
 Nothing here writes to the index.
 """
 
@@ -27,6 +30,7 @@ from kb.errors import KBError
 from kb.library import KnowledgeBase
 from kb.models import Document, Passage
 from kb.search import citation_for
+from kb.store.db import Database
 
 
 class FairLock:
@@ -71,6 +75,9 @@ class ApiService:
         self.kb = kb
         self._lock = FairLock()
         self._warm = False
+        #: /health's own read-only connection (opened on first use) and the lock that guards it
+        self._status_db: Database | None = None
+        self._status_lock = threading.Lock()
 
     @contextmanager
     def snapshot(self) -> Iterator[KnowledgeBase]:
@@ -108,10 +115,25 @@ class ApiService:
             return kb.type_counts()
 
     def health(self) -> dict[str, Any]:
-        with self.snapshot() as kb:
-            counts = kb.index.db.counts()
-            return {"status": "ok", "documents": counts["documents"], "passages": counts["passages"],
-                    "model": kb.index.model, "generation": kb.index.db.generation()}
+        """Counts from one committed state, without queueing behind searches (see the module's doc)."""
+        with self._status_lock:
+            if self._status_db is None:
+                self._status_db = Database(self.kb.index.dir, readonly=True)
+            conn = self._status_db.conn
+            conn.execute("BEGIN")
+            try:
+                counts = self._status_db.counts()
+                generation = self._status_db.generation()
+            finally:
+                conn.rollback()
+        return {"status": "ok", "documents": counts["documents"], "passages": counts["passages"],
+                "model": self.kb.index.model, "generation": generation}
+
+    def close(self) -> None:
+        with self._status_lock:
+            if self._status_db is not None:
+                self._status_db.close()
+                self._status_db = None
 
     def documents(self, limit: int, offset: int) -> dict[str, Any]:
         with self.snapshot() as kb:
@@ -136,14 +158,16 @@ class ApiService:
 
 
     def brief(self, topics: dict[str, Any], fmt: str) -> Any:
-        """A briefing pack as an HTTP response (Markdown or HTML)."""
+        """A briefing pack as an HTTP response (Markdown or HTML shown inline, DOCX a download)."""
         from fastapi import Response
 
         from kb.brief import make_brief
 
         with self.snapshot() as kb:
             made = make_brief(kb, topics, fmt)
-        return Response(made.content, media_type=made.media_type)
+        disposition = "attachment" if made.format == "docx" else "inline"
+        return Response(made.content, media_type=made.media_type,
+                        headers={"Content-Disposition": f'{disposition}; filename="{made.filename}"'})
 
 
 def passage_dict(passage: Passage, doc: Document | None) -> dict[str, Any]:

@@ -11,6 +11,10 @@ class UsageError(KBError):
     exit_code = 2
 
 
+class UnknownIdError(UsageError):
+    """An id (a document named in a filter) that the index does not hold: the API answers 404."""
+
+
 class ExtractionError(KBError):
     """A file could not be read; the message is the one-line reason shown to the user."""
 

@@ -12,10 +12,10 @@ import json
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Iterator, Sequence
 
-from kb.errors import UsageError
+from kb.errors import UnknownIdError, UsageError
 from kb.index import Index
 from kb.models import Document, Passage, SearchResult
-from kb.search import Query, Searcher
+from kb.search import Query, Searcher, lang_codes
 from kb.settings import Settings
 from kb.store.lock import WriterLock
 
@@ -102,8 +102,17 @@ class KnowledgeBase:
     def query(self, text: object, k: object = None, langs: Sequence[str] = (), doc_ids: Sequence[str] = (),
               mode: str | None = None, id: object = None, types: Sequence[str] = ()) -> Query:
         s = self.settings
-        return Query.build(text, s.k if k is None else k, langs, doc_ids, mode or s.mode, id,
-                           max_chars=s.max_query_chars, k_max=s.k_max, types=types)
+        query = Query.build(text, s.k if k is None else k, langs, doc_ids, mode or s.mode, id,
+                            max_chars=s.max_query_chars, k_max=s.k_max, types=types)
+        self._check_documents(query.doc_ids)
+        return query
+
+    def _check_documents(self, doc_ids: Sequence[str]) -> None:
+        """A document filter naming no document in the index is a typo to report, not a search
+        that silently finds nothing."""
+        unknown = [d for d in doc_ids if self.index.db.document(d) is None]
+        if unknown:
+            raise UnknownIdError(f"no document {', '.join(map(repr, unknown))} in the index (see `kb docs` or GET /documents)")
 
     def search(self, text: str, k: int | None = None, langs: Sequence[str] = (),
                doc_ids: Sequence[str] = (), mode: str | None = None, types: Sequence[str] = ()) -> SearchResult:
@@ -131,6 +140,8 @@ class KnowledgeBase:
             lines = Path(path).read_text(encoding="utf-8").splitlines()
         except OSError as err:
             raise UsageError(f"cannot read queries file {path}: {err.strerror}") from err
+        lang_codes(langs)  # the command line's filters: a mistake there fails the batch, not each line
+        self._check_documents(doc_ids)
         out: list[Query | dict[str, Any]] = []
         for number, line in enumerate(lines, start=1):
             if not line.strip():

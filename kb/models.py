@@ -167,11 +167,6 @@ class SearchResult:
     query_lang: str | None = None
 
     def to_dict(self) -> dict[str, Any]:
-        out: dict[str, Any] = {}
-        if self.id is not None:
-            out["id"] = self.id
-        out["query"] = self.query
-        if self.query_lang:
-            out["query_lang"] = self.query_lang
-        out["results"] = [h.to_dict() for h in self.hits]
-        return out
+        # every key always present (null when unknown), so that typed clients need no special case
+        return {"id": self.id, "query": self.query, "query_lang": self.query_lang or None,
+                "results": [h.to_dict() for h in self.hits]}

@@ -6,12 +6,15 @@ are session fixtures (``conftest_api_helpers``); a test that writes gets a priva
 
 from __future__ import annotations
 
+import json
+import random
 import re
 import subprocess
 import sys
 import threading
 import time
 from pathlib import Path
+from typing import Iterator
 
 import httpx
 import pytest
@@ -86,7 +89,7 @@ def test_search_returns_the_contract_result_object(api_server: Server) -> None:
     data = response.json()
     assert_result_object(data, query, 5)
     assert data["query_lang"] == "en"
-    assert "id" not in data  # absent when the request has none, as in `kb search --json`
+    assert data["id"] is None  # present, null, when the request has none (as in `kb search --json`)
 
 
 def test_search_filters_by_lesson_type(api_server: Server) -> None:
@@ -146,9 +149,22 @@ def test_filters_combine(api_server: Server, doc_ids: dict[str, str]) -> None:
     assert response.json()["results"] == []  # an English document has no Spanish passages
 
 
-def test_unknown_doc_in_filter_finds_nothing(api_server: Server) -> None:
+def test_unknown_filter_values_are_refused_by_name(api_server: Server) -> None:
+    """A typo in a filter is a 4xx that names it (an unknown document: 404, like any unknown id),
+    not an empty answer that reads as "nothing found"."""
     response = search(api_server, {"query": "protection", "filters": {"doc_id": ["no-such-doc"]}})
-    assert response.status_code == 200 and response.json()["results"] == []
+    assert response.status_code == 404 and "'no-such-doc'" in response.json()["detail"]
+    response = search(api_server, {"query": "protection", "filters": {"lang": ["english"]}})
+    assert response.status_code == 422 and "lang" in json.dumps(response.json()["detail"])
+    response = search(api_server, {"query": "protection", "filters": {"lang": [" FR "]}})
+    assert response.status_code == 200  # a well-formed code, normalised
+
+
+def test_a_query_of_invisible_characters_is_empty(api_server: Server) -> None:
+    for query in ("\u200b", "\u0000", "\u200b\u2060 \ufeff"):
+        response = search(api_server, {"query": query})
+        assert response.status_code == 422, query
+        assert "empty" in json.dumps(response.json()["detail"])
 
 
 def test_search_matches_the_cli_json(api_server: Server, api_index: Path) -> None:
@@ -247,6 +263,25 @@ def test_briefs_returns_the_pack(api_server: Server, fmt: str, media: str) -> No
     for topic in BRIEF["topics"]:
         assert topic["heading"] in body
     assert "Skills pathways" in body
+
+
+def test_briefs_take_the_topics_file_options_of_kb_brief(api_server: Server) -> None:
+    """What a topics file may say (kb/brief/topics.py), the API takes: group_by, a single
+    `question`, a comma list of types, and the Word format."""
+    body = {"title": "Pathways\n# not a second title", "group_by": "type", "format": "docx", "topics": [
+        {"heading": "Recognition", "question": "How can qualifications of migrants be recognised?",
+         "type": "barrier, good_practice"}]}
+    with api_server.client(timeout=120) as client:
+        response = client.post("/briefs", json=body)
+        assert response.status_code == 200, response.text
+        assert response.headers["content-type"].startswith("application/vnd.openxmlformats")
+        assert response.content[:2] == b"PK"  # a zip container
+        assert response.headers["content-disposition"] == 'attachment; filename="pathways-not-a-second-title.docx"'
+        md = client.post("/briefs", json={**body, "format": "md"})
+        assert md.status_code == 200, md.text
+        assert md.text.count("\n# ") + md.text.startswith("# ") == 1  # a line break in the title stays in it
+        both = client.post("/briefs", json={**BRIEF, "topics": [{"heading": "h", "question": "a", "questions": ["b"]}]})
+        assert both.status_code == 422 and "exactly one" in json.dumps(both.json())
 
 
 @pytest.mark.parametrize("body", [{}, {"title": "x", "topics": []}, {"title": "x", "topics": [{"heading": "h"}]},
@@ -391,9 +426,17 @@ def test_openapi_describes_every_endpoint_and_field(api_server: Server) -> None:
     assert "422" in paths["/search"]["post"]["responses"]
 
 
-def test_docs_page(api_server: Server) -> None:
-    response = get(api_server, "/docs")
-    assert response.status_code == 200 and "swagger" in response.text.lower()
+@pytest.mark.parametrize("page", ["/docs", "/redoc"])
+def test_docs_pages_work_offline(api_server: Server, page: str) -> None:
+    """Every script and style sheet of the docs pages is served by kb itself (no CDN: offline)."""
+    response = get(api_server, page)
+    assert response.status_code == 200
+    assets = re.findall(r'(?:src|href)="([^"]+)"', response.text)
+    assert any(a.endswith(".js") for a in assets), response.text
+    for asset in assets:
+        assert asset.startswith("/"), asset  # not https://cdn...
+        loaded = get(api_server, asset)
+        assert loaded.status_code == 200 and len(loaded.content) > 1000, asset
 
 
 # -- API key --------------------------------------------------------------------------------
@@ -455,6 +498,57 @@ def test_no_cors_headers_when_not_configured(keyed_server: Server) -> None:
     assert "access-control-allow-origin" not in response.headers
 
 
+def test_api_key_checked_before_the_body_is_read(keyed_server: Server) -> None:
+    """Without the key, malformed or huge bodies are not parsed: the answer is 401, not 422 or 413."""
+    with keyed_server.client() as client:
+        bad = client.post("/search", content=b"{bad", headers={"Content-Type": "application/json"})
+        assert bad.status_code == 401
+        assert client.post("/search", content=b"x" * (5 * 2**20)).status_code == 401
+        preflight = client.options("/search", headers={"Origin": CORS_ORIGIN, "Access-Control-Request-Method": "POST"})
+        assert preflight.status_code != 401  # preflights carry no credentials; CORS answers them
+        assert client.get("/openapi.json").status_code == 200 and client.get("/docs").status_code == 200
+
+
+def test_bodies_over_the_limit_are_413(api_server: Server) -> None:
+    big = json.dumps({"query": "skills", "pad": "x" * (5 * 2**20)}).encode()
+    with api_server.client() as client:
+        declared = client.post("/search", content=big, headers={"Content-Type": "application/json"})
+        assert declared.status_code == 413 and "MB" in declared.json()["detail"]
+
+        def chunks() -> Iterator[bytes]:  # no Content-Length: counted as it arrives
+            for start in range(0, len(big), 2**20):
+                yield big[start:start + 2**20]
+
+        streamed = client.post("/search", content=chunks(), headers={"Content-Type": "application/json"})
+        assert streamed.status_code == 413
+        assert search(api_server, {"query": "skills", "k": 1}).status_code == 200
+
+
+def test_health_answers_while_searches_queue(api_server: Server) -> None:
+    """Searches take turns on one lock; a liveness probe must not wait for them."""
+    rng = random.Random(7)
+    done: dict[str, float] = {}
+
+    def long_search(n: int) -> None:
+        words = " ".join("".join(rng.choice("abcdefghij") for _ in range(7)) for _ in range(240))
+        with api_server.client(timeout=300) as client:
+            client.post("/search", json={"query": f"{n} {words}"[:1990], "k": 100})
+        done[f"search{n}"] = time.monotonic()
+
+    threads = [threading.Thread(target=long_search, args=(n,)) for n in range(4)]
+    for thread in threads:
+        thread.start()
+    time.sleep(0.5)  # the searches are queued or running
+    health = get(api_server, "/health")
+    done["health"] = time.monotonic()
+    head = api_server.client().head("/health")
+    for thread in threads:
+        thread.join()
+    assert health.status_code == 200 and health.json()["status"] == "ok"
+    assert head.status_code == 200 and head.content == b""
+    assert done["health"] < max(v for k, v in done.items() if k.startswith("search"))
+
+
 # -- logging ----------------------------------------------------------------------------------
 def test_one_log_line_per_request(api_server: Server) -> None:
     marker = f"/documents/log-marker-{time.time_ns()}"
@@ -467,6 +561,16 @@ def test_one_log_line_per_request(api_server: Server) -> None:
     assert len(lines) == 1
     assert re.search(rf"GET {re.escape(marker)} 404 \d+(\.\d+)?ms$", lines[0])
     assert re.search(r"POST /search 422 \d+(\.\d+)?ms", api_server.log())
+
+
+def test_log_lines_cannot_be_forged_through_the_path(api_server: Server) -> None:
+    marker = f"forged-{time.time_ns()}"
+    assert get(api_server, f"/documents/x%0AINFO:%20%20%20%20%20POST%20/{marker}%20200%200.1ms").status_code == 404
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline and marker not in api_server.log():
+        time.sleep(0.1)
+    lines = [line for line in api_server.log().splitlines() if marker in line]
+    assert len(lines) == 1 and lines[0].startswith("INFO:") and "GET /documents/x%0AINFO" in lines[0]
 
 
 # -- concurrency ------------------------------------------------------------------------------

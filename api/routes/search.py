@@ -13,7 +13,7 @@ router = APIRouter(tags=["search"])
 
 @router.post(
     "/search", response_model=SearchResponse, response_model_exclude_unset=True,
-    dependencies=[Depends(json_body)], responses=errors(415, 422),
+    dependencies=[Depends(json_body)], responses=errors(404, 413, 415, 422),
     summary="Top passages for a query, each with its citation",
 )
 def search(body: SearchRequest, svc: ApiService = Depends(service)) -> dict[str, object]:

@@ -58,8 +58,8 @@ def render_markdown(pack: Pack) -> str:
     for topic in pack.topics:
         out += [f"## {escape(topic.heading)}", ""]
         if topic.intro:
-            out += [escape(topic.intro), ""]
-        questions = " · ".join(escape(q) for q in topic.questions)
+            out += [escape(line) for line in topic.intro.split("\n")] + [""]
+        questions = " · ".join(escape(" ".join(q.split())) for q in topic.questions)  # one line
         out += [f"*{labels['questions']} {questions}*", ""]
         if not topic.quotes:
             out += [f"_{labels['no_quotes']}_", ""]

@@ -102,6 +102,12 @@ def _text(value: Any, where: str, required: bool = True, limit: int | None = Non
     return value
 
 
+def _one_line(value: str | None) -> str | None:
+    """A title or heading on one line: a line break in it would start a new block in the
+    Markdown pack ("T\n# injected" would be a second title)."""
+    return " ".join(value.split()) if value is not None else None
+
+
 def _count(value: Any, where: str) -> int | None:
     if value is None:
         return None
@@ -130,7 +136,7 @@ def _parse(obj: Any, where: str, source: str | None = None) -> TopicsSpec:
     if not isinstance(obj, Mapping):
         raise UsageError(f"{where}: expected an object with 'title' and 'topics', got {type(obj).__name__}")
     _unknown(obj, _PACK_KEYS, where)
-    title = _text(obj.get("title"), f"{where}: 'title'", limit=300)
+    title = _one_line(_text(obj.get("title"), f"{where}: 'title'", limit=300))
     raw_topics = obj.get("topics")
     if not isinstance(raw_topics, list) or not raw_topics:
         raise UsageError(f"{where}: 'topics' must be a non-empty list")
@@ -175,7 +181,7 @@ def _topic(obj: Any, where: str) -> TopicSpec:
     if not isinstance(obj, Mapping):
         raise UsageError(f"{where}: expected an object with 'heading' and 'questions'")
     _unknown(obj, _TOPIC_KEYS, where)
-    heading = _text(obj.get("heading"), f"{where}: 'heading'", limit=300) or ""
+    heading = _one_line(_text(obj.get("heading"), f"{where}: 'heading'", limit=300)) or ""
     where = f"{where} ({heading!r})"
     if "question" in obj and "questions" in obj:
         raise UsageError(f"{where}: give 'questions' (a list) or 'question', not both")
