@@ -30,7 +30,7 @@ from api.logging_mw import RequestLog
 from api.routes import briefs, documents, errors as error_responses, health, passages, search, types
 from api.security import require_key
 from api.service import ApiService
-from kb.errors import KBError
+from kb.errors import KBError, NotPermittedError, UsageError
 from kb.library import KnowledgeBase
 from kb.settings import Settings
 
@@ -112,6 +112,25 @@ def log_config(level: str) -> dict[str, object]:
     return config
 
 
+def _check_port(host: str, port: int) -> None:
+    """Refuse a port that cannot be bound before loading anything (uvicorn would exit with its own
+    code 3 after the model loaded, which kb uses for "model mismatch")."""
+    import socket
+
+    try:
+        infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)
+    except socket.gaierror as err:
+        raise UsageError(f"--host {host!r} is not an address of this machine: {err.strerror}") from None
+    family, kind, proto, _, address = infos[0]
+    with socket.socket(family, kind, proto) as probe:
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # as uvicorn binds
+        try:
+            probe.bind(address)
+        except OSError as err:
+            raise NotPermittedError(f"cannot listen on {host}:{port}: {err.strerror} "
+                                    "(another server there? choose another --port)") from None
+
+
 def run(settings: Settings, host: str = "127.0.0.1", port: int = 8000, log_level: str = "info") -> None:
     """Open the index, load the model, then serve until interrupted.
 
@@ -121,6 +140,7 @@ def run(settings: Settings, host: str = "127.0.0.1", port: int = 8000, log_level
     import uvicorn
 
     try:
+        _check_port(host, port)
         app = create_app(settings)
         app.state.service.warm_up()
     except KBError as err:

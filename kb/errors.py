@@ -33,3 +33,13 @@ class IndexBusyError(KBError):
     """Another writer holds the index lock."""
 
     exit_code = 5
+
+
+class NotPermittedError(KBError):
+    """The system refuses what was asked: a folder this user cannot write, a port in use."""
+
+    exit_code = 6
+
+
+class IndexReadOnlyError(NotPermittedError):
+    """The index (or the folder for a new one) cannot be written by this user."""

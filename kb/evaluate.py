@@ -4,12 +4,12 @@ A QRELS file is JSON lines, one question per line::
 
     {"id": "q01", "query": "...", "lang": "en", "topic": "skills recognition",
      "relevant": [{"passage_id": "..."},
-                  {"text": "key phrase that must appear", "doc": "substring of the source path"}]}
+                  {"text": "key phrase that must appear", "doc": "document id, or a substring of the source path"}]}
 
 Relevance is binary and judged on the passage itself, not on a stored id, so one QRELS
 file survives re-chunking and re-ingestion: a hit is relevant when its passage id is
 listed, or when a listed key phrase occurs in its text (after whitespace, case, accent and
-quote normalisation) and, when ``doc`` is given, its citation source contains ``doc``.
+quote normalisation) and, when ``doc`` is given, ``doc`` is its document's id or part of its source path.
 Entries may also carry ``judged`` or ``note`` (where the judgement came from); scoring ignores them.
 Parallel translations are handled by listing one entry per language version.
 
@@ -94,7 +94,8 @@ class Relevant:
     def matches(self, passage_id: str, norm_text: str, source: str) -> bool:
         if self.passage_id:
             return passage_id == self.passage_id
-        if self.doc and self.doc.casefold() not in source.casefold():
+        if self.doc and self.doc.casefold() not in source.casefold() \
+                and self.doc != passage_id.rsplit(":", 1)[0]:  # the document's id (`kb docs`) also names it
             return False
         return self.key in norm_text
 
@@ -116,10 +117,9 @@ class Question:
 
 def load_qrels(path: str | Path) -> list[Question]:
     """Parse and validate a QRELS file; a malformed line stops everything (the set must be sound)."""
-    try:
-        lines = Path(path).read_text(encoding="utf-8").splitlines()
-    except OSError as err:
-        raise UsageError(f"cannot read QRELS file {path}: {err.strerror}") from err
+    from kb.inputs import read_user_file
+
+    lines = read_user_file(path, "QRELS file").splitlines()
     questions: list[Question] = []
     seen: set[str] = set()
     for number, line in enumerate(lines, start=1):

@@ -49,10 +49,9 @@ class Glossary:
     @classmethod
     def load(cls, path: str | Path) -> "Glossary":
         path = Path(path)
-        try:
-            text = path.read_text(encoding="utf-8")
-        except OSError as err:
-            raise UsageError(f"cannot read glossary {path}: {err.strerror or err}") from err
+        from kb.inputs import read_user_file
+
+        text = read_user_file(path, "glossary")
         try:
             if path.suffix.lower() == ".json":
                 data = json.loads(text)

@@ -49,9 +49,9 @@ class Index:
             raise IndexMissingError(
                 f"no index at {index_dir}: build one with `kb ingest PATH --index {index_dir}`"
             )
+        asked = canonical_name(settings.model) if settings.model else None  # a typo: before any folder is made
         db = Database(index_dir, readonly=readonly and exists)
         stored = db.get_meta("model")
-        asked = canonical_name(settings.model) if settings.model else None
         if stored and asked and stored != asked:
             db.close()
             raise ModelMismatchError(

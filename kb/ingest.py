@@ -117,24 +117,34 @@ def discover(paths: Iterable[str | Path], exclude: Sequence[str] = ()
             for name in AUTO_NAMES:
                 if (path / name).is_file():
                     manifests.append(Manifest.load(path / name))
-            files.extend(
+            found = [
                 p for p in sorted(path.rglob("*"))
                 if p.is_file() and p.suffix.lower() in SUPPORTED_SUFFIXES and not p.name.startswith(".")
                 and not excluded(p, path, exclude)
-            )
+            ]
+            if not found:  # a mistyped or empty folder must not look like a successful ingest
+                kinds = ", ".join(sorted(s.lstrip(".") for s in SUPPORTED_SUFFIXES))
+                missing.append(FileOutcome(str(raw), "failed", reason=f"no files to ingest in this folder ({kinds})"))
+            files.extend(found)
         elif path.is_file():
             files.append(path)
         else:
             missing.append(FileOutcome(str(raw), "failed", reason="no such file or folder"))
-    return list(dict.fromkeys(files)), missing, manifests
+    unique: dict[Path, Path] = {}  # one file named twice ("t/a.txt", "t/../t/a.txt") is ingested once
+    for file in files:
+        unique.setdefault(file.resolve(), file)
+    return list(unique.values()), missing, manifests
 
 
 def excluded(path: Path, folder: Path, patterns: Sequence[str]) -> bool:
-    """True if a glob of ``patterns`` matches the file's name or its path under ``folder``."""
+    """True if a glob of ``patterns`` matches the file's name, the name of a folder on its way
+    under ``folder`` (``-x drafts`` leaves out everything in drafts/), or its path under ``folder``."""
     if not patterns:
         return False
-    relative = path.relative_to(folder).as_posix()
-    return any(fnmatch.fnmatchcase(path.name, pat) or fnmatch.fnmatchcase(relative, pat) for pat in patterns)
+    relative = path.relative_to(folder)
+    names = relative.parts  # the folders on the way, then the file's own name
+    return any(fnmatch.fnmatchcase(name, pat) for pat in patterns for name in names) or any(
+        fnmatch.fnmatchcase(relative.as_posix(), pat) for pat in patterns)
 
 
 def slugify(text: str, limit: int = 48) -> str:

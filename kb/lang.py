@@ -268,3 +268,27 @@ def detect_language(text: str, default: str | None = None, max_chars: int = 4000
     except LangDetectException:
         return default
     return code.split("-")[0] if code else default
+
+
+_ISO_CODE = re.compile(r"[a-z]{2,3}")
+#: language names a spreadsheet's "language" column may hold instead of a code
+_NAMES = {
+    "english": "en", "anglais": "en", "inglés": "en", "ingles": "en",
+    "french": "fr", "français": "fr", "francais": "fr", "francés": "fr", "frances": "fr",
+    "spanish": "es", "español": "es", "espanol": "es", "espagnol": "es",
+    "german": "de", "deutsch": "de", "allemand": "de", "alemán": "de", "aleman": "de",
+    "portuguese": "pt", "português": "pt", "portugues": "pt", "portugais": "pt",
+    "arabic": "ar", "arabe": "ar", "árabe": "ar", "italian": "it", "italiano": "it", "italien": "it",
+    "russian": "ru", "chinese": "zh", "turkish": "tr", "ukrainian": "uk", "persian": "fa", "farsi": "fa",
+}
+
+
+def iso_code(value: object, names: bool = False) -> str | None:
+    """``value`` as an ISO 639 code ("FR " -> "fr"; with ``names`` also "French" -> "fr"), or
+    None when it is neither: passages tagged "French" would never match ``--lang fr``."""
+    if not isinstance(value, str):
+        return None
+    text = value.strip().lower()
+    if _ISO_CODE.fullmatch(text):
+        return text
+    return _NAMES.get(text) if names else None

@@ -70,6 +70,7 @@ class KnowledgeBase:
 
         from kb.glossary import Glossary
 
+        self.index.db.require_writable("ingest")
         manifest = Manifest.load(Path(meta)) if meta else None
         terms = Glossary.load(glossary) if glossary else None
         with WriterLock(self.index.dir, wait=wait):
@@ -77,6 +78,7 @@ class KnowledgeBase:
 
     def remove(self, doc_ids: Sequence[str], wait: bool = False) -> list[str]:
         """Delete documents by id (or by source path); returns the ids removed."""
+        self.index.db.require_writable("remove documents")
         removed: list[str] = []
         with WriterLock(self.index.dir, wait=wait):
             for ref in doc_ids:
@@ -91,12 +93,16 @@ class KnowledgeBase:
         return removed
 
     def _resolve_doc(self, ref: str) -> str:
+        """A document's id from its id or its source path; a typo is reported, never matches nothing."""
         if self.index.db.document(ref):
             return ref
-        record = self.index.db.document_by_path(str(Path(ref).resolve()))
+        try:
+            record = self.index.db.document_by_path(str(Path(ref).resolve()))
+        except (OSError, ValueError):  # a NUL or an unresolvable path: not a path we hold
+            record = None
         if record:
             return record.document.doc_id
-        raise UsageError(f"no document {ref!r} in the index (see `kb docs`)")
+        raise UnknownIdError(f"no document {ref!r} in the index (see `kb docs` or GET /documents)")
 
     # -- reading ----------------------------------------------------------------------------
     def query(self, text: object, k: object = None, langs: Sequence[str] = (), doc_ids: Sequence[str] = (),
@@ -104,15 +110,7 @@ class KnowledgeBase:
         s = self.settings
         query = Query.build(text, s.k if k is None else k, langs, doc_ids, mode or s.mode, id,
                             max_chars=s.max_query_chars, k_max=s.k_max, types=types)
-        self._check_documents(query.doc_ids)
-        return query
-
-    def _check_documents(self, doc_ids: Sequence[str]) -> None:
-        """A document filter naming no document in the index is a typo to report, not a search
-        that silently finds nothing."""
-        unknown = [d for d in doc_ids if self.index.db.document(d) is None]
-        if unknown:
-            raise UnknownIdError(f"no document {', '.join(map(repr, unknown))} in the index (see `kb docs` or GET /documents)")
+        return dataclasses.replace(query, doc_ids=tuple(self._resolve_doc(d) for d in query.doc_ids))
 
     def search(self, text: str, k: int | None = None, langs: Sequence[str] = (),
                doc_ids: Sequence[str] = (), mode: str | None = None, types: Sequence[str] = ()) -> SearchResult:
@@ -136,12 +134,11 @@ class KnowledgeBase:
 
     def parse_queries(self, path: str | Path, langs: Sequence[str] = (), doc_ids: Sequence[str] = (),
                       mode: str | None = None, types: Sequence[str] = ()) -> list[Query | dict[str, Any]]:
-        try:
-            lines = Path(path).read_text(encoding="utf-8").splitlines()
-        except OSError as err:
-            raise UsageError(f"cannot read queries file {path}: {err.strerror}") from err
+        from kb.inputs import read_user_file
+
+        lines = read_user_file(path, "queries file").splitlines()
         lang_codes(langs)  # the command line's filters: a mistake there fails the batch, not each line
-        self._check_documents(doc_ids)
+        doc_ids = [self._resolve_doc(d) for d in doc_ids]
         out: list[Query | dict[str, Any]] = []
         for number, line in enumerate(lines, start=1):
             if not line.strip():
@@ -176,6 +173,7 @@ class KnowledgeBase:
         """
         from kb.lessons.store import ensure_current, relabel
 
+        self.index.db.require_writable("relabel")
         with WriterLock(self.index.dir, wait=wait):
             if force:
                 return relabel(self.index.db.conn, self.index.labeler)

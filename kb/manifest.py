@@ -47,10 +47,18 @@ def _entry(raw: dict[str, Any], where: str) -> tuple[str, DocMeta]:
         year = int(year) if year not in (None, "") else None
     except (TypeError, ValueError):
         raise UsageError(f"{where}: year must be a number, got {year!r}") from None
+    language = item.get("language") or None
+    if language is not None:
+        from kb.lang import iso_code
+
+        code = iso_code(str(language), names=True)
+        if code is None:
+            raise UsageError(f"{where}: language must be an ISO 639-1 code such as 'fr', got {language!r}")
+        language = code
     meta = DocMeta(
         title=item.get("title") or None, organisation=item.get("organisation") or None,
         year=year, country=item.get("country") or None,
-        language=(item.get("language") or None), url=item.get("url") or None,
+        language=language, url=item.get("url") or None,
         tags=[str(t) for t in tags],
     )
     return str(name), meta
@@ -65,12 +73,9 @@ class Manifest:
 
     @classmethod
     def load(cls, path: Path) -> "Manifest":
-        try:
-            text = path.read_text(encoding="utf-8")
-        except OSError as err:
-            raise UsageError(f"cannot read manifest {path}: {err.strerror}") from err
-        except UnicodeDecodeError:
-            raise UsageError(f"manifest {path} is not UTF-8 text") from None
+        from kb.inputs import read_user_file
+
+        text = read_user_file(path, "manifest")
         suffix = path.suffix.lower()
         try:
             if suffix == ".csv":

@@ -48,6 +48,8 @@ class Query:
     def build(cls, text: object, k: object = 10, langs: Sequence[str] = (), doc_ids: Sequence[str] = (),
               mode: str = "hybrid", id: object = None, max_chars: int = 2000, k_max: int = 100,
               types: Sequence[str] = ()) -> "Query":
+        if isinstance(text, str):
+            text = _undo_surrogates(text)
         if not isinstance(text, str) or is_blank(text):
             raise UsageError("the query is empty")
         if len(text) > max_chars:
@@ -59,6 +61,19 @@ class Query:
         from kb.lessons import parse_types
 
         return cls(text.strip(), k, tuple(lang_codes(langs)), tuple(doc_ids), mode, id, parse_types(list(types)))
+
+
+def _undo_surrogates(text: str) -> str:
+    """A command-line argument in another encoding than the terminal's reaches Python with its
+    undecodable bytes as lone surrogates ("march\\udce9"), which no embedder can encode. Read the
+    bytes again: as UTF-8 when they are, else as Windows-1252 (the usual culprit: Latin-1 text)."""
+    if not any("\ud800" <= ch <= "\udfff" for ch in text):
+        return text
+    raw = text.encode("utf-8", "surrogateescape")
+    try:
+        return raw.decode("utf-8")
+    except UnicodeDecodeError:
+        return raw.decode("cp1252", "replace")
 
 
 @lru_cache(maxsize=1)  # 16 ms: not at import, which the CLI's start-up pays
@@ -93,16 +108,15 @@ def is_blank(text: str) -> bool:
     return all(ch in blank for ch in text)
 
 
-_LANG_CODE = re.compile(r"[a-z]{2,3}")
-
-
 def lang_codes(langs: Sequence[str]) -> list[str]:
     """Language filter values as ISO 639 codes ("FR " -> "fr"); anything else ("english") is a
     mistake to report, not a filter that silently matches nothing."""
+    from kb.lang import iso_code
+
     out = []
     for lang in langs:
-        code = lang.strip().lower() if isinstance(lang, str) else ""
-        if not _LANG_CODE.fullmatch(code):
+        code = iso_code(lang)
+        if code is None:
             raise UsageError(f"language filter {lang!r} is not a language code: use ISO 639-1 codes such as 'fr'")
         out.append(code)
     return out

@@ -69,12 +69,9 @@ def load_topics(path_or_obj: str | Path | Mapping[str, Any] | TopicsSpec) -> Top
 
 
 def _read(path: Path) -> Any:
-    try:
-        raw = path.read_text(encoding="utf-8")
-    except FileNotFoundError:
-        raise UsageError(f"topics file not found: {path}") from None
-    except (OSError, UnicodeDecodeError) as err:
-        raise UsageError(f"cannot read topics file {path}: {err}") from err
+    from kb.inputs import read_user_file
+
+    raw = read_user_file(path, "topics file")
     suffix = path.suffix.lower()
     try:
         if suffix == ".json":

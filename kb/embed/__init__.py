@@ -6,9 +6,11 @@ Backends are imported only when asked for, so ``import kb.embed`` stays cheap.
 
 from __future__ import annotations
 
+import difflib
 import logging
 from functools import lru_cache
 from importlib import import_module
+from pathlib import Path
 
 from kb.embed.base import Embedder
 from kb.errors import UsageError
@@ -31,10 +33,20 @@ ST_PREFIX = "st:"
 
 
 def canonical_name(name: str) -> str:
-    """The name an index records: built-in names as they are, others as ``st:<model>``."""
+    """The name an index records: built-in names as they are, others as ``st:<model>``.
+
+    A bare name close to a built-in one ("e5-small") is taken for a typo and refused at once:
+    passed on as a sentence-transformers model it would spend a minute retrying the model hub.
+    Written ``st:e5-small`` (or a local path) it is taken as asked.
+    """
     name = name.strip()
     if name in _BACKENDS or name.startswith(ST_PREFIX):
         return name
+    if "/" not in name and not Path(name).exists():
+        close = difflib.get_close_matches(name.lower(), list(_BACKENDS), n=1, cutoff=0.6)
+        if close:
+            raise UsageError(f"unknown model {name!r}: did you mean {close[0]!r}? (`kb models` lists them; "
+                             f"a sentence-transformers model is {ST_PREFIX}NAME or a local path)")
     return ST_PREFIX + name
 
 

@@ -17,6 +17,7 @@ from typing import Any, Iterable, Iterator, Mapping, Sequence
 
 import numpy as np
 
+from kb.errors import IndexReadOnlyError
 from kb.models import Document, Passage
 
 DB_NAME = "kb.sqlite"
@@ -52,6 +53,10 @@ class DocumentRecord:
     extra: dict[str, Any]
 
 
+def _reason(err: BaseException) -> str:
+    return getattr(err, "strerror", None) or str(err)
+
+
 def _table(name: str) -> str:
     """A vector table's name, checked: it is formatted into SQL."""
     if name not in VECTOR_TABLES:
@@ -80,32 +85,75 @@ def _row_to_document(row: sqlite3.Row) -> Document:
 
 class Database:
     def __init__(self, index_dir: Path, readonly: bool = False) -> None:
+        """Open (creating when writable and missing) the index's SQLite file.
+
+        An existing index that this user may not write (another user's, a read-only mount) is
+        opened read-only instead, so that searching it still works; ``writable`` says which,
+        and writing commands refuse early with ``IndexReadOnlyError``.
+        """
         self.path = index_dir / DB_NAME
-        if readonly:
-            uri = f"file:{self.path}?mode=ro"
-            self.conn = sqlite3.connect(uri, uri=True, check_same_thread=False)
-        else:
-            index_dir.mkdir(parents=True, exist_ok=True)
-            self.conn = sqlite3.connect(self.path, check_same_thread=False)
-        self.conn.row_factory = sqlite3.Row
         #: per-generation caches of filter id sets and term document frequencies
         self._filter_cache: dict[tuple, np.ndarray] = {}
         self._df_cache: dict[str, int] = {}
         self._df_generation = -1
-        self.conn.execute("PRAGMA foreign_keys = ON")
-        self.conn.execute("PRAGMA busy_timeout = 30000")
-        if not readonly:
-            self.conn.execute("PRAGMA journal_mode = WAL")
-            self.conn.execute("PRAGMA synchronous = NORMAL")
-            schema = resources.files("kb.store").joinpath("schema.sql").read_text()
-            with self.conn:
-                fresh = self.conn.execute(
-                    "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'meta'").fetchone() is None
-                self.conn.executescript(schema)
-                if fresh:
-                    self.set_meta(COMPANION_DTYPE_KEY, "float16")
+        self.writable = False
+        if readonly:
+            self.conn = self._connect_readonly()
+        else:
+            conn = None
+            try:
+                index_dir.mkdir(parents=True, exist_ok=True)
+                self.conn = conn = sqlite3.connect(self.path, check_same_thread=False)
+                self._prepare_for_writing()
+                self.writable = True
+            except (OSError, sqlite3.OperationalError) as err:
+                if conn is not None:
+                    conn.close()
+                if not self.path.exists():
+                    raise IndexReadOnlyError(f"cannot create an index at {index_dir}: {_reason(err)}") from None
+                self.conn = self._connect_readonly()
         self._dtypes = {"embeddings": np.dtype(np.float32),
                         COMPANION_TABLE: np.dtype(self.get_meta(COMPANION_DTYPE_KEY) or "float32")}
+
+    def _connect_readonly(self) -> sqlite3.Connection:
+        """Read-only; in a folder this user cannot write, SQLite cannot make the WAL's shared-memory
+        file, so the file is then read as immutable (no locks: another writer's changes in
+        progress are not seen, which a user who cannot write here cannot be racing anyway)."""
+        last: sqlite3.Error | None = None
+        for params in ("mode=ro", "mode=ro&immutable=1"):
+            conn = sqlite3.connect(f"file:{self.path}?{params}", uri=True, check_same_thread=False)
+            try:
+                conn.execute("SELECT 1 FROM meta LIMIT 1").fetchall()
+            except sqlite3.Error as err:
+                conn.close()
+                last = err
+                continue
+            self._configure(conn)
+            return conn
+        raise IndexReadOnlyError(f"cannot read the index at {self.path.parent}: {last}")
+
+    def _configure(self, conn: sqlite3.Connection) -> None:
+        conn.row_factory = sqlite3.Row
+        conn.execute("PRAGMA foreign_keys = ON")
+        conn.execute("PRAGMA busy_timeout = 30000")
+
+    def _prepare_for_writing(self) -> None:
+        self._configure(self.conn)
+        self.conn.execute("PRAGMA journal_mode = WAL")
+        self.conn.execute("PRAGMA synchronous = NORMAL")
+        schema = resources.files("kb.store").joinpath("schema.sql").read_text()
+        with self.conn:
+            fresh = self.conn.execute(
+                "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'meta'").fetchone() is None
+            self.conn.executescript(schema)
+            if fresh:
+                self.set_meta(COMPANION_DTYPE_KEY, "float16")
+
+    def require_writable(self, action: str) -> None:
+        if not self.writable:
+            raise IndexReadOnlyError(
+                f"cannot {action}: the index at {self.path.parent} is read-only for this user "
+                f"(it can still be searched); ask its owner, or build your own with --index")
 
     def close(self) -> None:
         self.conn.close()
