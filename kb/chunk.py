@@ -25,6 +25,9 @@ __all__ = ["Segment", "chunk", "segments", "sentence_ends"]
 _PARAGRAPH_BREAK = re.compile(r"\n[ \t]*\n\s*")
 _URLS = re.compile(r"(?:https?://|www\.)\S+")
 LANG_MIN_LETTERS = 200  # below this, langdetect guesses: use the document's language
+#: a word of three letters or more; a passage without one ("a.\n\nb.\n\nc.": list markers a PDF
+#: drew apart from their items, as the GCM objective sheets do) has nothing to find or quote
+_WORD = re.compile(r"[^\W\d_]{3,}")
 LANG_SAMPLE = 800       # enough to tell a language; langdetect's time grows with the text
 SECTION_MAX = 200
 JUNK_LETTERS = 3  # a fragment with fewer letters (a stray quote, "A") is glued to a neighbour
@@ -313,10 +316,13 @@ def chunk(clean: CleanText, doc_id: str, *, min_chars: int = 300, max_chars: int
         units = [Segment(s.start, s.end, "body", s.label, s.section, s.block) for s in segs]
     pieces = [p for u in units for p in _split(clean.text, u, max_chars)]
     page = _page_finder(clean)
-    out = []
-    for ordinal, group in enumerate(_merge(clean.text, pieces, min_chars, max_chars)):
+    out: list[Passage] = []
+    for group in _merge(clean.text, pieces, min_chars, max_chars):
         start, end = group.segs[0].start, group.segs[-1].end
         text = clean.text[start:end]
+        if not _WORD.search(text):
+            continue
+        ordinal = len(out)
         out.append(Passage(
             passage_id=f"{doc_id}:{ordinal}", doc_id=doc_id, ordinal=ordinal, text=text,
             lang=_language(text, clean.lang), page_start=page(start), page_end=page(end - 1),

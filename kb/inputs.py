@@ -15,6 +15,8 @@ def read_user_file(path: str | Path, what: str) -> str:
     path = Path(path)
     try:
         data = path.read_bytes()
+    except FileNotFoundError:
+        raise UsageError(f"{what} not found: {path}") from None
     except OSError as err:
         raise UsageError(f"cannot read {what} {path}: {err.strerror or err}") from None
     data = data.removeprefix(b"\xef\xbb\xbf")

@@ -6,6 +6,7 @@ readers compare generations to know when their in-memory FAISS copy is stale.
 
 from __future__ import annotations
 
+import errno
 import json
 import re
 import sqlite3
@@ -55,6 +56,14 @@ class DocumentRecord:
 
 def _reason(err: BaseException) -> str:
     return getattr(err, "strerror", None) or str(err)
+
+
+def _refused(err: BaseException) -> bool:
+    """Whether opening for writing failed because this user may not write there."""
+    if isinstance(err, OSError):
+        return err.errno in (errno.EACCES, errno.EPERM, errno.EROFS, errno.ENOTDIR, errno.EEXIST)
+    message = str(err).lower()
+    return "readonly" in message or "read-only" in message or "unable to open" in message
 
 
 def _table(name: str) -> str:
@@ -109,6 +118,8 @@ class Database:
             except (OSError, sqlite3.OperationalError) as err:
                 if conn is not None:
                     conn.close()
+                if not _refused(err):  # "database is locked" and the like are not about permission
+                    raise
                 if not self.path.exists():
                     raise IndexReadOnlyError(f"cannot create an index at {index_dir}: {_reason(err)}") from None
                 self.conn = self._connect_readonly()
