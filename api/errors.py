@@ -17,13 +17,14 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, Response
 from starlette.exceptions import HTTPException
 
-from api.service import NotFound
+from api.service import ClientGone, NotFound
 from kb.errors import IndexBusyError, KBError, UnknownIdError, UsageError
 
 log = logging.getLogger("kb.api")
 
 #: library error class -> HTTP status; the first match (in order) wins
 STATUS_FOR: tuple[tuple[type[KBError], int], ...] = (
+    (ClientGone, 499),  # nginx's "client closed request": only the log sees it
     (NotFound, 404),
     (UnknownIdError, 404),
     (UsageError, 422),

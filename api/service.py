@@ -24,7 +24,7 @@ from __future__ import annotations
 import threading
 from collections import deque
 from contextlib import contextmanager
-from typing import Any, Iterator, Sequence
+from typing import Any, Callable, Iterator, Sequence
 
 from kb.errors import KBError
 from kb.library import KnowledgeBase
@@ -70,6 +70,10 @@ class NotFound(KBError):
     """An id that the index does not hold (answered with 404)."""
 
 
+class ClientGone(KBError):
+    """The client hung up while its request waited for its turn: the work is skipped (logged as 499)."""
+
+
 class ApiService:
     def __init__(self, kb: KnowledgeBase) -> None:
         self.kb = kb
@@ -80,10 +84,16 @@ class ApiService:
         self._status_lock = threading.Lock()
 
     @contextmanager
-    def snapshot(self) -> Iterator[KnowledgeBase]:
-        """Exclusive use of the library, reading one committed state of the index."""
+    def snapshot(self, abandoned: Callable[[], bool] | None = None) -> Iterator[KnowledgeBase]:
+        """Exclusive use of the library, reading one committed state of the index.
+
+        ``abandoned``: asked once the turn comes; a request whose client has gone meanwhile (a
+        tool's timeout) then costs nothing, instead of delaying every request queued behind it.
+        """
         conn = self.kb.index.db.conn
         with self._lock:
+            if abandoned is not None and abandoned():
+                raise ClientGone("the client closed the connection before its turn")
             if conn.in_transaction:  # never expected (nothing here writes); do not read a stale snapshot
                 conn.rollback()
             conn.execute("BEGIN")
@@ -105,8 +115,9 @@ class ApiService:
 
     # -- reading ------------------------------------------------------------------------
     def search(self, text: str, k: int, langs: Sequence[str] = (), doc_ids: Sequence[str] = (),
-               mode: str | None = None, id: object = None, types: Sequence[str] = ()) -> dict[str, Any]:
-        with self.snapshot() as kb:
+               mode: str | None = None, id: object = None, types: Sequence[str] = (),
+               abandoned: Callable[[], bool] | None = None) -> dict[str, Any]:
+        with self.snapshot(abandoned) as kb:
             query = kb.query(text, k, langs, doc_ids, mode, id, types=types)  # the library's own validation too
             return kb.run_query(query).to_dict()
 
@@ -157,13 +168,13 @@ class ApiService:
         return passage_dict(found, doc)
 
 
-    def brief(self, topics: dict[str, Any], fmt: str) -> Any:
+    def brief(self, topics: dict[str, Any], fmt: str, abandoned: Callable[[], bool] | None = None) -> Any:
         """A briefing pack as an HTTP response (Markdown or HTML shown inline, DOCX a download)."""
         from fastapi import Response
 
         from kb.brief import make_brief
 
-        with self.snapshot() as kb:
+        with self.snapshot(abandoned) as kb:
             made = make_brief(kb, topics, fmt)
         disposition = "attachment" if made.format == "docx" else "inline"
         return Response(made.content, media_type=made.media_type,

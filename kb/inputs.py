@@ -16,7 +16,7 @@ def read_user_file(path: str | Path, what: str) -> str:
     try:
         data = path.read_bytes()
     except FileNotFoundError:
-        raise UsageError(f"{what} not found: {path}") from None
+        raise UsageError(f"cannot read {what} {path}: file not found") from None
     except OSError as err:
         raise UsageError(f"cannot read {what} {path}: {err.strerror or err}") from None
     data = data.removeprefix(b"\xef\xbb\xbf")

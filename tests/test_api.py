@@ -549,6 +549,35 @@ def test_health_answers_while_searches_queue(api_server: Server) -> None:
     assert done["health"] < max(v for k, v in done.items() if k.startswith("search"))
 
 
+def test_requests_whose_clients_gave_up_are_skipped(api_server: Server) -> None:
+    """Tools call with timeouts: a request still waiting for its turn when its caller hangs up
+    costs nothing (logged as 499) instead of delaying everyone queued behind it."""
+    rng = random.Random(11)
+    marker = f"gave-up-{time.time_ns()}"
+
+    def impatient(n: int) -> None:
+        words = " ".join("".join(rng.choice("klmnopqrst") for _ in range(7)) for _ in range(240))
+        with api_server.client(timeout=0.4) as client:
+            try:
+                client.post("/search", json={"query": f"{marker} {n} {words}"[:1990], "k": 100})
+            except httpx.TimeoutException:
+                pass
+
+    before = api_server.log().count("POST /search 499")
+    threads = [threading.Thread(target=impatient, args=(n,)) for n in range(5)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    started = time.monotonic()
+    assert search(api_server, {"query": "skills", "k": 1}).status_code == 200  # served after them
+    waited = time.monotonic() - started
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline and api_server.log().count("POST /search 499") < before + 3:
+        time.sleep(0.1)
+    assert api_server.log().count("POST /search 499") >= before + 3, (waited, api_server.log()[-1500:])
+
+
 # -- logging ----------------------------------------------------------------------------------
 def test_one_log_line_per_request(api_server: Server) -> None:
     marker = f"/documents/log-marker-{time.time_ns()}"

@@ -155,13 +155,17 @@ def recorded_repairs():
         yield seen
 
 
+_WORD = re.compile(r"[^\W\d_]{3,}")
+
+
 def check_chunks(clean, passages, doc_id: str, max_chars: int) -> None:
-    """Offsets slice exactly; no overlap; non-space text in exactly one passage or a heading."""
+    """Offsets slice exactly; no overlap; text in exactly one passage or a heading, except
+    stretches without a word of three letters ("a. b. c.", "30%"), which make no passage."""
     text = clean.text
     owner = [0] * len(text)
     for i, p in enumerate(passages):
         assert p.text == text[p.char_start:p.char_end], "a passage's offsets slice the cleaned text exactly"
-        assert p.text.strip() and len(p.text) <= max_chars
+        assert p.text.strip() and len(p.text) <= max_chars and _WORD.search(p.text)
         assert (p.passage_id, p.doc_id, p.ordinal) == (f"{doc_id}:{i}", doc_id, i)
         numbers = [s.number for s in clean.pages]
         assert p.page_start in numbers and p.page_end in numbers
@@ -175,8 +179,9 @@ def check_chunks(clean, passages, doc_id: str, max_chars: int) -> None:
             for k in range(s.start, s.end):
                 assert owner[k] == 0, "a heading inside a passage"
                 owner[k] = 1
-    lost = "".join(c for k, c in enumerate(text) if owner[k] == 0 and not c.isspace())
-    assert not lost, f"cleaned characters in no passage: {lost[:80]!r}"
+    unowned = "".join(c if owner[k] == 0 else "\n" for k, c in enumerate(text))
+    lost = _WORD.search(unowned)
+    assert not lost, f"cleaned words in no passage: {unowned[max(0, lost.start() - 40):lost.end() + 40]!r}"
 
 
 @FUZZ

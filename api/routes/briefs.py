@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from fastapi import APIRouter, Depends, Response
+from fastapi import APIRouter, Depends, Request, Response
 
-from api.routes import errors, json_body, service
+from api.routes import errors, json_body, service, while_connected
 from api.schemas import BriefRequest
 from api.service import ApiService
 from kb.brief import MEDIA_TYPES
@@ -19,5 +19,5 @@ router = APIRouter(tags=["briefs"])
         **errors(404, 413, 415, 422)},
     response_class=Response, summary="A briefing pack: the best cited passages per topic, and the sources",
 )
-def briefs(body: BriefRequest, svc: ApiService = Depends(service)) -> Response:
-    return svc.brief(body.topics_object(), body.format)
+async def briefs(body: BriefRequest, request: Request, svc: ApiService = Depends(service)) -> Response:
+    return await while_connected(request, svc.brief, topics=body.topics_object(), fmt=body.format)

@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from fastapi import APIRouter, Depends
+from fastapi import APIRouter, Depends, Request
 
-from api.routes import errors, json_body, service
+from api.routes import errors, json_body, service, while_connected
 from api.schemas import SearchRequest, SearchResponse
 from api.service import ApiService
 
@@ -16,5 +16,5 @@ router = APIRouter(tags=["search"])
     dependencies=[Depends(json_body)], responses=errors(404, 413, 415, 422),
     summary="Top passages for a query, each with its citation",
 )
-def search(body: SearchRequest, svc: ApiService = Depends(service)) -> dict[str, object]:
-    return svc.search(**body.library_args())
+async def search(body: SearchRequest, request: Request, svc: ApiService = Depends(service)) -> dict[str, object]:
+    return await while_connected(request, svc.search, **body.library_args())
