@@ -18,7 +18,7 @@ from fastapi.responses import JSONResponse, Response
 from starlette.exceptions import HTTPException
 
 from api.service import ClientGone, NotFound
-from kb.errors import IndexBusyError, KBError, UnknownIdError, UsageError
+from kb.errors import EmptyIndexError, IndexBusyError, KBError, UnknownIdError, UsageError
 
 log = logging.getLogger("kb.api")
 
@@ -27,6 +27,7 @@ STATUS_FOR: tuple[tuple[type[KBError], int], ...] = (
     (ClientGone, 499),  # nginx's "client closed request": only the log sees it
     (NotFound, 404),
     (UnknownIdError, 404),
+    (EmptyIndexError, 409),
     (UsageError, 422),
     (IndexBusyError, 503),
 )

@@ -11,6 +11,10 @@ class UsageError(KBError):
     exit_code = 2
 
 
+class EmptyIndexError(UsageError):
+    """Asked of an index that holds nothing yet (a briefing pack): the API answers 409."""
+
+
 class UnknownIdError(UsageError):
     """An id (a document named in a filter) that the index does not hold: the API answers 404."""
 

@@ -207,3 +207,12 @@ def test_a_read_only_index_can_be_searched_but_not_changed(read_only_copy: Path)
     assert run("docs", "--index", str(read_only_copy)).returncode == 0
     for args in (("ingest", str(MISSION)), ("remove", "x"), ("relabel",)):
         one_line_error(run(*args, "--index", str(read_only_copy)), 6, "read-only")
+
+
+def test_a_brief_from_an_empty_index_is_refused(tmp_path: Path) -> None:
+    index = tmp_path / "idx"
+    assert run("ingest", str(MISSION), "--index", str(index), "--model", "usem3").returncode == 0
+    assert run("remove", str(MISSION), "--index", str(index)).returncode == 0
+    out = run("brief", str(ROOT / "corpus" / "topics.yaml"), "--out", str(tmp_path / "pack.md"), "--index", str(index))
+    one_line_error(out, 2, "holds no passages")
+    assert not (tmp_path / "pack.md").exists()

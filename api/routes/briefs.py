@@ -16,7 +16,7 @@ router = APIRouter(tags=["briefs"])
     "/briefs", dependencies=[Depends(json_body)], responses={
         200: {"content": {media: {} for media in MEDIA_TYPES.values()},
               "description": "The pack; its file name in `Content-Disposition`"},
-        **errors(404, 413, 415, 422)},
+        **errors(404, 409, 413, 415, 422)},
     response_class=Response, summary="A briefing pack: the best cited passages per topic, and the sources",
 )
 async def briefs(body: BriefRequest, request: Request, svc: ApiService = Depends(service)) -> Response:

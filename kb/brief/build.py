@@ -21,6 +21,7 @@ from kb.brief.select import Candidate, Picker
 from kb.brief.topics import TopicsSpec, load_topics
 from kb.brief.translations import Translation, TranslationFinder
 from kb.brief.vectors import Vectors
+from kb.errors import EmptyIndexError
 from kb.group import text_key
 from kb.library import KnowledgeBase
 from kb.search import citation_for
@@ -60,6 +61,9 @@ def build_pack(kb: KnowledgeBase, spec: TopicsSpec | Mapping[str, Any] | str, *,
                now: datetime | None = None) -> Pack:
     """Select, for every topic, the best distinct passages and cite them."""
     spec = load_topics(spec)
+    if not kb.index.db.counts()["passages"]:  # a pack of empty sections, printed, helps nobody
+        raise EmptyIndexError(f"the index at {kb.index.dir} holds no passages: "
+                              "ingest documents first (kb ingest PATH), or name another --index")
     if spec.group_by == "type":  # one section per (topic, lesson type); empty ones are left out
         from kb.lessons.brief import group_topics_by_type
 
