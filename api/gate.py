@@ -64,6 +64,8 @@ class Gate:
 
         async def counted() -> Message:  # a body sent without a length (chunked) is counted as it comes
             nonlocal seen, answered
+            if answered:
+                return {"type": "http.disconnect"}
             message = await receive()
             if message["type"] == "http.request" and not answered:
                 seen += len(message.get("body", b""))

@@ -69,19 +69,25 @@ def _undo_surrogates(text: str) -> str:
     bytes again: as UTF-8 when they are, else as Windows-1252 (the usual culprit: Latin-1 text)."""
     if not any("\ud800" <= ch <= "\udfff" for ch in text):
         return text
-    raw = text.encode("utf-8", "surrogateescape")
+    try:
+        raw = text.encode("utf-8", "surrogateescape")
+    except UnicodeEncodeError:  # surrogates no undecodable byte made: nothing to recover
+        return text.encode("utf-8", "replace").decode("utf-8")
     try:
         return raw.decode("utf-8")
     except UnicodeDecodeError:
         return raw.decode("cp1252", "replace")
 
 
-@lru_cache(maxsize=1)  # 16 ms: not at import, which the CLI's start-up pays
-def _blank_chars() -> frozenset[str]:
-    """Spaces, control and invisible format characters (a NUL, a zero-width space) of the Basic
+def _blank(ch: str) -> bool:
+    """A space, control or invisible format character (a NUL, a zero-width space) of the Basic
     Multilingual Plane: a query of only these would return arbitrary passages."""
-    return frozenset(ch for ch in map(chr, range(0x10000))
-                     if ch.isspace() or unicodedata.category(ch) in ("Cc", "Cf"))
+    return ord(ch) < 0x10000 and (ch.isspace() or unicodedata.category(ch) in ("Cc", "Cf"))
+
+
+@lru_cache(maxsize=1)  # 16 ms, for the API's schema only
+def _blank_chars() -> frozenset[str]:
+    return frozenset(ch for ch in map(chr, range(0x10000)) if _blank(ch))
 
 
 def _pattern_of_not(chars: frozenset[str]) -> str:
@@ -104,8 +110,7 @@ def not_blank_pattern() -> str:
 
 def is_blank(text: str) -> bool:
     """Nothing to search for: only spaces, control and invisible format characters."""
-    blank = _blank_chars()
-    return all(ch in blank for ch in text)
+    return all(_blank(ch) for ch in text)
 
 
 def lang_codes(langs: Sequence[str]) -> list[str]:

@@ -160,6 +160,18 @@ def test_unknown_filter_values_are_refused_by_name(api_server: Server) -> None:
     assert response.status_code == 200  # a well-formed code, normalised
 
 
+def test_the_schema_says_what_the_server_takes_for_blank() -> None:
+    """The OpenAPI pattern of a query and the server's rule agree on every character, or
+    generated clients (and schemathesis) would send queries the server refuses."""
+    from kb.search import is_blank, not_blank_pattern
+
+    pattern = re.compile(not_blank_pattern())
+    disagree = [hex(c) for c in range(0x10000) if not 0xD800 <= c <= 0xDFFF
+                and bool(pattern.search(chr(c))) == is_blank(chr(c))]
+    assert not disagree, disagree[:10]
+    assert is_blank("\u200b\u2060\ufeff \x00") and not is_blank("\u200bé")
+
+
 def test_a_query_of_invisible_characters_is_empty(api_server: Server) -> None:
     for query in ("\u200b", "\u0000", "\u200b\u2060 \ufeff"):
         response = search(api_server, {"query": query})
