@@ -21,7 +21,10 @@ app = typer.Typer(
     help=(
         "kb: search multilingual policy documents and get cited passages.\n\n"
         "Typical use: `kb ingest corpus/` once, then `kb search \"skills recognition barriers\"`.\n"
-        "The index lives in --index DIR, else $KB_INDEX, else ./indexes/default."
+        "The index lives in --index DIR, else $KB_INDEX, else ./indexes/default.\n\n"
+        "Exit codes: 0 done; 1 some files (or batch lines) failed, each named; 2 usage error; "
+        "3 index built with another model; 4 no index; 5 index busy; 6 not permitted "
+        "(read-only index, port in use)."
     ),
     no_args_is_help=True,
     add_completion=False,
