@@ -1,8 +1,6 @@
 """The `kb` command line. Each command opens the library object and makes one call.
 
-Exit codes: 0 success; 1 some input failed (listed); 2 usage error; 3 model mismatch;
-4 no index; 5 index busy (another writer); 6 not permitted (an index this user cannot
-write, a folder where none can be made, a port in use).
+Exit codes: ``EXIT_CODES`` below (shown by ``kb --help``; the exceptions in kb/errors.py carry them).
 """
 
 from __future__ import annotations
@@ -17,14 +15,17 @@ import typer
 from kb.errors import KBError, UsageError
 from kb.settings import Settings
 
+EXIT_CODES = (
+    "Exit codes: 0 done; 1 some files (or batch lines) failed, each named; 2 usage error; "
+    "3 index built with another model; 4 no index; 5 index busy (another writer); "
+    "6 not permitted (read-only index, no folder can be made, port in use)."
+)
+
 app = typer.Typer(
     help=(
         "kb: search multilingual policy documents and get cited passages.\n\n"
         "Typical use: `kb ingest corpus/` once, then `kb search \"skills recognition barriers\"`.\n"
-        "The index lives in --index DIR, else $KB_INDEX, else ./indexes/default.\n\n"
-        "Exit codes: 0 done; 1 some files (or batch lines) failed, each named; 2 usage error; "
-        "3 index built with another model; 4 no index; 5 index busy; 6 not permitted "
-        "(read-only index, port in use)."
+        "The index lives in --index DIR, else $KB_INDEX, else ./indexes/default.\n\n" + EXIT_CODES
     ),
     no_args_is_help=True,
     add_completion=False,

@@ -137,7 +137,8 @@ class KnowledgeBase:
         from kb.inputs import read_user_file
 
         lines = read_user_file(path, "queries file").splitlines()
-        lang_codes(langs)  # the command line's filters: a mistake there fails the batch, not each line
+        # the command line's filters, checked once: a mistake there fails the batch, not each line
+        langs = lang_codes(langs)
         doc_ids = [self._resolve_doc(d) for d in doc_ids]
         out: list[Query | dict[str, Any]] = []
         for number, line in enumerate(lines, start=1):

@@ -12,7 +12,6 @@ import unicodedata
 from collections import OrderedDict
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass, field
-from functools import lru_cache
 from typing import Callable, Sequence
 
 import numpy as np
@@ -79,38 +78,15 @@ def _undo_surrogates(text: str) -> str:
         return raw.decode("cp1252", "replace")
 
 
-def _blank(ch: str) -> bool:
+def is_blank_char(ch: str) -> bool:
     """A space, control or invisible format character (a NUL, a zero-width space) of the Basic
     Multilingual Plane: a query of only these would return arbitrary passages."""
     return ord(ch) < 0x10000 and (ch.isspace() or unicodedata.category(ch) in ("Cc", "Cf"))
 
 
-@lru_cache(maxsize=1)  # 16 ms, for the API's schema only
-def _blank_chars() -> frozenset[str]:
-    return frozenset(ch for ch in map(chr, range(0x10000)) if _blank(ch))
-
-
-def _pattern_of_not(chars: frozenset[str]) -> str:
-    """A JSON Schema (ECMA-262) pattern matching a string that holds a character outside ``chars``."""
-    points = sorted(map(ord, chars))
-    runs: list[list[int]] = []
-    for cp in points:
-        if runs and cp == runs[-1][1] + 1:
-            runs[-1][1] = cp
-        else:
-            runs.append([cp, cp])
-    body = "".join(f"\\u{a:04x}" if a == b else f"\\u{a:04x}-\\u{b:04x}" for a, b in runs)
-    return f"[^{body}]"
-
-
-def not_blank_pattern() -> str:
-    """The rule of ``is_blank`` as a schema pattern (the API documents "not only blanks" with it)."""
-    return _pattern_of_not(_blank_chars())
-
-
 def is_blank(text: str) -> bool:
     """Nothing to search for: only spaces, control and invisible format characters."""
-    return all(_blank(ch) for ch in text)
+    return all(is_blank_char(ch) for ch in text)
 
 
 def lang_codes(langs: Sequence[str]) -> list[str]:

@@ -59,7 +59,7 @@ def render_markdown(pack: Pack) -> str:
         out += [f"## {escape(topic.heading)}", ""]
         if topic.intro:
             out += [escape(line) for line in topic.intro.split("\n")] + [""]
-        questions = " · ".join(escape(" ".join(q.split())) for q in topic.questions)  # one line
+        questions = " · ".join(escape(q) for q in topic.questions)
         out += [f"*{labels['questions']} {questions}*", ""]
         if not topic.quotes:
             out += [f"_{labels['no_quotes']}_", ""]

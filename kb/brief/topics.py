@@ -100,8 +100,8 @@ def _text(value: Any, where: str, required: bool = True, limit: int | None = Non
 
 
 def _one_line(value: str | None) -> str | None:
-    """A title or heading on one line: a line break in it would start a new block in the
-    Markdown pack ("T\n# injected" would be a second title)."""
+    """A title, heading or question on one line: a line break in it would start a new block in
+    the Markdown pack ("T\n# injected" would be a second title)."""
     return " ".join(value.split()) if value is not None else None
 
 
@@ -120,11 +120,13 @@ def _unknown(obj: Mapping[str, Any], allowed: set[str], where: str) -> None:
 
 
 def _lang(value: Any, where: str) -> str | None:
-    code = _text(value, where, required=False)
-    if code is None:
+    from kb.lang import iso_code
+
+    text = _text(value, where, required=False)
+    if text is None:
         return None
-    code = code.lower()
-    if not (2 <= len(code) <= 3 and code.isalpha()):
+    code = iso_code(text)
+    if code is None:
         raise UsageError(f"{where} must be an ISO 639-1 language code such as 'fr', got {value!r}")
     return code
 
@@ -190,7 +192,8 @@ def _topic(obj: Any, where: str) -> TopicSpec:
     if len(raw) > MAX_QUESTIONS:
         raise UsageError(f"{where}: {len(raw)} questions; the limit is {MAX_QUESTIONS}")
     questions = tuple(
-        _text(q, f"{where}: question {i}", limit=MAX_QUESTION_CHARS) or "" for i, q in enumerate(raw, start=1)
+        _one_line(_text(q, f"{where}: question {i}", limit=MAX_QUESTION_CHARS)) or ""
+        for i, q in enumerate(raw, start=1)
     )
     return TopicSpec(
         heading=heading,

@@ -54,10 +54,6 @@ class DocumentRecord:
     extra: dict[str, Any]
 
 
-def _reason(err: BaseException) -> str:
-    return getattr(err, "strerror", None) or str(err)
-
-
 def _refused(err: BaseException) -> bool:
     """Whether opening for writing failed because this user may not write there."""
     if isinstance(err, OSError):
@@ -121,7 +117,8 @@ class Database:
                 if not _refused(err):  # "database is locked" and the like are not about permission
                     raise
                 if not self.path.exists():
-                    raise IndexReadOnlyError(f"cannot create an index at {index_dir}: {_reason(err)}") from None
+                    raise IndexReadOnlyError(
+                        f"cannot create an index at {index_dir}: {getattr(err, 'strerror', None) or err}") from None
                 self.conn = self._connect_readonly()
         self._dtypes = {"embeddings": np.dtype(np.float32),
                         COMPANION_TABLE: np.dtype(self.get_meta(COMPANION_DTYPE_KEY) or "float32")}
