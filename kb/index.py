@@ -11,11 +11,11 @@ from pathlib import Path
 import numpy as np
 
 from kb.context import PLAIN as PLAIN_RECIPE, RECIPE as CONTEXT_RECIPE
-from kb.embed import Embedder, canonical_name, default_model, get_embedder
+from kb.embed import Embedder, canonical_name, check_available, default_model, get_embedder
 from kb.errors import IndexMissingError, ModelMismatchError
 from kb.settings import Settings
 from kb.companion import (COMPANION_DIM_KEY, COMPANION_FILE, COMPANION_KEY, COMPANION_TABLE,
-                          DEFAULT_COMPANION, NONE as COMPANION_NONE, wanted)
+                          DEFAULT_COMPANION, NONE as COMPANION_NONE, OFF as COMPANION_OFF, wanted)
 from kb.store.atomic import atomic_write_json
 from kb.store.db import DB_NAME, FORMAT_VERSION, Database
 from kb.store.live import LiveVectors
@@ -50,6 +50,10 @@ class Index:
                 f"no index at {index_dir}: build one with `kb ingest PATH --index {index_dir}`"
             )
         asked = canonical_name(settings.model) if settings.model else None  # a typo: before any folder is made
+        if not exists:  # nor for a model, or a companion, that cannot be had here
+            for name in (asked, settings.companion):
+                if name and name.strip().lower() not in COMPANION_OFF:
+                    check_available(name)
         db = Database(index_dir, readonly=readonly and exists)
         stored = db.get_meta("model")
         if stored and asked and stored != asked:

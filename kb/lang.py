@@ -270,6 +270,29 @@ def detect_language(text: str, default: str | None = None, max_chars: int = 4000
     return code.split("-")[0] if code else default
 
 
+def language_probabilities(text: str, prior: dict[str, float] | None = None, other: float = 0.0,
+                           max_chars: int = 4000) -> dict[str, float]:
+    """langdetect's probability of each language for ``text`` (only the likely ones; empty
+    when it cannot tell), starting from ``prior`` (language -> weight, ``other`` for the
+    languages it does not name) when one is given: on a few words the start decides, which
+    is why kb/query_lang.py passes the index's languages."""
+    from langdetect.lang_detect_exception import LangDetectException
+
+    detector = _detector_class()(_factory())
+    if prior:
+        detector.set_prior_map({code: prior.get(code.split("-")[0], other) for code in detector.langlist})
+    detector.append(text[:max_chars])
+    try:
+        found = detector.get_probabilities()
+    except LangDetectException:
+        return {}
+    out: dict[str, float] = {}
+    for item in found:
+        code = item.lang.split("-")[0]
+        out[code] = out.get(code, 0.0) + item.prob
+    return out
+
+
 _ISO_CODE = re.compile(r"[a-z]{2,3}")
 #: language names a spreadsheet's "language" column may hold instead of a code
 _NAMES = {

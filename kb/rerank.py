@@ -20,6 +20,9 @@ DEPTH = 30
 
 class Reranker:
     def __init__(self, model: str) -> None:
+        from kb.hub import check_loadable
+
+        check_loadable(model, "cross-encoder")
         try:
             from sentence_transformers import CrossEncoder
         except ImportError as err:

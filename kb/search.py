@@ -130,18 +130,26 @@ class Searcher:
         #: (model side, text) -> query vector, and text -> detected language (both small LRUs)
         self._cache: OrderedDict[tuple[str, str], np.ndarray] = OrderedDict()
         self._langs: OrderedDict[str, str | None] = OrderedDict()
+        self._langs_generation = -1
+        self._query_language = None
         self._glossary, self._glossary_raw = Glossary([]), None
         self._pool: ThreadPoolExecutor | None = None
         self._means: tuple[str | None, object] | None = None
 
     def _language(self, text: str) -> str | None:
-        """The language of ``text``, cached."""
-        from kb.lang import detect_language
+        """The language of ``text`` (kb/query_lang.py: the index's words help on short queries),
+        cached for the index's generation."""
+        from kb.query_lang import QueryLanguage
 
+        generation = self.index.db.generation()
+        if self._query_language is None or generation != self._langs_generation:
+            self._query_language = self._query_language or QueryLanguage(self.index.db)
+            self._langs.clear()
+            self._langs_generation = generation
         if text in self._langs:
             self._langs.move_to_end(text)
             return self._langs[text]
-        lang = detect_language(text)
+        lang = self._query_language.detect(text)
         _remember(self._langs, text, lang, self.CACHE_SIZE)
         return lang
 

@@ -20,8 +20,8 @@ KB = [sys.executable, "-c", "from kb.cli import main; main()"]
 BODY = "\n\n".join(f"Paragraph {i}: recognising the skills of refugees who apply for work visas abroad." for i in range(3))
 
 
-def run(*args: str | bytes, cwd: Path = ROOT) -> subprocess.CompletedProcess:
-    return subprocess.run([*KB, *args], capture_output=True, text=True, cwd=cwd, timeout=600)
+def run(*args: str | bytes, cwd: Path = ROOT, env: dict[str, str] | None = None) -> subprocess.CompletedProcess:
+    return subprocess.run([*KB, *args], capture_output=True, text=True, cwd=cwd, timeout=600, env=env)
 
 
 def one_line_error(out: subprocess.CompletedProcess, code: int, *words: str) -> None:
@@ -102,6 +102,30 @@ def test_a_model_name_typo_fails_at_once_and_creates_nothing(tmp_path: Path) -> 
     one_line_error(out, 2, "did you mean 'e5-small-q4'")
     assert time.monotonic() - started < 30  # no minute of model-hub retries
     assert not (tmp_path / "idx").exists()
+
+
+def _closed_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]  # nothing listens once it is closed
+
+
+@pytest.mark.parametrize("offline", [True, False], ids=["HF_HUB_OFFLINE", "hub-unreachable"])
+def test_a_model_only_an_unreachable_hub_has_fails_at_once(mission_index: Path, tmp_path: Path, offline: bool) -> None:
+    """Before: huggingface_hub retried for 55 s, and ingest had already made the index folder."""
+    env = {k: v for k, v in os.environ.items() if k not in ("HF_HUB_OFFLINE", "TRANSFORMERS_OFFLINE")}
+    env.update({"HF_HUB_OFFLINE": "1"} if offline else {"HF_ENDPOINT": f"http://127.0.0.1:{_closed_port()}"})
+    for var in ("HTTPS_PROXY", "https_proxy", "ALL_PROXY", "all_proxy"):
+        env.pop(var, None)
+    reason = "HF_HUB_OFFLINE" if offline else "cannot be reached"
+    started = time.monotonic()
+    out = run("search", "visas", "--index", str(mission_index), "--rerank", "nosuch-reranker", env=env)
+    one_line_error(out, 2, "'nosuch-reranker'", "neither a folder nor in the local model cache", reason)
+    for option in ("--model", "--companion"):
+        out = run("ingest", str(MISSION), "--index", str(tmp_path / "idx"), option, "nosuch/model", env=env)
+        one_line_error(out, 2, "'nosuch/model'", reason)
+        assert not (tmp_path / "idx").exists()
+    assert time.monotonic() - started < 30
 
 
 def test_serve_on_a_busy_port_says_so(mission_index: Path) -> None:

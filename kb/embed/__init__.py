@@ -50,6 +50,16 @@ def canonical_name(name: str) -> str:
     return ST_PREFIX + name
 
 
+def check_available(name: str) -> None:
+    """Refuse at once a sentence-transformers model that could only come from an unreachable hub
+    (kb/hub.py): callers ask before they create anything for it. Built-in models are not checked."""
+    name = canonical_name(name)
+    if name.startswith(ST_PREFIX):
+        from kb.hub import check_loadable
+
+        check_loadable(name[len(ST_PREFIX):], "sentence-transformers model")
+
+
 @lru_cache(maxsize=1)
 def default_model() -> str:
     """The model a new index gets when none is named: DEFAULT_MODEL where it loads, else the fallback.
@@ -84,5 +94,5 @@ def builtin_models() -> list[str]:
     return list(_BACKENDS)
 
 
-__all__ = ["DEFAULT_MODEL", "FALLBACK_MODEL", "Embedder", "builtin_models", "canonical_name", "default_model",
-           "get_embedder"]
+__all__ = ["DEFAULT_MODEL", "FALLBACK_MODEL", "Embedder", "builtin_models", "canonical_name", "check_available",
+           "default_model", "get_embedder"]

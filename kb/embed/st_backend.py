@@ -23,6 +23,9 @@ def _prefixes(model_name: str) -> tuple[str, str]:
 
 class SentenceTransformerEmbedder(Embedder):
     def __init__(self, model: str) -> None:
+        from kb.hub import check_loadable
+
+        check_loadable(model, "sentence-transformers model")
         try:
             from sentence_transformers import SentenceTransformer
         except ImportError as err:

@@ -101,6 +101,7 @@ class Database:
         self._filter_cache: dict[tuple, np.ndarray] = {}
         self._df_cache: dict[str, int] = {}
         self._df_generation = -1
+        self._word_lang_cache: dict[tuple[str, int], dict[str, float]] = {}
         self.writable = False
         if readonly:
             self.conn = self._connect_readonly()
@@ -266,6 +267,12 @@ class Database:
             "SELECT COALESCE(lang, '?'), COUNT(*) FROM passages GROUP BY lang ORDER BY 2 DESC"
         )
         return {r[0]: r[1] for r in rows}
+
+    def document_languages(self) -> dict[str, int]:
+        """Passages per document language: languages() read off the small documents table
+        (40 ms at 1M passages against 300; a mixed document's passages count as its language)."""
+        rows = self.conn.execute("SELECT lang, SUM(passages) FROM documents WHERE lang IS NOT NULL GROUP BY lang")
+        return {r[0]: int(r[1]) for r in rows if r[1]}
 
     # -- writing ------------------------------------------------------------------------
     def replace_document(
@@ -494,6 +501,7 @@ class Database:
         generation = self.generation()
         if generation != self._df_generation:
             self._df_cache, self._df_generation = {}, generation
+            self._word_lang_cache = {}
         out: dict[str, int] = {}
         try:
             for term in terms:
@@ -503,6 +511,25 @@ class Database:
         except sqlite3.OperationalError:
             return {term: 0 for term in terms}
         return out
+
+    def word_languages(self, word: str, sample: int = 300) -> dict[str, float]:
+        """About how many passages of each language contain ``word`` (one folded FTS token):
+        the languages of the first ``sample`` passages that hold it, scaled up to all of them.
+        Cached per generation, like term_doc_freq, whose cache it shares the life of."""
+        total = self.term_doc_freq([word]).get(word, 0)  # also resets the caches on a new generation
+        key = (word, sample)
+        if key not in self._word_lang_cache:
+            counts: dict[str, float] = {}
+            if total:
+                rows = self.conn.execute(
+                    "SELECT lang, COUNT(*) FROM passages WHERE id IN "
+                    "(SELECT rowid FROM passages_fts WHERE passages_fts MATCH ? LIMIT ?) "
+                    "AND lang IS NOT NULL GROUP BY lang",
+                    ('"' + word.replace('"', '""') + '"', sample),
+                ).fetchall()
+                counts = {lang: n * total / min(total, sample) for lang, n in rows}
+            self._word_lang_cache[key] = counts
+        return self._word_lang_cache[key]
 
     def _term_docs(self, token: str) -> int:
         for attempt in (1, 2):

@@ -1,0 +1,78 @@
+"""Short queries get the language of the index passages that use their words (kb/query_lang.py),
+on a real index of real PDFs with the real model: langdetect alone reads "skills recognition"
+as Danish and "visa humanitaire" as Finnish, and kb would then show, stem and correct for the
+wrong language."""
+
+from __future__ import annotations
+
+import pytest
+
+from kb.lang import detect_language
+from kb.library import KnowledgeBase
+from kb.query_lang import QueryLanguage
+from kb.settings import Settings
+from kb.store.db import Database
+
+#: short queries whose every word the small index holds, with the language they are in
+SHORT = {
+    "skills recognition": "en",
+    "skills development": "en",
+    "labour market": "en",
+    "visa humanitaire": "fr",
+    "projet pilote": "fr",
+}
+
+
+@pytest.fixture(scope="module")
+def kb(small_index):
+    with KnowledgeBase.open(Settings(index_dir=small_index)) as opened:
+        yield opened
+
+
+def test_langdetect_alone_gets_these_short_queries_wrong():
+    """What the feature is for; if langdetect ever reads them right, the test below proves nothing."""
+    assert all(detect_language(text) != lang for text, lang in SHORT.items())
+
+
+@pytest.mark.parametrize("text,lang", sorted(SHORT.items()))
+def test_a_short_query_gets_the_language_of_the_passages_using_its_words(kb, text, lang):
+    assert kb.search(text, 3).query_lang == lang
+
+
+def test_a_sentence_in_a_language_the_index_lacks_keeps_its_language(kb):
+    question = "Quali sono gli ostacoli per i rifugiati nel riconoscimento delle qualifiche?"
+    assert kb.search(question, 3).query_lang == "it"
+
+
+def test_a_short_query_with_a_word_no_passage_uses_is_left_to_langdetect(small_index):
+    """The index cannot speak for a word it lacks (a Spanish question on an English index)."""
+    detector = QueryLanguage(Database(small_index, readonly=True))
+    text = "riconoscimento delle qualifiche"
+    assert detector.detect(text) == detect_language(text) == "it"
+
+
+def test_word_languages_counts_the_passages_of_each_language(small_index):
+    db = Database(small_index, readonly=True)
+    counts = db.word_languages("reconnaissance")
+    assert counts.get("fr", 0) > 0 and counts.get("en", 0) == 0
+    assert db.word_languages("zzqxv") == {}
+    assert set(db.document_languages()) == {"en", "fr", "es"}
+
+
+def test_the_detection_follows_the_index_when_a_language_arrives(tmp_path):
+    """Cached per generation: ingesting an English document changes what a short query is."""
+    folder = tmp_path / "docs"
+    folder.mkdir()
+    (folder / "fr.txt").write_text(
+        "La reconnaissance des compétences des réfugiés reste difficile. Les réfugiés qualifiés "
+        "n'ont souvent aucun document pour prouver leurs diplômes, et les cours de langue manquent.\n",
+        encoding="utf-8")
+    with KnowledgeBase.open(Settings(index_dir=tmp_path / "index"), create=True) as kb:
+        assert not kb.ingest([str(folder)]).failed
+        before = kb.search("skills recognition", 3).query_lang
+        (folder / "en.txt").write_text(
+            "Skills recognition remains hard for refugees. Skilled refugees often lack the documents "
+            "that prove their qualifications, and language courses are missing.\n", encoding="utf-8")
+        assert not kb.ingest([str(folder)]).failed
+        assert before != "en"
+        assert kb.search("skills recognition", 3).query_lang == "en"
