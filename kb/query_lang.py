@@ -13,7 +13,7 @@ langdetect decides alone, as it does for sentences. Measured (bench/query_lang.p
 short queries in en/fr/es/de/pt (bench/short_queries.tsv) over the shared corpus's index:
 42 right with langdetect alone, 56 with this; the own set's 60 questions 59 and 59; XQuAD's
 short questions against one-language indexes gain 41 same-language questions of 1,175 and
-lose 1 of the 3,525 in other languages.
+lose 1 of the 3,070 in other languages.
 """
 
 from __future__ import annotations
