@@ -223,7 +223,9 @@ def relabel(
     elif report is None:
         typer.echo("labels already match the cue file (use --force to relabel anyway)")
     else:
-        typer.echo(f"relabelled {report.passages} passages in {report.documents} documents")
+        from kb.render import count
+
+        typer.echo(f"relabelled {count(report.passages, 'passage')} in {count(report.documents, 'document')}")
 
 
 @app.command()

@@ -6,6 +6,7 @@ import sys
 from typing import Any
 
 from kb.ingest import FileOutcome, IngestReport
+from kb.render import count
 
 
 class IngestProgress:
@@ -39,7 +40,8 @@ class IngestProgress:
             if outcome.status == "failed":
                 self._bar.console.print(f"[red]failed[/red] {outcome.path}: {outcome.reason}", markup=True, highlight=False)
         elif not self.quiet:
-            detail = outcome.reason if outcome.status == "failed" else f"{outcome.pages} pages, {outcome.passages} passages"
+            detail = (outcome.reason if outcome.status == "failed"
+                      else f"{count(outcome.pages, 'page')}, {count(outcome.passages, 'passage')}")
             print(f"{outcome.status:<9} {outcome.path} ({detail})", file=sys.stderr, flush=True)
 
     def _companion(self, progress: str) -> None:
@@ -63,7 +65,8 @@ class IngestProgress:
         secs = d["seconds"]
         print(
             f"{d['added']} added, {d['replaced']} replaced, {d['unchanged']} unchanged, {d['failed']} failed; "
-            f"{d['pages']} pages, {d['passages']} passages ({d['embedded']} embedded) in {secs['total']:.1f} s",
+            f"{count(d['pages'], 'page')}, {count(d['passages'], 'passage')} ({d['embedded']} embedded) "
+            f"in {secs['total']:.1f} s",
             file=sys.stderr,
         )
         for failure in report.failed:

@@ -9,6 +9,11 @@ from typing import Any
 from kb.models import Document, SearchResult
 
 
+def count(n: int, word: str) -> str:
+    """"1 page", "2 pages": for the English nouns kb counts (page, passage, document, file)."""
+    return f"{n} {word}" if n == 1 else f"{n} {word}s"
+
+
 def _width() -> int:
     return max(60, min(110, shutil.get_terminal_size((100, 20)).columns))
 
@@ -72,7 +77,7 @@ def render_documents(documents: list[Document]) -> str:
     for d in documents:
         title = textwrap.shorten(d.title, max(20, width - id_w - 26), placeholder="…")
         rows.append(f"{d.doc_id:<{id_w}}  {d.lang or '?':<4}  {d.pages:>5}  {d.passages:>8}  {title}")
-    rows.append(f"{len(documents)} documents")
+    rows.append(count(len(documents), "document"))
     return "\n".join(rows)
 
 
