@@ -270,17 +270,16 @@ def detect_language(text: str, default: str | None = None, max_chars: int = 4000
     return code.split("-")[0] if code else default
 
 
-def language_probabilities(text: str, prior: dict[str, float] | None = None, other: float = 0.0,
+def language_probabilities(text: str, prior: dict[str, float] | None = None,
                            max_chars: int = 4000) -> dict[str, float]:
-    """langdetect's probability of each language for ``text`` (only the likely ones; empty
-    when it cannot tell), starting from ``prior`` (language -> weight, ``other`` for the
-    languages it does not name) when one is given: on a few words the start decides, which
-    is why kb/query_lang.py passes the index's languages."""
+    """langdetect's probability of each language for ``text`` (only those above 0.1; empty
+    when it cannot tell), starting from ``prior`` (language -> weight; languages it does not
+    name start at 0 and stay there) when one is given: kb/query_lang.py passes the index's."""
     from langdetect.lang_detect_exception import LangDetectException
 
     detector = _detector_class()(_factory())
     if prior:
-        detector.set_prior_map({code: prior.get(code.split("-")[0], other) for code in detector.langlist})
+        detector.set_prior_map({code: prior.get(code.split("-")[0], 0.0) for code in detector.langlist})
     detector.append(text[:max_chars])
     try:
         found = detector.get_probabilities()

@@ -23,6 +23,7 @@ from kb.group import group, text_key, versions_by_language
 from kb.index import Index
 from kb.settings import Settings
 from kb.models import Citation, Hit, Passage, SearchResult
+from kb.query_lang import QueryLanguage
 
 MODES = ("hybrid", "dense", "keyword")
 #: fused candidates kept per requested hit, so that folding translations and duplicates
@@ -131,7 +132,7 @@ class Searcher:
         self._cache: OrderedDict[tuple[str, str], np.ndarray] = OrderedDict()
         self._langs: OrderedDict[str, str | None] = OrderedDict()
         self._langs_generation = -1
-        self._query_language = None
+        self._query_language = QueryLanguage(index.db)
         self._glossary, self._glossary_raw = Glossary([]), None
         self._pool: ThreadPoolExecutor | None = None
         self._means: tuple[str | None, object] | None = None
@@ -139,11 +140,8 @@ class Searcher:
     def _language(self, text: str) -> str | None:
         """The language of ``text`` (kb/query_lang.py: the index's words help on short queries),
         cached for the index's generation."""
-        from kb.query_lang import QueryLanguage
-
         generation = self.index.db.generation()
-        if self._query_language is None or generation != self._langs_generation:
-            self._query_language = self._query_language or QueryLanguage(self.index.db)
+        if generation != self._langs_generation:
             self._langs.clear()
             self._langs_generation = generation
         if text in self._langs:
