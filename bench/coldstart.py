@@ -65,8 +65,8 @@ PHASES = textwrap.dedent(r"""
     e = kb.index.embedder; mark("load embedder")
     c = kb.index.companion_vectors; mark("load companion FAISS snapshot")
     ce = kb.index.companion_embedder if c is not None else None; mark("load companion embedder")
-    from kb.lang import detect_language
-    detect_language(sys.argv[2]); mark("query language")
+    from kb.query_lang import QueryLanguage
+    QueryLanguage(kb.index.db).detect(sys.argv[2]); mark("query language")
     e.encode_queries([sys.argv[2]]); mark("embed query")
     if ce is not None: ce.encode_queries([sys.argv[2]]); mark("embed query (companion)")
     r = kb.search(sys.argv[2], 10); mark("search (again, all stages)")
