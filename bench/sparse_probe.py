@@ -192,9 +192,9 @@ class Probe:
         # hybrid may give the keyword side a smaller term budget than keyword mode)
         dense = s._dense(vector, lang, DEPTH, None) if hasattr(s, "_dense") else kb.index.vectors.search(vector, DEPTH, None)
         lookup = len(tokens(text)) <= s.LOOKUP_WORDS
-        keyword = s._keyword(text, lang, DEPTH, None, expansion.aliases)
+        keyword, _ = s._keyword(text, lang, DEPTH, None, expansion.aliases)  # (list, exact rowids of a lookup)
         budget = getattr(s, "QUESTION_KEYWORD_BUDGET", None)
-        keyword_h = s._keyword(text, lang, DEPTH, None, expansion.aliases, budget) if budget and not lookup else keyword
+        keyword_h = s._keyword(text, lang, DEPTH, None, expansion.aliases, budget)[0] if budget and not lookup else keyword
         cross = s._cross_lingual(text, {"dense": dense, "keyword": keyword_h}, lang, expansion)
         return {"lang": lang, "dense": dense, "keyword": keyword, "keyword_h": keyword_h, "cross": cross,
                 "kw": 1.0 if lookup else kb.settings.keyword_weight, "sparse": self.sparse.search(idx, val)}

@@ -207,10 +207,10 @@ class Searcher:
         # a lookup of a few words is keyword intent ("obstacles à l'information"): its exact
         # matches weigh as much as meaning; a question's words only break ties (README)
         lookup = len(tokens(query.text)) <= self.LOOKUP_WORDS
-        keyword = None
+        keyword, exact = None, set()
         if query.mode in ("hybrid", "keyword"):  # while the query is embedded
             budget = self.QUESTION_KEYWORD_BUDGET if query.mode == "hybrid" and not lookup else None
-            keyword = self._keyword(query.text, query_lang, depth, allowed, expansion.aliases, budget)
+            keyword, exact = self._keyword(query.text, query_lang, depth, allowed, expansion.aliases, budget, lookup)
         if vector is not None:
             lists["dense"] = self._dense(vector(), query_lang, depth, allowed)
         if keyword is not None:
@@ -219,7 +219,10 @@ class Searcher:
             lists["companion"] = self._companion(companion(), depth, allowed)
         weights = {"dense": 1.0, "keyword": 1.0 if lookup else settings.keyword_weight,
                    "companion": settings.companion_weight}
-        fused = fuse(lists, weights, settings.rrf_k, self._cross_lingual(query.text, lists, query_lang, expansion))
+        item_weights = self._cross_lingual(query.text, lists, query_lang, expansion)
+        if exact:  # a lookup: passages with the words as typed outrank meaning alone (EXACT_LOOKUP_BOOST)
+            item_weights = {"keyword": dict.fromkeys(exact, self.EXACT_LOOKUP_BOOST)}
+        fused = fuse(lists, weights, settings.rrf_k, item_weights)
         if not lookup and "dense" in lists and "keyword" in lists and query_lang:
             fused = keep_language_shares(fused, lists["dense"], self.index.db.langs_of([c.rowid for c in fused]),
                                          query_lang, settings.rrf_k)
@@ -295,6 +298,10 @@ class Searcher:
     #: a query of at most this many words is a lookup ("EU-Passworld", "Jordanie", "DT4E"):
     #: its keyword matches count in every language, and its language is a guess anyway
     LOOKUP_WORDS = 3
+    #: a lookup's passages holding its words as typed weigh this much more in fusion: the
+    #: bare name "Jordanie" (one French passage) tied at rank 1 with the dense side's nearest
+    #: passage, a Swahili form, whose only tie to a lone rare word is being near everything
+    EXACT_LOOKUP_BOOST = 1.5
 
     def _cross_lingual(self, text: str, lists: dict[str, list[tuple[int, float]]], query_lang: str | None,
                        expansion: Expansion | None = None):
@@ -350,15 +357,41 @@ class Searcher:
     MAX_RANGES = 16
 
     def _keyword(self, text: str, lang: str | None, depth: int, allowed,
-                 aliases: Sequence[str] = (), budget: int | None = None) -> list[tuple[int, float]]:
+                 aliases: Sequence[str] = (), budget: int | None = None,
+                 exact_first: bool = False) -> tuple[list[tuple[int, float]], set[int]]:
+        """Passages matching the query's words or their stems (and the glossary's forms of its
+        acronyms), best bm25 first. ``exact_first`` (lookups): passages holding the words as
+        typed, in any language, come first; then those matching only a stem, and only in the
+        query's language, whose stemmer made it: "Jordanie" stems to "jordan", and English
+        passages full of "Jordan" outscored and outnumbered the one French passage that says
+        "Jordanie" (a lookup's keyword matches count in every language, _cross_lingual).
+        Returns the list and, with ``exact_first``, the rowids holding the words as typed."""
         from kb.keywords import match_expression
 
         db = self.index.db
-        expr = match_expression(text, lang, db.term_doc_freq, budget or self.KEYWORD_BUDGET)
         extra = match_expression(" ".join(aliases), None) if aliases else None
+        expr = match_expression(text, lang, db.term_doc_freq, budget or self.KEYWORD_BUDGET)
         expr = " OR ".join(e for e in (expr, extra) if e)
         if not expr:
-            return []
+            return [], set()
+        found = self._keyword_matches(expr, depth, allowed)
+        if not exact_first or not found:
+            return found, set()
+        exact = match_expression(text, None, db.term_doc_freq, budget or self.KEYWORD_BUDGET)
+        exact = " OR ".join(e for e in (exact, extra) if e)
+        first = found if exact == expr else self._keyword_matches(exact, depth, allowed)
+        seen = {r for r, _ in first}
+        rest = [(r, s) for r, s in found if r not in seen]
+        langs = db.langs_of([r for r, _ in rest])
+        rest = [(r, s) for r, s in rest if langs.get(r) in (None, lang)]
+        if first and rest:  # scores stay in order: the exact tier is lifted above the rest
+            lift = max(0.0, max(s for _, s in rest) - min(s for _, s in first))
+            first = [(r, s + lift) for r, s in first]
+        return (first + rest)[:depth], seen
+
+    def _keyword_matches(self, expr: str, depth: int, allowed) -> list[tuple[int, float]]:
+        """An FTS5 MATCH, within ``allowed`` rowids (sorted) when a filter is set."""
+        db = self.index.db
         if allowed is None:
             return db.keyword_search(expr, depth)
         allowed = np.asarray(allowed, dtype=np.int64)  # sorted (Database.rowids_where)

@@ -32,6 +32,30 @@ def test_a_bare_keyword_finds_its_passage_first(small_index, word):
     assert word.casefold() in top.passage.text.casefold(), top.passage.text[:200]
 
 
+@pytest.fixture(scope="module")
+def crowded_index(tmp_path_factory) -> Path:
+    """The mission's paper among 577 passages that pull a lone rare word elsewhere: UNHCR's
+    evaluation says "Jordan" dozens of times, and Kenya's regulations hold bilingual forms
+    that the model puts near any single word."""
+    from conftest import CORPUS
+
+    index = tmp_path_factory.mktemp("crowded") / "index"
+    files = [MISSION, CORPUS / "en" / "Info_Mngt_eval_2019.pdf", CORPUS / "en" / "THE-REFUGEES-GENERAL-REGULATIONS-2024.pdf"]
+    with KnowledgeBase.open(Settings(index_dir=index), create=True) as kb:
+        assert not kb.ingest([str(f) for f in files]).failed
+    return index
+
+
+@pytest.mark.parametrize("word", ["Jordanie", "Passworld", "EU-Passworld"])
+def test_a_bare_name_comes_first_among_passages_that_look_like_it(crowded_index, word):
+    """Before: "Jordanie" was detected as French, its French stem "jordan" matched the English
+    passages, and they came first; with no stem, the French passage tied with a Kenyan form."""
+    with _kb(crowded_index) as kb:
+        result = kb.search(word, k=5)
+        assert "jordan" in " ".join(h.passage.text.casefold() for h in kb.search("Jordan", k=5, mode="keyword").hits)
+    assert word.casefold() in result.hits[0].passage.text.casefold(), [h.passage.text[:80] for h in result.hits]
+
+
 def test_gcm_translations_are_linked_and_only_they(small_index):
     with _kb(small_index) as kb:
         docs = {d.doc_id: d for d in kb.documents()}
