@@ -108,7 +108,7 @@ def search(
     lang: List[str] = typer.Option([], "--lang", "-l", help="Only passages in this language (ISO 639-1, repeatable)."),
     doc: List[str] = typer.Option([], "--doc", "-d", help="Only passages of this document: its id (see `kb docs`) or its file's path (repeatable)."),
     type_: List[str] = typer.Option([], "--type", "-t", help="Only passages of this lesson type: barrier, good_practice, recommendation, risk or context (repeatable; see `kb types`)."),
-    queries: Optional[Path] = typer.Option(None, "--queries", "-q", help="Batch mode: a JSON-lines file of {\"id\", \"query\", \"k\"?}; one result per line out."),
+    queries: Optional[Path] = typer.Option(None, "--queries", "-q", help="Batch mode: a JSON-lines file of {\"id\", \"query\", \"k\"?, \"types\"?} (other keys are ignored; --k is for lines without \"k\"); one result per line out."),
     mode: str = typer.Option("hybrid", "--mode", help="hybrid (default), dense or keyword."),
     index: Optional[Path] = IndexOpt,
     model: Optional[str] = typer.Option(None, "--model", "-m", help="Refuse to search unless the index was built with this model."),
@@ -125,7 +125,7 @@ def search(
         if queries is not None:
             if query:
                 raise UsageError("give either QUERY or --queries FILE, not both")
-            for obj in kb.search_file(queries, lang, doc, mode, type_):
+            for obj in kb.search_file(queries, lang, doc, mode, type_, k):
                 failed += "error" in obj
                 _dump(obj)
             if failed:  # the bad lines are in the output; the exit status tells a script to look
@@ -330,7 +330,9 @@ def brief(
         _fail(err)
     finally:
         kb.close()
-    typer.echo(f"wrote {out} ({made.format}, {len(made.pack.topics)} topics)", err=True)
+    from kb.render import count
+
+    typer.echo(f"wrote {out} ({made.format}, {count(len(made.pack.topics), 'topic')})", err=True)
 
 
 @app.command()

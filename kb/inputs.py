@@ -9,16 +9,23 @@ from pathlib import Path
 from kb.errors import UsageError
 
 
-def read_user_file(path: str | Path, what: str) -> str:
+#: bytes read at most: a hand-written file is far smaller, and /dev/zero has no end
+LIMIT = 64 * 1024 * 1024
+
+
+def read_user_file(path: str | Path, what: str, limit: int = LIMIT) -> str:
     """The text of ``path`` (UTF-8, with or without a byte-order mark); ``what`` names the file
     in errors ("manifest", "queries file")."""
     path = Path(path)
     try:
-        data = path.read_bytes()
+        with path.open("rb") as file:
+            data = file.read(limit + 1)
     except FileNotFoundError:
         raise UsageError(f"cannot read {what} {path}: file not found") from None
     except OSError as err:
         raise UsageError(f"cannot read {what} {path}: {err.strerror or err}") from None
+    if len(data) > limit:
+        raise UsageError(f"{what} {path} is larger than {limit // (1024 * 1024)} MB: not a file written by hand")
     data = data.removeprefix(b"\xef\xbb\xbf")
     try:
         return data.decode("utf-8")

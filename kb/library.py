@@ -121,19 +121,21 @@ class KnowledgeBase:
         return self._searcher.search(query)
 
     def search_file(self, path: str | Path, langs: Sequence[str] = (), doc_ids: Sequence[str] = (),
-                    mode: str | None = None, types: Sequence[str] = ()) -> Iterator[dict[str, Any]]:
+                    mode: str | None = None, types: Sequence[str] = (), k: int | None = None) -> Iterator[dict[str, Any]]:
         """Batch search: one JSON object per line in, one result object per line out, in order.
 
-        A bad line yields ``{"id": ..., "error": "..."}`` in its place rather than stopping the batch.
+        ``k`` is for lines without their own. A bad line yields ``{"id": ..., "error": "..."}``
+        in its place rather than stopping the batch.
         """
-        for query in self.parse_queries(path, langs, doc_ids, mode, types):
+        for query in self.parse_queries(path, langs, doc_ids, mode, types, k):
             if isinstance(query, dict):
                 yield query
             else:
                 yield self._searcher.search(query).to_dict()
 
     def parse_queries(self, path: str | Path, langs: Sequence[str] = (), doc_ids: Sequence[str] = (),
-                      mode: str | None = None, types: Sequence[str] = ()) -> list[Query | dict[str, Any]]:
+                      mode: str | None = None, types: Sequence[str] = (),
+                      k: int | None = None) -> list[Query | dict[str, Any]]:
         from kb.inputs import read_user_file
 
         lines = read_user_file(path, "queries file").splitlines()
@@ -149,7 +151,7 @@ class KnowledgeBase:
                 obj = json.loads(line)
                 if not isinstance(obj, dict):
                     raise UsageError("expected a JSON object")
-                out.append(self.query(obj.get("query"), obj.get("k"), langs, doc_ids, mode, obj.get("id", number),
+                out.append(self.query(obj.get("query"), obj.get("k", k), langs, doc_ids, mode, obj.get("id", number),
                                       types=obj.get("types") or types))
             except (ValueError, UsageError) as err:
                 ident = obj.get("id", number) if isinstance(obj, dict) else number

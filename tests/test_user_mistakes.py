@@ -85,6 +85,36 @@ def test_a_batch_with_a_bad_line_exits_1_and_keeps_the_others(mission_index: Pat
     assert [line["id"] for line in lines] == ["a", "b"] and "error" in lines[1] and lines[0]["results"]
 
 
+def test_batch_lines_without_k_take_the_command_lines_k(mission_index: Path, tmp_path: Path) -> None:
+    """Before: --k was ignored in batch mode, and every line without "k" got 10."""
+    batch = tmp_path / "q.jsonl"
+    batch.write_text('{"id": "a", "query": "obstacles"}\n{"id": "b", "query": "visas", "k": 2}\n', encoding="utf-8")
+    out = run("search", "--queries", str(batch), "--k", "3", "--json", "--index", str(mission_index))
+    assert out.returncode == 0, out.stderr
+    assert [len(json.loads(line)["results"]) for line in out.stdout.splitlines()] == [3, 2]
+
+
+def test_brief_mistakes_are_one_line_and_cost_no_search(mission_index: Path, tmp_path: Path) -> None:
+    """Before: an unwritable output failed with exit 2 after every search had run; bad YAML gave
+    PyYAML's six-line report; an empty file "expected an object, got NoneType"; /dev/zero was
+    read until memory ran out; a question of a zero-width space failed as "the query is empty"."""
+    topics = ROOT / "corpus" / "topics.yaml"
+    started = time.monotonic()
+    out = run("brief", str(topics), "--index", str(mission_index), "-o", "/proc/kb-pack.md")
+    one_line_error(out, 6, "cannot write /proc/kb-pack.md")
+    assert time.monotonic() - started < 15  # refused before the searches (8 topics, seconds each)
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("title: x\ntopics:\n  - heading: [a\n", encoding="utf-8")
+    one_line_error(run("brief", str(bad), "--index", str(mission_index)), 2, "not valid YAML", "line 4")
+    empty = tmp_path / "empty.yaml"
+    empty.write_text("", encoding="utf-8")
+    one_line_error(run("brief", str(empty), "--index", str(mission_index)), 2, "is empty")
+    one_line_error(run("brief", "/dev/zero", "--index", str(mission_index)), 2, "larger than 1 MB")
+    blank = tmp_path / "blank.yaml"
+    blank.write_text('title: x\ntopics:\n  - heading: A\n    questions: ["\\u200b"]\n', encoding="utf-8")
+    one_line_error(run("brief", str(blank), "--index", str(mission_index)), 2, "topic 1 ('A'): question 1")
+
+
 def test_eval_doc_keys_may_be_document_ids(mission_index: Path, tmp_path: Path) -> None:
     doc_id = json.loads(run("docs", "--json", "--index", str(mission_index)).stdout)[0]["doc_id"]
     qrels = tmp_path / "q.jsonl"

@@ -24,7 +24,7 @@ from typing import TYPE_CHECKING, Any, Mapping
 
 from kb.brief.pack import Pack, PackTopic, Quote, Source
 from kb.brief.topics import TopicSpec, TopicsSpec, load_topics
-from kb.errors import UsageError
+from kb.errors import NotPermittedError, UsageError
 
 if TYPE_CHECKING:
     from datetime import datetime
@@ -110,15 +110,20 @@ def write_brief(kb: "KnowledgeBase", topics: str | Path | Mapping[str, Any] | To
     out = Path(out)
     if out.parent and not out.parent.exists():
         raise UsageError(f"cannot write {out}: folder {out.parent} does not exist")
-    brief = make_brief(kb, spec, fmt)
-    data = brief.content.encode("utf-8") if isinstance(brief.content, str) else brief.content
     tmp = out.with_name(f".{out.name}.tmp")
+    try:  # before the searches, which take seconds to minutes: a folder we cannot write fails now
+        tmp.touch()
+    except OSError as err:
+        raise NotPermittedError(f"cannot write {out}: {err.strerror or err}") from err
     try:
+        brief = make_brief(kb, spec, fmt)
+        data = brief.content.encode("utf-8") if isinstance(brief.content, str) else brief.content
         tmp.write_bytes(data)
         tmp.replace(out)
     except OSError as err:
+        raise NotPermittedError(f"cannot write {out}: {err.strerror or err}") from err
+    finally:
         tmp.unlink(missing_ok=True)
-        raise UsageError(f"cannot write {out}: {err.strerror or err}") from err
     return brief
 
 

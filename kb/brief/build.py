@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from dataclasses import replace
 from datetime import datetime, timezone
+from pathlib import Path
 from typing import Any, Mapping
 
 import numpy as np
@@ -50,7 +51,7 @@ class _PackState:
                 title=doc.title if doc else doc_id,
                 organisation=doc.organisation if doc else None,
                 year=doc.year if doc else None,
-                source=doc.source if doc else "",
+                source=Path(doc.source).name if doc else "",  # where it lives on this machine means nothing to readers
                 url=doc.url if doc else None,
                 lang=doc.lang if doc else None,
             )

@@ -42,12 +42,37 @@ def _quote(doc, quote: Quote, labels: Labels, pack_lang: str | None) -> None:
         cite.add_run(f" · {notes}").font.size = Pt(8)
 
 
+def _a4_with_page_numbers(doc) -> None:
+    """A4 like the HTML pack (python-docx's template is US Letter), a page number in the footer."""
+    from docx.enum.text import WD_ALIGN_PARAGRAPH
+    from docx.oxml import OxmlElement
+    from docx.oxml.ns import qn
+    from docx.shared import Mm
+
+    for section in doc.sections:
+        section.page_width, section.page_height = Mm(210), Mm(297)
+        section.left_margin = section.right_margin = Mm(20)
+        footer = section.footer.paragraphs[0]
+        footer.alignment = WD_ALIGN_PARAGRAPH.CENTER
+        run = footer.add_run()
+        for kind, text in (("begin", None), (None, "PAGE"), ("end", None)):
+            if kind:
+                element = OxmlElement("w:fldChar")
+                element.set(qn("w:fldCharType"), kind)
+            else:
+                element = OxmlElement("w:instrText")
+                element.set(qn("xml:space"), "preserve")
+                element.text = text
+            run._r.append(element)
+
+
 def render_docx(pack: Pack) -> bytes:
     from docx import Document
     from docx.shared import Pt
 
     labels = Labels(pack.lang)
     doc = Document()
+    _a4_with_page_numbers(doc)
     doc.core_properties.title = _clean(pack.title)
     doc.core_properties.author = f"{pack.generated.tool} {pack.generated.version}"
     doc.core_properties.language = pack.lang or labels.lang

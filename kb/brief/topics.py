@@ -58,6 +58,10 @@ class TopicsSpec:
         return topic.per_topic or self.per_topic
 
 
+#: a topics file is a page or two; anything past this is not one
+TOPICS_LIMIT = 1024 * 1024
+
+
 def load_topics(path_or_obj: str | Path | Mapping[str, Any] | TopicsSpec) -> TopicsSpec:
     """Parse and validate a topics file (.yaml, .yml, .json) or an already-parsed mapping."""
     if isinstance(path_or_obj, TopicsSpec):
@@ -71,26 +75,33 @@ def load_topics(path_or_obj: str | Path | Mapping[str, Any] | TopicsSpec) -> Top
 def _read(path: Path) -> Any:
     from kb.inputs import read_user_file
 
-    raw = read_user_file(path, "topics file")
     suffix = path.suffix.lower()
+    if suffix not in (".json", ".yaml", ".yml", ""):  # before reading: /dev/zero has no end
+        raise UsageError(f"topics file {path} must end in .yaml, .yml or .json")
+    raw = read_user_file(path, "topics file", limit=TOPICS_LIMIT)
+    if not raw.strip():
+        raise UsageError(f"topics file {path} is empty (see corpus/topics.yaml for an example)")
     try:
         if suffix == ".json":
             return json.loads(raw)
-        if suffix in (".yaml", ".yml", ""):
-            import yaml
+        import yaml
 
-            return yaml.safe_load(raw)
-    except ValueError as err:  # json.JSONDecodeError
+        return yaml.safe_load(raw)
+    except ValueError as err:  # json.JSONDecodeError: one line already
         raise UsageError(f"{path} is not valid JSON: {err}") from err
-    except Exception as err:  # yaml.YAMLError and its many subclasses
-        raise UsageError(f"{path} is not valid YAML: {err}") from err
-    raise UsageError(f"topics file {path} must end in .yaml, .yml or .json")
+    except Exception as err:  # yaml.YAMLError and its many subclasses: several lines with a caret
+        mark = getattr(err, "problem_mark", None)
+        where = f" (line {mark.line + 1}, column {mark.column + 1})" if mark is not None else ""
+        reason = getattr(err, "problem", None) or str(err).splitlines()[0]
+        raise UsageError(f"{path} is not valid YAML: {reason}{where}") from err
 
 
 def _text(value: Any, where: str, required: bool = True, limit: int | None = None) -> str | None:
     if value is None and not required:
         return None
-    if not isinstance(value, str) or not value.strip():
+    from kb.search import is_blank
+
+    if not isinstance(value, str) or is_blank(value):  # invisible characters only (U+200B) count as empty
         kind = "missing" if value is None else f"not a non-empty string ({value!r})"
         raise UsageError(f"{where} is {kind}")
     value = value.strip()
