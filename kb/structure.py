@@ -28,10 +28,12 @@ SEPARATOR_LINE = re.compile(r"^\s*(?:_{4,}|-{4,}|\*{3,}|={4,}|\.{6,})\s*$")
 FOOTNOTE_LINE = re.compile(r"^\s{0,3}(\d{1,3})\s{1,4}(?=[^\W\d_]|[\"“«(\[])")
 
 _PARA = re.compile(r"^\s*(\d{1,3})\.(?=\s+\S)")
+# Capitalised: a lower-case "artículo 52 de esta Ley." at a line start is a cross-reference that
+# wrapped there, and read as a heading it numbered the next articles wrongly ("Art. 52 VI" for 40 VI)
 _LEGAL = re.compile(
-    r"^\s*(?:Art[ií]culo|Article|Artigo|Artikel|Art\.)\s+(\d{1,4}[a-z]?(?:\s+(?:bis|ter|quater|Bis|Ter))?)"
-    r"(?=\s*(?:[.:\-–—]|$|\s+[" + UPPER + r"]))",
-    re.IGNORECASE,
+    r"^\s*(?:Art[ií]culo|ART[IÍ]CULO|Article|ARTICLE|Artigo|ARTIGO|Artikel|ARTIKEL|Art\.|ART\.)\s+"
+    r"(\d{1,4}[a-z]?(?:\s+(?:bis|ter|quater|Bis|Ter|BIS|TER))?)"
+    r"(?=\s*(?:[.:\-–—]|$|\s+[" + UPPER + r"]))"
 )
 _SECTION_SIGN = re.compile(r"^\s*§{1,2}\s*(\d{1,4}[a-z]?)(?=\s*$|\s+[" + UPPER + r"(]|\.)")
 _SUB_PAREN = re.compile(r"^\s*\(([a-z]{1,2}|[ivx]{1,5})\)(?=\s+\S)")

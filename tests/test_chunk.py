@@ -126,6 +126,18 @@ def test_legal_articles_and_sections() -> None:
     assert labels == ["Art. 12", "Art. 12 I", "§ 3 (1)", "§ 3 (2)"]
 
 
+@pytest.mark.parametrize("path,start,label", [
+    (CORPUS / "es" / "Ley_de_Migracion.pdf", "VI. Visa de residencia permanente", "Art. 40 VI"),
+    (CORPUS / "es" / "Reg_LNac.pdf", "ARTÍCULO 16.- Para naturalizarse mexicano", "Art. 16"),
+], ids=["Ley_de_Migracion", "Reg_LNac"])
+def test_a_cross_reference_at_a_line_start_is_not_an_article(path: Path, start: str, label: str) -> None:
+    """"...fracción VIII del\nartículo 52 de esta Ley." wraps onto a line of its own; read as the
+    heading of article 52 it numbered the rest of article 40 (and of the articles after) wrongly."""
+    clean, _ = _cleaned(path)
+    found = [p for p in chunk(clean, "law") if p.text.startswith(start)]
+    assert [p.paragraph for p in found] == [label]
+
+
 def test_long_paragraph_split_between_sentences() -> None:
     sentence = "This sentence about labour mobility has exactly some words in it. "
     text = "7. " + sentence * 60
