@@ -204,7 +204,7 @@ def test_markdown_front_matter_and_syntax(tmp_path: Path) -> None:
     assert doc.metadata["lang"] == "fr" and doc.metadata["tags"] == ["asile", "travail"]
     assert doc.metadata["url"] == "https://example.org/x"
     assert text.startswith("# Premier titre\n")
-    assert "Voir  le rapport\nannuel et les décisions." in text
+    assert "Voir  le rapport annuel et les décisions." in text  # a soft line break is a space in Markdown
     assert "## Section 2\n" in text and "- point un\n- point deux" in text
     assert "logo" not in text and "http" not in text
 

@@ -198,7 +198,34 @@ def _clean_prose(text: str) -> str:
     text = _ATX.sub(_atx_heading, text)
     for step in _SUBS:
         text = step(text)
-    return html.unescape(text)
+    return _unwrap(html.unescape(text))
+
+
+_BLOCK_START = re.compile(r"#|[-*+] |\d{1,3}[.)] |\||>")
+_HYPHEN_END = re.compile(r"[^\W\d_]-$")
+
+
+def _unwrap(text: str) -> str:
+    """Soft line breaks inside a paragraph become spaces, as Markdown means them.
+
+    Left to the cleaner's reflow, which reads line widths the way a PDF needs, a line that a
+    link had made short ("Recruitment Practices for Temporary" before "Workers](http://...)")
+    ended a paragraph, and the next one, "Workers.”", was taken for a heading and lost. Lines
+    that start a block (heading, list item, table row, quote) or a numbered part of a text
+    ("(2)", "§ 3", "Artículo 4.", "a)": kb.structure.marker) keep their line.
+    """
+    from kb.structure import marker
+
+    out: list[str] = []
+    for line in text.split("\n"):
+        prev = out[-1] if out else ""
+        if (line and prev and not prev.startswith(("#", "|")) and not _BLOCK_START.match(line)
+                and marker(line) is None):
+            # a compound wrapped at its hyphen ("(Datenschutz-" / "Grundverordnung)") stays one word
+            out[-1] = prev + line if _HYPHEN_END.search(prev) else f"{prev} {line}"
+        else:
+            out.append(line)
+    return "\n".join(out)
 
 
 def _split_fences(text: str) -> list[tuple[bool, str]]:
