@@ -31,11 +31,12 @@ def text_key(text: str) -> str:
 
 
 def group(ranked: list[int], links: dict[int, list[tuple[int, float]]], langs: dict[int, str | None],
-          keys: dict[int, str], prefer: str | None, limit: int) -> list[Group]:
+          keys: dict[int, str], prefer: str | None, limit: int, eligible: set[int] | None = None) -> list[Group]:
     """Fold ``ranked`` (fused order) into at most ``limit`` groups.
 
     ``links``: translation links of the ranked passages and of their linked passages;
-    ``langs``/``keys``: language and text key of every passage named in either.
+    ``langs``/``keys``: language and text key of every passage named in either;
+    ``eligible``: the translations that may be displayed instead (None: all).
     """
     groups: list[Group] = []
     owner: dict[int, Group] = {}
@@ -60,15 +61,16 @@ def group(ranked: list[int], links: dict[int, list[tuple[int, float]]], langs: d
         if key is not None:
             by_key[key] = g
     for g in groups:
-        _show_in(g, prefer, langs)
+        _show_in(g, prefer, langs, eligible)
     return groups
 
 
-def _show_in(g: Group, prefer: str | None, langs: dict[int, str | None]) -> None:
+def _show_in(g: Group, prefer: str | None, langs: dict[int, str | None], eligible: set[int] | None = None) -> None:
     """Display the version in ``prefer`` when the found passage is in another language."""
     if prefer is None or langs.get(g.rowid) == prefer:
         return
-    same = [(s, other) for other, s in g.translations.items() if langs.get(other) == prefer]
+    same = [(s, other) for other, s in g.translations.items()
+            if langs.get(other) == prefer and (eligible is None or other in eligible)]
     if not same:
         return
     score, chosen = max(same)

@@ -229,8 +229,10 @@ class Searcher:
         if settings.reranker:
             fused = self._rerank(query.text, fused, settings.reranker, query.k)
         fused = fused[: query.k * GROUP_DEPTH]
-        filtered = allowed is not None
-        return SearchResult(query.text, self._cite(fused, query.k, None if filtered else query_lang),
+        # a translation may stand in for a hit only where the language and document filters
+        # hold; a lesson type belongs to the text in every language, so --type alone allows any
+        shown_in = self.index.db.rowids_where(query.langs, query.doc_ids, ()) if query.langs or query.doc_ids else None
+        return SearchResult(query.text, self._cite(fused, query.k, query_lang, shown_in),
                             id=query.id, query_lang=query_lang)
 
     #: under a filter, the companion's IVF probes nprobe / share**COMPANION_WIDEN lists (the
@@ -410,11 +412,15 @@ class Searcher:
         keep = allowed[pos] == ids  # membership without a 400k-element Python set
         return [hit for hit, ok in zip(found, keep.tolist()) if ok][:depth]
 
-    def _cite(self, candidates: list[_Candidate], k: int, prefer: str | None) -> list[Hit]:
+    def _cite(self, candidates: list[_Candidate], k: int, prefer: str | None,
+              shown_in: np.ndarray | None = None) -> list[Hit]:
         """The top ``k`` hits with their citations, each text once (kb/group.py).
 
-        ``prefer``: show a translation in this language in place of the passage found
-        (None when filters are set: a filter on language or document must hold as given).
+        ``prefer``: show a translation in this language in place of the passage found, if the
+        translation is among ``shown_in`` (sorted rowids) when that is given: under a language
+        or document filter, the passage shown must pass it. Before, any filter turned this off,
+        and ``--type barrier`` showed a Portuguese passage to an English question that had an
+        English version.
         """
         db = self.index.db
         ranked = [c.rowid for c in candidates]
@@ -426,7 +432,12 @@ class Searcher:
                   and not (by_id[r].keyword is None and only_links(passages[r].text))]
         langs = {r: p.lang for r, p in passages.items()}
         keys = {r: text_key(passages[r].text) for r in ranked}
-        groups = group(ranked, links, langs, keys, prefer, k)
+        eligible = None
+        if shown_in is not None:
+            ids = np.fromiter(linked, dtype=np.int64, count=len(linked))
+            pos = np.minimum(np.searchsorted(shown_in, ids), max(len(shown_in) - 1, 0))
+            eligible = set(ids[shown_in[pos] == ids].tolist()) if len(shown_in) else set()
+        groups = group(ranked, links, langs, keys, prefer, k, eligible)
         shown = {g.rowid for g in groups}
         docs = db.documents_by_ids(p.doc_id for p in passages.values())
         types = db.passage_types(shown)

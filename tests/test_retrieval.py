@@ -56,6 +56,24 @@ def test_a_bare_name_comes_first_among_passages_that_look_like_it(crowded_index,
     assert word.casefold() in result.hits[0].passage.text.casefold(), [h.passage.text[:80] for h in result.hits]
 
 
+def test_a_type_filter_still_shows_the_questions_language(small_index):
+    """Before: any filter turned the translation swap off, so under --type a hit found in French
+    stayed French for an English question although its English version was linked."""
+    question = "How can countries recognise the skills and qualifications of migrant workers?"
+    with _kb(small_index) as kb:
+        types = sorted({t for h in kb.search(question, k=10).hits for t in h.extra["types"]})
+        assert types
+        checked = 0
+        for kind in types:
+            for hit in kb.search(question, k=10, types=[kind]).hits:
+                if "en" in {t["lang"] for t in hit.extra.get("translations", [])}:
+                    raise AssertionError(f"{kind}: {hit.passage.lang} shown, English linked: {hit.passage.text[:80]}")
+                checked += hit.passage.lang == "en" and bool(hit.extra.get("translations"))
+        assert checked  # some hits did have versions, shown in English
+        es = kb.search(question, k=10, langs=["es"]).hits  # a language filter still holds as given
+        assert es and all(h.passage.lang == "es" for h in es)
+
+
 def test_gcm_translations_are_linked_and_only_they(small_index):
     with _kb(small_index) as kb:
         docs = {d.doc_id: d for d in kb.documents()}
