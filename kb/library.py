@@ -110,6 +110,10 @@ class KnowledgeBase:
         s = self.settings
         query = Query.build(text, s.k if k is None else k, langs, doc_ids, mode or s.mode, id,
                             max_chars=s.max_query_chars, k_max=s.k_max, types=types)
+        if query.langs and not self.index.db.holds_language(query.langs):
+            # nothing could ever come back: say what there is, as for a document id that is not here
+            held = ", ".join(sorted(lang for lang in self.index.db.languages() if lang != "?")) or "none"
+            raise UnknownIdError(f"no passage in {', '.join(query.langs)} in this index (its languages: {held})")
         return dataclasses.replace(query, doc_ids=tuple(self._resolve_doc(d) for d in query.doc_ids))
 
     def search(self, text: str, k: int | None = None, langs: Sequence[str] = (),

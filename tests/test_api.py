@@ -158,6 +158,10 @@ def test_unknown_filter_values_are_refused_by_name(api_server: Server) -> None:
     assert response.status_code == 422 and "lang" in json.dumps(response.json()["detail"])
     response = search(api_server, {"query": "protection", "filters": {"lang": [" FR "]}})
     assert response.status_code == 200  # a well-formed code, normalised
+    response = search(api_server, {"query": "protection", "filters": {"lang": ["xx"]}})
+    assert response.status_code == 404 and "xx" in response.json()["detail"]  # code-shaped, but no passage is in it
+    response = search(api_server, {"query": "protection", "filters": {"lang": ["ar", "fr"]}})
+    assert response.status_code == 200  # one language held is enough
 
 
 def test_the_schema_says_what_the_server_takes_for_blank() -> None:

@@ -45,6 +45,8 @@ def mission_index(tmp_path_factory) -> Path:
 def test_filter_typos_are_named(mission_index: Path) -> None:
     one_line_error(run("search", "obstacles", "--doc", "no-such-doc", "--index", str(mission_index)), 2, "'no-such-doc'")
     one_line_error(run("search", "obstacles", "--lang", "french", "--index", str(mission_index)), 2, "'french'")
+    # a code no passage is in: before, exit 0 and "No passages found", as if nothing matched
+    one_line_error(run("search", "obstacles", "--lang", "xx", "--index", str(mission_index)), 2, "xx", "fr")
 
 
 def test_a_document_filter_takes_the_file_path_and_any_case_of_language(mission_index: Path) -> None:

@@ -268,6 +268,11 @@ class Database:
         )
         return {r[0]: r[1] for r in rows}
 
+    def holds_language(self, langs: Sequence[str]) -> bool:
+        """Whether any passage is in one of ``langs`` (one index probe, not a count)."""
+        marks = ",".join("?" * len(langs))
+        return self.conn.execute(f"SELECT 1 FROM passages WHERE lang IN ({marks}) LIMIT 1", list(langs)).fetchone() is not None
+
     def document_languages(self) -> dict[str, int]:
         """Passages per document language: languages() read off the small documents table
         (40 ms at 1M passages against 300; a mixed document's passages count as its language)."""
