@@ -257,7 +257,11 @@ def _detector_class():
 def detect_language(text: str, default: str | None = None, max_chars: int = 4000) -> str | None:
     """ISO 639-1 code of ``text``, or ``default`` when there is too little text to tell."""
     sample = text[:max_chars]
-    if len("".join(_LETTERS.findall(sample))) < 12:
+    letters = "".join(_LETTERS.findall(sample))
+    # 12 Latin letters tell little ("TBB", "EU-Passworld"); a few of another script tell a lot
+    # (Arabic "رسوم التوظيف" has 11 letters and was left without a language)
+    latin = sum(1 for c in letters if c < "\u0250")
+    if len(letters) < (12 if latin * 2 >= len(letters) else 4):
         return default
     from langdetect.lang_detect_exception import LangDetectException
 

@@ -76,3 +76,10 @@ def test_the_detection_follows_the_index_when_a_language_arrives(tmp_path):
         assert not kb.ingest([str(folder)]).failed
         assert before != "en"
         assert kb.search("skills recognition", 3).query_lang == "en"
+
+
+def test_a_few_letters_of_another_script_are_enough(kb):
+    """Before: under 12 letters was "too short to tell" in any script, so Arabic "recruitment fees"
+    (11 letters) had no language; 12 Latin letters still tell nothing ("EU-Passworld")."""
+    assert kb.search("رسوم التوظيف", 3).query_lang == "ar"
+    assert detect_language("EU-Passworld") is None
