@@ -405,3 +405,17 @@ def test_html_prints_to_a4_pdf_with_a_page_per_topic(pack, tmp_path_factory):
     assert shot.returncode == 0, shot.stderr
     assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" and png.stat().st_size > 20_000
     print(f"\nbriefing pack printed: {pdf} ({len(reader.pages)} pages); first page: {png}")
+
+
+@pytest.mark.parametrize("lang,sources,barriers", [("pt", "Fontes citadas", "Obstáculos"),
+                                                   ("de", "Zitierte Quellen", "Hindernisse")])
+def test_pack_labels_in_every_language_of_the_corpus(pack, lang, sources, barriers):
+    """Before: a Portuguese or German pack printed English labels ("Sources cited")."""
+    from dataclasses import replace
+
+    from kb.brief.labels import _LABELS, _LANGUAGE_NAMES
+    from kb.lessons import type_label
+
+    assert set(_LABELS[lang]) == set(_LABELS["en"]) and set(_LANGUAGE_NAMES[lang]) == set(_LANGUAGE_NAMES["en"])
+    assert f"## {sources}" in render(replace(pack, lang=lang), "md")
+    assert type_label("barrier", lang) == barriers

@@ -43,6 +43,28 @@ _LABELS: dict[str, dict[str, str]] = {
         "generated": "Generado por {tool} {version} el {date} a partir del índice «{index}» "
                      "(modelo {model}; {documents} documentos, {passages} pasajes).",
     },
+    "pt": {
+        "contents": "Sumário",
+        "questions": "Perguntas:",
+        "sources": "Fontes citadas",
+        "also_in": "Também disponível em",
+        "quoted_in": "Citado em",
+        "no_quotes": "Nenhum trecho do índice responde a estas perguntas.",
+        "file": "Arquivo:",
+        "generated": "Gerado por {tool} {version} em {date} a partir do índice «{index}» "
+                     "(modelo {model}; {documents} documentos, {passages} trechos).",
+    },
+    "de": {
+        "contents": "Inhalt",
+        "questions": "Fragen:",
+        "sources": "Zitierte Quellen",
+        "also_in": "Auch verfügbar auf",
+        "quoted_in": "Zitiert auf",
+        "no_quotes": "Keine Textstelle im Index beantwortet diese Fragen.",
+        "file": "Datei:",
+        "generated": "Erstellt mit {tool} {version} am {date} aus dem Index „{index}“ "
+                     "(Modell {model}; {documents} Dokumente, {passages} Textstellen).",
+    },
 }
 
 _LANGUAGE_NAMES: dict[str, dict[str, str]] = {
@@ -52,6 +74,10 @@ _LANGUAGE_NAMES: dict[str, dict[str, str]] = {
            "ar": "arabe", "it": "italien", "ru": "russe", "zh": "chinois", "uk": "ukrainien"},
     "es": {"en": "inglés", "fr": "francés", "es": "español", "de": "alemán", "pt": "portugués",
            "ar": "árabe", "it": "italiano", "ru": "ruso", "zh": "chino", "uk": "ucraniano"},
+    "pt": {"en": "inglês", "fr": "francês", "es": "espanhol", "de": "alemão", "pt": "português",
+           "ar": "árabe", "it": "italiano", "ru": "russo", "zh": "chinês", "uk": "ucraniano"},
+    "de": {"en": "Englisch", "fr": "Französisch", "es": "Spanisch", "de": "Deutsch", "pt": "Portugiesisch",
+           "ar": "Arabisch", "it": "Italienisch", "ru": "Russisch", "zh": "Chinesisch", "uk": "Ukrainisch"},
 }
 
 

@@ -90,6 +90,10 @@ _TYPE_LABELS = {
            "risk": "Risques", "context": "Contexte"},
     "es": {"barrier": "Obstáculos", "good_practice": "Buenas prácticas", "recommendation": "Recomendaciones",
            "risk": "Riesgos", "context": "Contexto"},
+    "pt": {"barrier": "Obstáculos", "good_practice": "Boas práticas", "recommendation": "Recomendações",
+           "risk": "Riscos", "context": "Contexto"},
+    "de": {"barrier": "Hindernisse", "good_practice": "Bewährte Praktiken", "recommendation": "Empfehlungen",
+           "risk": "Risiken", "context": "Kontext"},
 }
 
 
