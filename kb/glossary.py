@@ -38,6 +38,7 @@ class Expansion:
     dense: str
     aliases: tuple[str, ...] = ()  # the other acronyms of the terms found, for the keyword side
     expanded: tuple[str, ...] = ()  # the acronyms found
+    names: tuple[str, ...] = ()  # their names in every language, as phrases for the keyword side
 
 
 class Glossary:
@@ -105,7 +106,10 @@ class Glossary:
         names = [e.names.get(lang or "", e.names.get("en", "")) for e in found]
         dense = text + " (" + "; ".join(n for n in names if n) + ")" if any(names) else text
         aliases = tuple(a for e in found for a in e.acronyms if a not in words)
-        return Expansion(dense, aliases, tuple(words))
+        # a text that spells the name out and never uses the acronym ("Talent Beyond Boundaries",
+        # not "TBB") is found by the name; a gloss in brackets is the glossary's, not the text's
+        phrases = tuple(dict.fromkeys(n.split(" (")[0].strip() for e in found for n in e.names.values() if n))
+        return Expansion(dense, aliases, tuple(words), tuple(p for p in phrases if p))
 
 
 def find_in(folder: Path) -> Path | None:

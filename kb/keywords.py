@@ -11,6 +11,7 @@ from __future__ import annotations
 import re
 import unicodedata
 from functools import lru_cache
+from typing import Sequence
 
 _WORD = re.compile(r"[^\W_]+(?:[-'’][^\W_]+)*", re.UNICODE)
 
@@ -111,3 +112,9 @@ def match_expression(query: str, lang: str | None, doc_freq=None, budget: int | 
     if phrase:
         expr = f"{_quote(' '.join(content))} OR {expr}"
     return expr
+
+
+def phrase_expression(phrases: Sequence[str]) -> str | None:
+    """An FTS5 MATCH for any of ``phrases`` as a whole (a glossary name: its words in order)."""
+    quoted = [_quote(" ".join(words)) for words in (tokens(p) for p in phrases) if words]
+    return " OR ".join(dict.fromkeys(quoted)) or None

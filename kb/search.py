@@ -210,7 +210,11 @@ class Searcher:
         keyword, exact = None, set()
         if query.mode in ("hybrid", "keyword"):  # while the query is embedded
             budget = self.QUESTION_KEYWORD_BUDGET if query.mode == "hybrid" and not lookup else None
-            keyword, exact = self._keyword(query.text, query_lang, depth, allowed, expansion.aliases, budget, lookup)
+            # a lookup of an acronym also finds its name spelled out ("TBB": "Talent Beyond Boundaries");
+            # in a question the names of IOM or UNHCR match too many passages (own set: two answers
+            # lost a rank each), and the dense side reads the name already
+            keyword, exact = self._keyword(query.text, query_lang, depth, allowed, expansion.aliases, budget, lookup,
+                                           expansion.names if lookup else ())
         if vector is not None:
             lists["dense"] = self._dense(vector(), query_lang, depth, allowed)
         if keyword is not None:
@@ -360,7 +364,7 @@ class Searcher:
 
     def _keyword(self, text: str, lang: str | None, depth: int, allowed,
                  aliases: Sequence[str] = (), budget: int | None = None,
-                 exact_first: bool = False) -> tuple[list[tuple[int, float]], set[int]]:
+                 exact_first: bool = False, names: Sequence[str] = ()) -> tuple[list[tuple[int, float]], set[int]]:
         """Passages matching the query's words or their stems (and the glossary's forms of its
         acronyms), best bm25 first. ``exact_first`` (lookups): passages holding the words as
         typed, in any language, come first; then those matching only a stem, and only in the
@@ -368,10 +372,11 @@ class Searcher:
         passages full of "Jordan" outscored and outnumbered the one French passage that says
         "Jordanie" (a lookup's keyword matches count in every language, _cross_lingual).
         Returns the list and, with ``exact_first``, the rowids holding the words as typed."""
-        from kb.keywords import match_expression
+        from kb.keywords import match_expression, phrase_expression
 
         db = self.index.db
-        extra = match_expression(" ".join(aliases), None) if aliases else None
+        extra = " OR ".join(e for e in (match_expression(" ".join(aliases), None) if aliases else None,
+                                        phrase_expression(names)) if e) or None
         expr = match_expression(text, lang, db.term_doc_freq, budget or self.KEYWORD_BUDGET)
         expr = " OR ".join(e for e in (expr, extra) if e)
         if not expr:

@@ -158,6 +158,15 @@ def test_corpus_glossary_is_stored_by_ingest_and_used(small_index):
             assert any("HCR" in h.passage.text for h in hits), question
 
 
+def test_an_acronym_lookup_finds_the_name_spelled_out(small_index):
+    """The mission's paper names "Talent Beyond Boundaries" and never writes "TBB": before, the
+    keyword side searched only the acronyms, and "TBB" found nothing of it."""
+    with _kb(small_index) as kb:
+        for mode in ("keyword", "hybrid"):
+            top = kb.search("TBB", k=3, mode=mode).hits
+            assert top and "Talent Beyond Boundaries" in top[0].passage.text, mode
+
+
 def test_a_broken_glossary_is_a_usage_error(tmp_path):
     bad = tmp_path / "kb-glossary.yaml"
     bad.write_text("terms:\n  - names: {en: no acronyms}\n", encoding="utf-8")
