@@ -12,9 +12,10 @@ advertises; the library re-checks them against the running ``Settings`` (see ``A
 
 from __future__ import annotations
 
-import annotated_types
-
+from functools import lru_cache
 from typing import Annotated, Literal
+
+import annotated_types
 
 from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field, StringConstraints, model_validator
 
@@ -39,6 +40,7 @@ def _encodable(value: str) -> str:
     return value
 
 
+@lru_cache(maxsize=1)
 def not_blank_pattern() -> str:
     """``kb.search.is_blank``'s rule as a JSON Schema (ECMA-262) pattern: a string holding a
     character that is not blank. Built from the rule itself, over the Basic Multilingual Plane
@@ -268,15 +270,15 @@ class ErrorOut(BaseModel):
 
 # -- briefing packs ------------------------------------------------------------------------
 def _not_blank(value: str) -> str:
-    if not value.strip():
+    if is_blank(value):  # the topics file's rule (kb/brief/topics.py): invisible characters only are blank
         raise ValueError("must not be blank")
     return _encodable(value)
 
 
 def _text(max_length: int) -> object:
-    """A non-blank string field, documented the way QueryText is."""
+    """A non-blank string field, documented and checked the way QueryText is."""
     return Annotated[str, Field(min_length=1, max_length=max_length,
-                                json_schema_extra={"pattern": r"[^\s\u001c-\u001f\u0085]"}),
+                                json_schema_extra={"pattern": not_blank_pattern()}),
                      AfterValidator(_not_blank)]
 
 
