@@ -116,13 +116,13 @@ class StageClock:
     @contextmanager
     def installed(self, kb):
         """Patch the knowledge base's index, database and helpers for the duration."""
-        import kb.lang as lang_module
+        from kb.query_lang import QueryLanguage
         from kb.store.vectors import VectorIndex
 
         db = kb.index.db
         embedder = kb.index.embedder
         saved = [
-            (lang_module, "detect_language", lang_module.detect_language),
+            (QueryLanguage, "detect", QueryLanguage.detect),
             (VectorIndex, "search", VectorIndex.search),
             (db, "rowids_where", db.rowids_where),
             (db, "keyword_search", db.keyword_search),
@@ -130,7 +130,7 @@ class StageClock:
             (db, "documents_by_ids", db.documents_by_ids),
             (embedder, "encode_queries", embedder.encode_queries),
         ]
-        lang_module.detect_language = self.wrap("lang", lang_module.detect_language)
+        QueryLanguage.detect = self.wrap("lang", QueryLanguage.detect)  # the searcher's path (kb/query_lang.py)
         VectorIndex.search = self.wrap("dense", VectorIndex.search)
         db.rowids_where = self.wrap("filter", db.rowids_where)
         db.keyword_search = self.wrap("keyword", db.keyword_search)
@@ -141,7 +141,7 @@ class StageClock:
             yield self
         finally:
             for owner, name, original in saved:
-                if isinstance(owner, type) or owner is lang_module:
+                if isinstance(owner, type):
                     setattr(owner, name, original)
                 else:
                     try:
