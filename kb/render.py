@@ -69,14 +69,20 @@ def _head(hit, width: int) -> str:
 
 
 def render_documents(documents: list[Document]) -> str:
+    """One row per document; ids are never cut (they are typed back into --doc), so when the
+    longest leaves too little room for titles, each title goes on its own line under its row."""
     if not documents:
         return "The index holds no documents yet: run `kb ingest PATH`."
     width = _width()
-    id_w = min(40, max(len(d.doc_id) for d in documents))
-    rows = [f"{'id':<{id_w}}  lang  pages  passages  title"]
+    id_w = max(len(d.doc_id) for d in documents)
+    title_w = width - id_w - 26
+    rows = [f"{'id':<{id_w}}  lang  pages  passages" + ("  title" if title_w >= 40 else "")]
     for d in documents:
-        title = textwrap.shorten(d.title, max(20, width - id_w - 26), placeholder="…")
-        rows.append(f"{d.doc_id:<{id_w}}  {d.lang or '?':<4}  {d.pages:>5}  {d.passages:>8}  {title}")
+        row = f"{d.doc_id:<{id_w}}  {d.lang or '?':<4}  {d.pages:>5}  {d.passages:>8}"
+        if title_w >= 40:
+            rows.append(f"{row}  {textwrap.shorten(d.title, title_w, placeholder='…')}")
+        else:
+            rows += [row, "    " + textwrap.shorten(d.title, width - 4, placeholder="…")]
     rows.append(count(len(documents), "document"))
     return "\n".join(rows)
 

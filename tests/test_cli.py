@@ -141,3 +141,22 @@ def test_a_bad_numeric_setting_in_the_environment_is_a_usage_error(tmp_path):
     out = run("search", "skills", "--index", str(tmp_path / "none"), env=env)
     assert out.returncode == 2, (out.returncode, out.stderr)
     assert "KB_LANGUAGE_CENTERING must be a number" in out.stderr and "Traceback" not in out.stderr
+
+
+@pytest.mark.parametrize("id_len", [20, 70])
+def test_docs_listing_never_cuts_an_id_and_keeps_columns_aligned(id_len, monkeypatch):
+    """Before: ids were cut to 40 columns' width in the layout and a longer one pushed its row
+    out of line; titles were cut to what was left, however little."""
+    from kb.models import Document
+    from kb.render import render_documents
+
+    monkeypatch.setenv("COLUMNS", "100")
+    docs = [Document(doc_id=("d" * id_len)[:id_len - 1] + str(i), source="x", title="A title " * 12, lang="en",
+                     format="pdf", sha256="", pages=3, passages=12) for i in range(2)]
+    lines = render_documents(docs).splitlines()
+    rows = [line for line in lines if line.startswith("d")]
+    assert [row.split()[0] for row in rows] == [d.doc_id for d in docs]  # whole ids
+    assert len({row.index(" en ") for row in rows}) == 1  # aligned
+    titles = [line for line in lines if "A title" in line]
+    assert len(titles) == 2 and all(len(line.split("A title", 1)[1]) > 20 for line in titles)
+    assert lines[-1] == "2 documents"
