@@ -564,3 +564,18 @@ def test_strip_accents_is_the_plain_definition():
     for text in samples:
         for variant in (text, "a" + text + "b", text + "\u0301"):
             assert strip_accents(variant) == plain(variant), repr(variant)
+
+
+def test_grouping_by_type_splits_topics_and_leaves_one_type_topics_whole():
+    """Before: a topic that already said `type: barrier` was renamed "Barrier: … — Barriers"."""
+    from kb.brief.topics import load_topics
+    from kb.lessons.brief import group_topics_by_type
+
+    spec = load_topics({"title": "t", "lang": "fr", "topics": [
+        {"heading": "Obstacles : documents", "type": "barrier", "question": "q"},
+        {"heading": "Reconnaissance", "type": "barrier, good_practice", "question": "q"},
+        {"heading": "Tout", "question": "q"}]})
+    headings = [t.heading for t in group_topics_by_type(spec).topics]
+    assert headings[:3] == ["Obstacles : documents", "Reconnaissance — Obstacles", "Reconnaissance — Bonnes pratiques"]
+    assert headings[3:] == [f"Tout — {name}" for name in
+                            ("Obstacles", "Bonnes pratiques", "Recommandations", "Risques", "Contexte")]

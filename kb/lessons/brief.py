@@ -35,7 +35,8 @@ def topic_types(topic: "TopicSpec") -> tuple[str, ...]:
 def group_topics_by_type(spec: "TopicsSpec", types: Sequence[str] = BRIEF_ORDER) -> "TopicsSpec":
     """One topic per (topic, lesson type): "Skills recognition — Barriers", "... — Good practice"...
 
-    A topic that already names its types is split into those types only. Each new topic
+    A topic that already names its types is split into those types only, and one that names
+    a single type is left whole (its heading already says it). Each new topic
     keeps the original's questions, intro and quota; its ``type`` is the one lesson type.
     Topics that find nothing of a type can be dropped by the caller after selection.
     """
@@ -43,6 +44,9 @@ def group_topics_by_type(spec: "TopicsSpec", types: Sequence[str] = BRIEF_ORDER)
     out: list[TopicSpec] = []
     for topic in spec.topics:
         chosen = topic_types(topic) or wanted
+        if len(topic_types(topic)) == 1:  # already one type: its heading says so ("Barrier: …", not "… — Barriers")
+            out.append(topic)
+            continue
         for t in [t for t in BRIEF_ORDER if t in chosen]:
             heading = f"{topic.heading}{SEPARATOR}{type_label(t, spec.lang)}"
             out.append(replace(topic, heading=heading, type=t))
