@@ -110,11 +110,15 @@ class KnowledgeBase:
         s = self.settings
         query = Query.build(text, s.k if k is None else k, langs, doc_ids, mode or s.mode, id,
                             max_chars=s.max_query_chars, k_max=s.k_max, types=types)
-        if query.langs and not self.index.db.holds_language(query.langs):
-            # nothing could ever come back: say what there is, as for a document id that is not here
-            held = ", ".join(sorted(lang for lang in self.index.db.languages() if lang != "?")) or "none"
-            raise UnknownIdError(f"no passage in {', '.join(query.langs)} in this index (its languages: {held})")
+        self._check_langs(query.langs)
         return dataclasses.replace(query, doc_ids=tuple(self._resolve_doc(d) for d in query.doc_ids))
+
+    def _check_langs(self, langs: Sequence[str]) -> None:
+        """A language filter no passage is in could never return anything: say what there is,
+        as for a document id that is not here."""
+        if langs and not self.index.db.holds_language(langs):
+            held = ", ".join(sorted(lang for lang in self.index.db.languages() if lang != "?")) or "none"
+            raise UnknownIdError(f"no passage in {', '.join(langs)} in this index (its languages: {held})")
 
     def search(self, text: str, k: int | None = None, langs: Sequence[str] = (),
                doc_ids: Sequence[str] = (), mode: str | None = None, types: Sequence[str] = ()) -> SearchResult:
@@ -145,6 +149,7 @@ class KnowledgeBase:
         lines = read_user_file(path, "queries file").splitlines()
         # the command line's filters, checked once: a mistake there fails the batch, not each line
         langs = lang_codes(langs)
+        self._check_langs(langs)
         doc_ids = [self._resolve_doc(d) for d in doc_ids]
         out: list[Query | dict[str, Any]] = []
         for number, line in enumerate(lines, start=1):

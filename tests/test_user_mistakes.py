@@ -94,6 +94,10 @@ def test_batch_lines_without_k_take_the_command_lines_k(mission_index: Path, tmp
     out = run("search", "--queries", str(batch), "--k", "3", "--json", "--index", str(mission_index))
     assert out.returncode == 0, out.stderr
     assert [len(json.loads(line)["results"]) for line in out.stdout.splitlines()] == [3, 2]
+    # a command-line filter no passage is in fails the batch once, not every line
+    out = run("search", "--queries", str(batch), "--lang", "xx", "--json", "--index", str(mission_index))
+    one_line_error(out, 2, "no passage in xx")
+    assert out.stdout == ""
 
 
 def test_brief_mistakes_are_one_line_and_cost_no_search(mission_index: Path, tmp_path: Path) -> None:
