@@ -44,7 +44,7 @@ OFF = ("none", "off", "no", "false", "0")
 BACKFILL_BATCH = 256
 
 
-def _named(asked: str) -> str | None:
+def named(asked: str) -> str | None:
     """A companion as named by a user: None for "none" (and its synonyms), else the recorded name."""
     from kb.embed import canonical_name
 
@@ -53,7 +53,7 @@ def _named(asked: str) -> str | None:
 
 def wanted(asked: str | None, model: str) -> str | None:
     """The companion a new index with ``model`` gets when ``asked`` (None: the default)."""
-    name = _named(asked or DEFAULT_COMPANION)
+    name = named(asked or DEFAULT_COMPANION)
     return None if name == model else name
 
 
@@ -65,7 +65,7 @@ def check(index: "Index") -> None:
     kept, asked = index.companion_model, index.settings.companion
     if kept is None or asked is None:
         return
-    if _named(asked) != kept:
+    if named(asked) != kept:
         raise ModelMismatchError(
             f"index {index.dir} keeps companion model {kept!r} beside {index.model!r}; it cannot be changed "
             f"to {asked!r} (use another --index, or omit --companion; KB_COMPANION_WEIGHT=0 searches without it)"

@@ -15,7 +15,7 @@ from kb.embed import Embedder, canonical_name, check_available, default_model, g
 from kb.errors import IndexMissingError, ModelMismatchError
 from kb.settings import Settings
 from kb.companion import (COMPANION_DIM_KEY, COMPANION_FILE, COMPANION_KEY, COMPANION_TABLE,
-                          DEFAULT_COMPANION, NONE as COMPANION_NONE, OFF as COMPANION_OFF, wanted)
+                          DEFAULT_COMPANION, NONE as COMPANION_NONE, named, wanted)
 from kb.store.atomic import atomic_write_json
 from kb.store.db import DB_NAME, FORMAT_VERSION, Database
 from kb.store.live import LiveVectors
@@ -51,8 +51,8 @@ class Index:
             )
         asked = canonical_name(settings.model) if settings.model else None  # a typo: before any folder is made
         if not exists:  # nor for a model, or a companion, that cannot be had here
-            for name in (asked, settings.companion):
-                if name and name.strip().lower() not in COMPANION_OFF:
+            for name in (asked, named(settings.companion) if settings.companion else None):
+                if name:
                     check_available(name)
         db = Database(index_dir, readonly=readonly and exists)
         stored = db.get_meta("model")

@@ -263,34 +263,31 @@ def detect_language(text: str, default: str | None = None, max_chars: int = 4000
     latin = sum(1 for c in letters if c < "\u0250")
     if len(letters) < (12 if latin * 2 >= len(letters) else 4):
         return default
-    from langdetect.lang_detect_exception import LangDetectException
-
-    try:
-        detector = _detector_class()(_factory())
-        detector.append(sample)
-        code = detector.detect()
-    except LangDetectException:
-        return default
-    return code.split("-")[0] if code else default
+    found = _ranked(sample)
+    return found[0].lang.split("-")[0] if found else default
 
 
-def language_probabilities(text: str, prior: dict[str, float] | None = None,
-                           max_chars: int = 4000) -> dict[str, float]:
-    """langdetect's probability of each language for ``text`` (only those above 0.1; empty
-    when it cannot tell), starting from ``prior`` (language -> weight; languages it does not
-    name start at 0 and stay there) when one is given: kb/query_lang.py passes the index's."""
+def _ranked(text: str, prior: dict[str, float] | None = None) -> list:
+    """langdetect's languages above its 0.1 threshold, most likely first (empty when it cannot
+    tell), starting from ``prior`` (language -> weight; the others start at 0 and stay there)."""
     from langdetect.lang_detect_exception import LangDetectException
 
     detector = _detector_class()(_factory())
     if prior:
         detector.set_prior_map({code: prior.get(code.split("-")[0], 0.0) for code in detector.langlist})
-    detector.append(text[:max_chars])
+    detector.append(text)
     try:
-        found = detector.get_probabilities()
+        return detector.get_probabilities()
     except LangDetectException:
-        return {}
+        return []
+
+
+def language_probabilities(text: str, prior: dict[str, float] | None = None,
+                           max_chars: int = 4000) -> dict[str, float]:
+    """langdetect's probability of each likely language for ``text`` (zh-cn and zh-tw as zh),
+    starting from ``prior`` when one is given: kb/query_lang.py passes the index's languages."""
     out: dict[str, float] = {}
-    for item in found:
+    for item in _ranked(text[:max_chars], prior):
         code = item.lang.split("-")[0]
         out[code] = out.get(code, 0.0) + item.prob
     return out

@@ -235,7 +235,9 @@ class Searcher:
         fused = fused[: query.k * GROUP_DEPTH]
         # a translation may stand in for a hit only where the language and document filters
         # hold; a lesson type belongs to the text in every language, so --type alone allows any
-        shown_in = self.index.db.rowids_where(query.langs, query.doc_ids, ()) if query.langs or query.doc_ids else None
+        shown_in = None
+        if query.langs or query.doc_ids:
+            shown_in = allowed if not query.types else self.index.db.rowids_where(query.langs, query.doc_ids, ())
         return SearchResult(query.text, self._cite(fused, query.k, query_lang, shown_in),
                             id=query.id, query_lang=query_lang)
 
@@ -410,11 +412,7 @@ class Searcher:
             ends = np.concatenate([allowed[breaks], [allowed[-1]]])
             return db.keyword_search(expr, depth, list(zip(starts.tolist(), ends.tolist())))
         found = db.keyword_search(expr, depth * 4)
-        if not found:
-            return []
-        ids = np.fromiter((i for i, _ in found), dtype=np.int64, count=len(found))
-        pos = np.minimum(np.searchsorted(allowed, ids), len(allowed) - 1)
-        keep = allowed[pos] == ids  # membership without a 400k-element Python set
+        keep = in_sorted(allowed, [i for i, _ in found])
         return [hit for hit, ok in zip(found, keep.tolist()) if ok][:depth]
 
     def _cite(self, candidates: list[_Candidate], k: int, prefer: str | None,
@@ -439,9 +437,8 @@ class Searcher:
         keys = {r: text_key(passages[r].text) for r in ranked}
         eligible = None
         if shown_in is not None:
-            ids = np.fromiter(linked, dtype=np.int64, count=len(linked))
-            pos = np.minimum(np.searchsorted(shown_in, ids), max(len(shown_in) - 1, 0))
-            eligible = set(ids[shown_in[pos] == ids].tolist()) if len(shown_in) else set()
+            others = list(linked)
+            eligible = {r for r, ok in zip(others, in_sorted(shown_in, others).tolist()) if ok}
         groups = group(ranked, links, langs, keys, prefer, k, eligible)
         shown = {g.rowid for g in groups}
         docs = db.documents_by_ids(p.doc_id for p in passages.values())
@@ -464,6 +461,16 @@ class Searcher:
             hits.append(Hit(len(hits) + 1, cand.score, passage, citation_for(passage, docs.get(passage.doc_id)),
                             extra=extra))
         return hits
+
+
+def in_sorted(sorted_ids: np.ndarray, ids: Sequence[int]) -> np.ndarray:
+    """Which of ``ids`` are in ``sorted_ids`` (a filter's rowids, Database.rowids_where): a boolean
+    mask, without building a Python set of a 400k-passage filter."""
+    wanted = np.asarray(ids, dtype=np.int64)
+    if len(sorted_ids) == 0 or len(wanted) == 0:
+        return np.zeros(len(wanted), dtype=bool)
+    pos = np.minimum(np.searchsorted(sorted_ids, wanted), len(sorted_ids) - 1)
+    return sorted_ids[pos] == wanted
 
 
 def _remember(cache: OrderedDict, key: str, value: object, size: int) -> None:
