@@ -83,6 +83,14 @@ class Index:
                 self._embedder = embedder
             return self._embedder
 
+    def use_embedders(self, main: Embedder, companion: Embedder | None = None) -> None:
+        """Embed through these instead of loading the models here (kb/ray_ingest.py: the models
+        live on the cluster's workers, and the writer asks them)."""
+        with self._lock:
+            self._embedder = main
+            if companion is not None:
+                self._companion_embedder = companion
+
     @property
     def labeler(self):
         """The lesson-type labeler (kb.lessons); it loads this index's model only when it needs it."""

@@ -303,6 +303,15 @@ class Ingestor:
             _ = self.index.vectors  # load once, then keep them in step document by document
             _ = self.index.companion_vectors
         self._relabel_if_stale(report)
+        self._ingest(todo, report)
+        self._link_translations(report)
+        self._store_language_means(report)
+        report.seconds["total"] = time.perf_counter() - started
+        return report
+
+    def _ingest(self, todo: list, report: IngestReport) -> None:
+        """Prepare, embed and commit the files of ``todo``, one transaction each (kb/ray_ingest.py
+        replaces this step only: discovery, skipping and the steps after it stay the same)."""
         workers = self.index.settings.workers if len(todo) > 1 else 0
         # spawn, not fork: a forked worker would inherit the writer lock's descriptor and hold
         # the index "busy" after the main process dies; it also must not inherit BLAS threads.
@@ -324,10 +333,6 @@ class Ingestor:
             executor.shutdown(wait=not report.interrupted, cancel_futures=True)
             if todo:
                 self.index.save()
-        self._link_translations(report)
-        self._store_language_means(report)
-        report.seconds["total"] = time.perf_counter() - started
-        return report
 
     def _ensure_companion(self, report: IngestReport) -> None:
         """Give an index without its companion model's vectors those vectors (kb/companion.py)."""
