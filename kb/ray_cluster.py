@@ -66,6 +66,7 @@ def connected(address: str) -> Iterator[object]:
                        include_dashboard=False)
     else:
         options["address"] = address
+    _notices_to_stderr()
     try:
         ray.init(**options)
     except (ConnectionError, RuntimeError, ValueError) as err:
@@ -74,6 +75,24 @@ def connected(address: str) -> Iterator[object]:
         yield ray
     finally:
         ray.shutdown()
+
+
+def _notices_to_stderr() -> None:
+    """Ray's driver prints the cluster's notices ("a worker died ...") on stdout, where they would
+    break ``kb ingest --json``: kb's stdout is its result, so they go to stderr with the progress."""
+    try:
+        import ray._private.worker as internals
+    except ImportError:  # pragma: no cover - another Ray layout: its notices stay where Ray puts them
+        return
+    original = getattr(internals, "print_to_stdstream", None)
+    if original is None or getattr(original, "_kb_stderr", False):
+        return
+
+    def to_stderr(data: dict, *args: object, **kwargs: object) -> None:
+        original({**data, "is_err": True}, *args, **kwargs)
+
+    to_stderr._kb_stderr = True  # type: ignore[attr-defined]
+    internals.print_to_stdstream = to_stderr
 
 
 class WorkerPool:

@@ -2,13 +2,16 @@
 
 Both nodes are started with ``ray start --block`` in sessions of their own and pinned to
 loopback (``--node-ip-address=127.0.0.1``), with their own ports, temp folder and a small
-object store. Stopping kills exactly the processes of those two sessions: never
+object store. Ray listens on every interface, so the cluster requires a token of its own
+(:attr:`Cluster.auth`: give it to every process that joins it), never the one in ~/.ray. Stopping kills exactly the processes of those two sessions: never
 ``ray stop``, which would stop every Ray cluster on the machine, other people's too.
 """
 
 from __future__ import annotations
 
 import os
+import secrets
+import shutil
 import signal
 import socket
 import subprocess
@@ -55,6 +58,8 @@ class Cluster:
 
     address: str
     folder: Path
+    #: environment variables a process needs to join the cluster (its token)
+    auth: dict[str, str] = field(default_factory=dict)
     nodes: list[subprocess.Popen] = field(default_factory=list)
 
     def pids(self) -> list[int]:
@@ -82,10 +87,11 @@ class Cluster:
                 node.wait(timeout=10)
             except subprocess.TimeoutExpired:
                 pass
+        shutil.rmtree(self.folder, ignore_errors=True)
 
 
-def _env() -> dict[str, str]:
-    env = dict(os.environ, RAY_USAGE_STATS_ENABLED="0", HF_HUB_OFFLINE="1", TRANSFORMERS_OFFLINE="1")
+def _env(cluster: Cluster) -> dict[str, str]:
+    env = dict(os.environ, RAY_USAGE_STATS_ENABLED="0", HF_HUB_OFFLINE="1", TRANSFORMERS_OFFLINE="1", **cluster.auth)
     env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(ROOT), env.get("PYTHONPATH", "")]))
     return env
 
@@ -95,18 +101,24 @@ def start_cluster(cpus_per_node: int = 1, timeout: float = 120) -> Cluster:
     folder = Path(tempfile.mkdtemp(prefix="kbray-", dir="/tmp"))  # short: Ray's socket paths must fit
     port = free_port()
     address = f"127.0.0.1:{port}"
-    common = ["--block", "--node-ip-address=127.0.0.1", f"--num-cpus={cpus_per_node}",
-              f"--object-store-memory={OBJECT_STORE}", f"--temp-dir={folder}", "--disable-usage-stats",
-              f"--dashboard-agent-listen-port={free_port()}", f"--metrics-export-port={free_port()}",
-              f"--runtime-env-agent-port={free_port()}", f"--dashboard-agent-grpc-port={free_port()}"]
-    cluster = Cluster(address, folder)
+
+    def common() -> list[str]:  # each node's own ports: two nodes share this machine
+        return ["--block", "--node-ip-address=127.0.0.1", f"--num-cpus={cpus_per_node}",
+                f"--object-store-memory={OBJECT_STORE}", f"--temp-dir={folder}", "--disable-usage-stats",
+                f"--dashboard-agent-listen-port={free_port()}", f"--metrics-export-port={free_port()}",
+                f"--runtime-env-agent-port={free_port()}", f"--dashboard-agent-grpc-port={free_port()}"]
+
+    token = folder / "auth_token"
+    token.write_text(secrets.token_hex(32))
+    token.chmod(0o600)
+    cluster = Cluster(address, folder, {"RAY_AUTH_MODE": "token", "RAY_AUTH_TOKEN_PATH": str(token)})
     try:
         head = [str(RAY), "start", "--head", f"--port={port}", "--include-dashboard=false", f"--dashboard-port={free_port()}",
-                f"--ray-client-server-port={free_port()}", *common]
-        cluster.nodes.append(_launch(head, folder / "head.log"))
+                f"--ray-client-server-port={free_port()}", *common()]
+        cluster.nodes.append(_launch(cluster, head, folder / "head.log"))
         _wait(cluster, 1, timeout)
-        node = [str(RAY), "start", f"--address={address}", *common]
-        cluster.nodes.append(_launch(node, folder / "node.log"))
+        node = [str(RAY), "start", f"--address={address}", *common()]
+        cluster.nodes.append(_launch(cluster, node, folder / "node.log"))
         _wait(cluster, 2, timeout)
     except BaseException:
         cluster.stop()
@@ -114,9 +126,9 @@ def start_cluster(cpus_per_node: int = 1, timeout: float = 120) -> Cluster:
     return cluster
 
 
-def _launch(command: list[str], log: Path) -> subprocess.Popen:
+def _launch(cluster: Cluster, command: list[str], log: Path) -> subprocess.Popen:
     with open(log, "wb") as out:
-        return subprocess.Popen(command, env=_env(), stdout=out, stderr=subprocess.STDOUT, start_new_session=True)
+        return subprocess.Popen(command, env=_env(cluster), stdout=out, stderr=subprocess.STDOUT, start_new_session=True)
 
 
 def _wait(cluster: Cluster, nodes: int, timeout: float) -> None:
@@ -129,7 +141,7 @@ def _wait(cluster: Cluster, nodes: int, timeout: float) -> None:
             if node.poll() is not None:
                 logs = "\n".join(p.read_text(errors="replace")[-2000:] for p in cluster.folder.glob("*.log"))
                 raise RuntimeError(f"a Ray node exited with {node.returncode}:\n{logs}")
-        done = subprocess.run([sys.executable, "-c", probe, cluster.address], env=_env(), capture_output=True,
+        done = subprocess.run([sys.executable, "-c", probe, cluster.address], env=_env(cluster), capture_output=True,
                               text=True, timeout=60)
         if done.returncode == 0 and done.stdout.strip().isdigit() and int(done.stdout.strip()) >= nodes:
             return

@@ -139,9 +139,16 @@ def test_slices_hold_the_batches_plain_ingestion_embeds() -> None:
 @pytest.fixture(scope="module")
 def cluster():
     started = start_cluster(cpus_per_node=1)
+    saved = {k: os.environ.get(k) for k in started.auth}
+    os.environ.update(started.auth)  # every kb process of these tests may join it
     try:
         yield started
     finally:
+        for key, value in saved.items():
+            if value is None:
+                os.environ.pop(key, None)
+            else:
+                os.environ[key] = value
         started.stop()
         assert not started.pids(), f"Ray processes left running: {started.pids()}"
 
