@@ -113,7 +113,7 @@ def _ray_address(flag: Optional[str]) -> Optional[str]:
 
     if flag is None and "KB_RAY_ADDRESS" not in os.environ:
         return None
-    from kb.ray_cluster import require_ray, resolve_address
+    from kb.ingest.ray_cluster import require_ray, resolve_address
 
     address = resolve_address(flag)
     if address is not None:
@@ -378,8 +378,8 @@ def serve(
 
 def main() -> None:
     """Console-script entry point: KBError anywhere becomes a one-line message and exit code."""
-    if "--ray" in sys.argv:  # an optional value: the parser needs one (kb/ray_cluster.py)
-        from kb.ray_cluster import bare_flag_argv
+    if "--ray" in sys.argv:  # an optional value: the parser needs one (kb/ingest/ray_cluster.py)
+        from kb.ingest.ray_cluster import bare_flag_argv
 
         sys.argv = bare_flag_argv(sys.argv)
     try:

@@ -110,7 +110,7 @@ def test_plain_ingest_and_import_kb_never_load_ray(tmp_path: Path) -> None:
 
 
 def test_a_bare_ray_flag_means_a_private_cluster(tmp_path: Path) -> None:
-    from kb.ray_cluster import bare_flag_argv
+    from kb.ingest.ray_cluster import bare_flag_argv
 
     assert bare_flag_argv(["kb", "ingest", "docs", "--ray"]) == ["kb", "ingest", "docs", "--ray=local"]
     assert bare_flag_argv(["kb", "ingest", "--ray", "auto", "docs"]) == ["kb", "ingest", "--ray", "auto", "docs"]
@@ -122,8 +122,8 @@ def test_a_bare_ray_flag_means_a_private_cluster(tmp_path: Path) -> None:
 
 
 def test_slices_hold_the_batches_plain_ingestion_embeds() -> None:
-    from kb.ingest import EMBED_BATCH
-    from kb.ray_ingest import slices
+    from kb.embed.batch import EMBED_BATCH
+    from kb.ingest.distributed import slices
 
     texts = {f"sha{i}": "x" * ((i * 7919) % 613) for i in range(1000)}
     plain = sorted(texts.items(), key=lambda kv: len(kv[1]))
