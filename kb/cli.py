@@ -376,6 +376,33 @@ def serve(
     run(_settings(index), host=host, port=port, log_level=log_level)
 
 
+@app.command()
+def snapshot(
+    dest: Path = typer.Argument(..., metavar="DEST", help="A new (or empty) folder for the copy."),
+    index: Optional[Path] = IndexOpt,
+    as_json: bool = JsonOpt,
+) -> None:
+    """Copy the index to DEST: one consistent state, searchable as it is (`kb serve --index DEST`).
+
+    Safe while `kb ingest` writes the index (it neither waits for nor stops the writer); for
+    read-only replicas on other machines (docs/scale-out.md).
+    """
+    from kb.snapshot import take_snapshot
+
+    try:
+        made = take_snapshot(_settings(index), dest)
+    except KBError as err:
+        _fail(err)
+    if as_json:
+        _dump(made)
+        return
+    from kb.render import count
+
+    typer.echo(f"snapshot {made['snapshot']}: generation {made['generation']}, "
+               f"{count(made['documents'], 'document')}, {count(made['passages'], 'passage')} "
+               f"in {made['seconds']:.1f} s", err=True)
+
+
 def main() -> None:
     """Console-script entry point: KBError anywhere becomes a one-line message and exit code."""
     if "--ray" in sys.argv:  # an optional value: the parser needs one (kb/ingest/ray_cluster.py)
