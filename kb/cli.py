@@ -364,6 +364,7 @@ def serve(
     port: int = typer.Option(8000, "--port", min=1, max=65535, help="Port to listen on (1-65535)."),
     index: Optional[Path] = IndexOpt,
     log_level: str = typer.Option("info", "--log-level", help="uvicorn log level."),
+    workers: Optional[int] = typer.Option(None, "--workers", min=1, max=64, help="Serve from N processes, each with its own read-only view of the index (vectors memory-mapped and shared), all on one port; each follows ingests by itself. Default: one process, as before."),
 ) -> None:
     """Serve the HTTP API (POST /search, GET /health, /documents, /passages; docs at /docs).
 
@@ -373,6 +374,11 @@ def serve(
         from api.app import run
     except ImportError as err:
         _fail(KBError(f"the API needs its extra: pip install 'kb[api]' ({err})"))
+    if workers is not None:
+        from api.workers import run_workers
+
+        run_workers(_settings(index), host=host, port=port, workers=workers, log_level=log_level)
+        return
     run(_settings(index), host=host, port=port, log_level=log_level)
 
 
