@@ -107,6 +107,7 @@ class RayIngestor(Ingestor):
         from kb.ingest.ray_cluster import RemoteEmbedder
 
         self.workers = workers
+        self.start_seconds = 0.0
         self._pool: WorkerPool | None = None
         self._given_vectors: dict[str, dict[str, np.ndarray]] = {}
         self._report = IngestReport()
@@ -123,7 +124,9 @@ class RayIngestor(Ingestor):
         if self._pool is None:
             from kb.ingest.ray_cluster import WorkerPool
 
+            started = time.perf_counter()
             self._pool = WorkerPool(self.models, self.workers)
+            self.start_seconds = time.perf_counter() - started  # actors up, models loaded
         return self._pool
 
     def close(self) -> None:
@@ -136,6 +139,7 @@ class RayIngestor(Ingestor):
         if not todo:
             return
         pool = self.pool()
+        report.seconds["workers_start"] = self.start_seconds
         queue: deque[_Call] = deque()  # calls ready to send: embedding slices and retries first
         fresh = deque(todo)  # files not started yet
         inflight: dict[object, tuple[_Call, int]] = {}
@@ -216,7 +220,9 @@ class RayIngestor(Ingestor):
         else:
             vectors, seconds = value  # type: ignore[misc]
             doc.vectors.setdefault(call.table or "", {}).update(vectors)
-            report.seconds["embed_workers"] += seconds
+            report.seconds["embed_workers"] += seconds  # CPU-seconds of the workers, both models
+            key = "embed_workers_companion" if call.table == COMPANION_TABLE else "embed_workers_model"
+            report.seconds[key] = report.seconds.get(key, 0.0) + seconds
             doc.waiting -= 1
         if doc.waiting == 0:
             self._commit(doc, _future(doc.prepared))
