@@ -145,7 +145,7 @@ class RayIngestor(Ingestor):
         inflight: dict[object, tuple[_Call, int]] = {}
         self._report, self._open = report, 0
         last_save = time.perf_counter()
-        report.seconds.setdefault("embed_workers", 0.0)
+        report.seconds.setdefault("workers_embed", 0.0)
         try:
             while fresh or queue or inflight:
                 self._send(pool, queue, fresh, inflight)
@@ -209,7 +209,8 @@ class RayIngestor(Ingestor):
         if doc.done:
             return
         if call.method == "prepare":
-            prepared, reason = value  # type: ignore[misc]
+            prepared, reason, cpu = value  # type: ignore[misc]
+            report.seconds["workers_extract_cpu"] = report.seconds.get("workers_extract_cpu", 0.0) + cpu
             if reason is not None:
                 self._commit(doc, _future(error=KBError(reason)))
                 return
@@ -218,11 +219,11 @@ class RayIngestor(Ingestor):
                 queue.append(part)
                 doc.waiting += 1
         else:
-            vectors, seconds = value  # type: ignore[misc]
+            vectors, seconds, cpu = value  # type: ignore[misc]
             doc.vectors.setdefault(call.table or "", {}).update(vectors)
-            report.seconds["embed_workers"] += seconds  # CPU-seconds of the workers, both models
-            key = "embed_workers_companion" if call.table == COMPANION_TABLE else "embed_workers_model"
-            report.seconds[key] = report.seconds.get(key, 0.0) + seconds
+            report.seconds["workers_embed"] += seconds  # the workers' wall time, both models
+            key = "workers_embed_companion_cpu" if call.table == COMPANION_TABLE else "workers_embed_model_cpu"
+            report.seconds[key] = report.seconds.get(key, 0.0) + cpu
             doc.waiting -= 1
         if doc.waiting == 0:
             self._commit(doc, _future(doc.prepared))
