@@ -19,6 +19,7 @@ import annotated_types
 
 from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field, StringConstraints, model_validator
 
+from kb.brief.chosen import MAX_PASSAGES
 from kb.search import is_blank, is_blank_char
 from kb.settings import Settings
 
@@ -319,19 +320,41 @@ class TopicIn(_Strict):
         return self
 
 
+PassageId = Annotated[str, StringConstraints(min_length=1, max_length=600), AfterValidator(_not_blank)]
+
+
 class BriefRequest(_Strict):
-    """The topics file of `kb brief`, as JSON, plus the output format."""
+    """The topics file of `kb brief`, as JSON, plus the output format; or, in place of
+    ``topics``, the ids of passages a person chose (the web page's pack), quoted in that order."""
+
+    # exactly one of topics / passages, said in the schema too
+    model_config = ConfigDict(json_schema_extra={"oneOf": [{"required": ["topics"]}, {"required": ["passages"]}]})
 
     title: Heading  # type: ignore[valid-type]
     intro: Intro | None = None  # type: ignore[valid-type]
     lang: str | None = Field(None, pattern=r"^[A-Za-z]{2,3}$",
                              description="Preferred language of quotes and labels (ISO 639-1, e.g. \"fr\").")
     per_topic: PerTopic | None = Field(None, description="Quotes per topic, 1 to 20 (default 4).")
-    topics: list[TopicIn] = Field(min_length=1, max_length=30)
+    topics: list[TopicIn] = Field(None, min_length=1, max_length=30)  # type: ignore[assignment]
+    passages: list[PassageId] = Field(  # type: ignore[assignment]
+        None, min_length=1, max_length=MAX_PASSAGES,
+        description="Passage ids (from POST /search), quoted whole in this order, in place of `topics`.")
+    heading: Heading | None = Field(  # type: ignore[valid-type]
+        None, description="With `passages`: the section's heading (default: \"Selected passages\" in `lang`).")
     group_by: Literal["type"] | None = Field(
         None, description="\"type\": each topic becomes one section per lesson type (barriers, good practice, ...).")
     format: Literal["md", "html", "docx"] = Field(
         "md", description="Markdown, a self-contained printable HTML page, or a Word document.")
+
+    @model_validator(mode="after")
+    def _topics_or_passages(self) -> "BriefRequest":
+        if (self.topics is None) == (self.passages is None):
+            raise ValueError("give 'topics' (questions to search) or 'passages' (chosen ids), exactly one of them")
+        if self.passages is not None and (self.per_topic is not None or self.group_by is not None):
+            raise ValueError("'per_topic' and 'group_by' apply to 'topics', not to chosen 'passages'")
+        if self.topics is not None and self.heading is not None:
+            raise ValueError("'heading' applies to chosen 'passages'; each topic has its own")
+        return self
 
     def topics_object(self) -> dict[str, object]:
         return self.model_dump(exclude={"format"}, exclude_none=True)
