@@ -23,7 +23,7 @@
     count.textContent = t("pack_count", { n: items.length });
     empty.hidden = items.length > 0;
     clear.hidden = items.length === 0;
-    list.replaceChildren(...items.map((item, i) => el("li", { class: "pack-item", id: `item-${i}` },
+    list.replaceChildren(...items.map((item, i) => el("li", { class: "pack-item", id: `item-${i}`, "data-passage-id": item.passage_id },
       el("p", { class: "item-label", id: `item-${i}-label` }, t("item_label", { n: i + 1, total: items.length }),
         " — ", fileLink(item.doc_id, item.page, item.cite, `${item.cite} ${t("opens_source")}`)),
       el("p", { class: "passage", lang: item.lang || null }, item.text),

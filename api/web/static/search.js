@@ -138,7 +138,8 @@
       .map(([name]) => el("li", { class: `type type-${name}` }, labels[name] || name));
     const c = hit.citation;
     const versions = (hit.translations || []).map((v) => el("li", {},
-      fileLink(v.doc_id, v.citation.page_start, v.lang || "?", t("version_of", { lang: languageName(v.lang), cite: v.cite }))));
+      fileLink(v.doc_id, v.citation.page_start, v.lang || "?",
+        `${v.lang || "?"}: ${t("version_of", { lang: languageName(v.lang), cite: v.cite })}`)));
     const copy = el("button", { type: "button", class: "secondary", "aria-describedby": `${id}-cite` }, t("copy"));
     copy.addEventListener("click", async () => {
       const done = await copyText(hit.cite);
