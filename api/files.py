@@ -89,7 +89,7 @@ def file_response(doc: Document, verified: Verified) -> Response:
     if doc.format in _TEXT or kind == "attachment":
         headers["Content-Security-Policy"] = SANDBOX
     if doc.format in _TEXT:
-        from kb.extract._common import decode_bytes  # as ingestion read it: the browser cannot guess cp1252
+        from kb.ingest.extract._common import decode_bytes  # as ingestion read it: the browser cannot guess cp1252
 
         text, _ = decode_bytes(path.read_bytes())
         return Response(text.encode("utf-8"), media_type=media, headers=headers)

@@ -20,7 +20,7 @@ import annotated_types
 from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field, StringConstraints, model_validator
 
 from kb.brief.chosen import MAX_PASSAGES
-from kb.search import is_blank, is_blank_char
+from kb.search.query import is_blank, is_blank_char
 from kb.settings import Settings
 
 _DEFAULTS = Settings()
@@ -88,7 +88,7 @@ QueryText = Annotated[
     ),
     AfterValidator(_query_text),
 ]
-#: an ISO 639 code, any case, spaces around allowed (kb.lang.iso_code applies the same rule)
+#: an ISO 639 code, any case, spaces around allowed (kb.text.lang.iso_code applies the same rule)
 LangCode = Annotated[str, StringConstraints(min_length=1, max_length=16, pattern=r"^\s*[A-Za-z]{2,3}\s*$"),
                      AfterValidator(_lang_code)]
 DocId = Annotated[str, StringConstraints(min_length=1, max_length=500), AfterValidator(_encodable)]

@@ -29,7 +29,7 @@ from typing import Any, Callable, Iterator, Sequence
 from kb.errors import KBError
 from kb.library import KnowledgeBase
 from kb.models import Document, Passage
-from kb.search import citation_for
+from kb.search.cite import citation_for
 from kb.store.db import Database
 
 

@@ -11,6 +11,11 @@ from dataclasses import asdict, dataclass, field
 from typing import Any
 
 
+#: the lesson types a passage can have (kb/lessons labels them); one list for the library,
+#: the CLI, the API's schema and the web page
+LESSON_TYPES: tuple[str, ...] = ("barrier", "good_practice", "recommendation", "risk", "context")
+
+
 @dataclass(frozen=True)
 class Page:
     """Raw text of one physical page (``number`` is 1-based; None for page-less formats)."""
@@ -105,7 +110,7 @@ class Document:
     url: str | None = None
     tags: list[str] = field(default_factory=list)
     ingested_at: str | None = None
-    #: ids of this document's versions in other languages (kb/translations.py)
+    #: ids of this document's versions in other languages (kb/derived/translations.py)
     translations: list[str] = field(default_factory=list)
 
     def to_dict(self) -> dict[str, Any]:

@@ -15,7 +15,7 @@ from kb.brief import make_brief
 from kb.brief.chosen import MAX_PASSAGES, load_chosen
 from kb.brief.render_md import unescape
 from kb.errors import UnknownIdError, UsageError
-from kb.search import citation_for
+from kb.search.cite import citation_for
 
 CORPUS = Path(__file__).resolve().parents[2] / "shared" / "corpus"
 FILES = (

@@ -48,7 +48,7 @@ def test_only_the_packages_own_files_are_served(web_server):
 
 
 def test_vocabulary_is_kbs_own(web_server):
-    from kb.keywords import STOPWORDS
+    from kb.text.keywords import STOPWORDS
     from kb.lessons import TYPES, type_label
 
     vocab = httpx.get(web_server.url + "/web/vocabulary").json()

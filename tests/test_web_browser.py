@@ -95,7 +95,7 @@ def test_search_in_french_and_english_shows_cited_marked_passages(browser, web_s
         assert marked, "the question's words are marked in the passages"
         stems = ("reconnaiss", "competen", "travailleu", "migran") if question == FR_QUESTION else (
             "barrier", "recogni", "skill", "qualificat")
-        from kb.keywords import fold
+        from kb.text.keywords import fold
 
         assert all(fold(m).startswith(stems) for m in marked), marked
         if question == EN_QUESTION:

@@ -60,7 +60,7 @@ def vocabulary() -> dict[str, object]:
     with their names in each page language, the search's stopwords (so that highlighting skips
     the words the keyword search skips), and the API's limits."""
     from api.schemas import K_DEFAULT, MAX_FILTER_VALUES, MAX_QUERY_CHARS
-    from kb.keywords import STOPWORDS
+    from kb.text.keywords import STOPWORDS
     from kb.lessons import TYPES, type_label
 
     return {

@@ -82,7 +82,7 @@ def build_chosen_pack(kb: "KnowledgeBase", spec: ChosenSpec, now: datetime | Non
     """
     from kb.brief.build import _generated, _PackState
     from kb.brief.translations import TranslationFinder
-    from kb.search import citation_for
+    from kb.search.cite import citation_for
 
     missing = [pid for pid in spec.passage_ids if kb.passage(pid) is None]
     if missing:

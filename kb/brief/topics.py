@@ -99,7 +99,7 @@ def _read(path: Path) -> Any:
 def _text(value: Any, where: str, required: bool = True, limit: int | None = None) -> str | None:
     if value is None and not required:
         return None
-    from kb.search import is_blank
+    from kb.search.query import is_blank
 
     if not isinstance(value, str) or is_blank(value):  # invisible characters only (U+200B) count as empty
         kind = "missing" if value is None else f"not a non-empty string ({value!r})"
@@ -131,7 +131,7 @@ def _unknown(obj: Mapping[str, Any], allowed: set[str], where: str) -> None:
 
 
 def _lang(value: Any, where: str) -> str | None:
-    from kb.lang import iso_code
+    from kb.text.lang import iso_code
 
     text = _text(value, where, required=False)
     if text is None:
