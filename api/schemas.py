@@ -327,8 +327,12 @@ class BriefRequest(_Strict):
     """The topics file of `kb brief`, as JSON, plus the output format; or, in place of
     ``topics``, the ids of passages a person chose (the web page's pack), quoted in that order."""
 
-    # exactly one of topics / passages, said in the schema too
-    model_config = ConfigDict(json_schema_extra={"oneOf": [{"required": ["topics"]}, {"required": ["passages"]}]})
+    # exactly one of topics / passages, and the options that go with each, said in the schema too
+    # (clients and generated tests read it): a key present, even as null, counts as given
+    model_config = ConfigDict(json_schema_extra={"oneOf": [
+        {"required": ["topics"], "not": {"required": ["heading"]}},
+        {"required": ["passages"], "not": {"anyOf": [{"required": ["per_topic"]}, {"required": ["group_by"]}]}},
+    ]})
 
     title: Heading  # type: ignore[valid-type]
     intro: Intro | None = None  # type: ignore[valid-type]
@@ -337,8 +341,8 @@ class BriefRequest(_Strict):
     per_topic: PerTopic | None = Field(None, description="Quotes per topic, 1 to 20 (default 4).")
     topics: list[TopicIn] = Field(None, min_length=1, max_length=30)  # type: ignore[assignment]
     passages: list[PassageId] = Field(  # type: ignore[assignment]
-        None, min_length=1, max_length=MAX_PASSAGES,
-        description="Passage ids (from POST /search), quoted whole in this order, in place of `topics`.")
+        None, min_length=1, max_length=MAX_PASSAGES, json_schema_extra={"uniqueItems": True},
+        description="Passage ids (from POST /search), each once, quoted whole in this order, in place of `topics`.")
     heading: Heading | None = Field(  # type: ignore[valid-type]
         None, description="With `passages`: the section's heading (default: \"Selected passages\" in `lang`).")
     group_by: Literal["type"] | None = Field(
@@ -350,9 +354,10 @@ class BriefRequest(_Strict):
     def _topics_or_passages(self) -> "BriefRequest":
         if (self.topics is None) == (self.passages is None):
             raise ValueError("give 'topics' (questions to search) or 'passages' (chosen ids), exactly one of them")
-        if self.passages is not None and (self.per_topic is not None or self.group_by is not None):
+        given = self.model_fields_set
+        if self.passages is not None and given & {"per_topic", "group_by"}:
             raise ValueError("'per_topic' and 'group_by' apply to 'topics', not to chosen 'passages'")
-        if self.topics is not None and self.heading is not None:
+        if self.topics is not None and "heading" in given:
             raise ValueError("'heading' applies to chosen 'passages'; each topic has its own")
         return self
 

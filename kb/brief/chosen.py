@@ -61,7 +61,6 @@ def load_chosen(obj: Mapping[str, Any], where: str = "pack") -> ChosenSpec:
         raise UsageError(f"{where}: 'passages' must be a non-empty list of passage ids")
     if len(ids) > MAX_PASSAGES:
         raise UsageError(f"{where}: {len(ids)} passages; the limit is {MAX_PASSAGES}")
-    ids = [i.strip() for i in ids]
     repeated = sorted({i for i in ids if ids.count(i) > 1})
     if repeated:
         raise UsageError(f"{where}: passage(s) listed twice: {', '.join(repeated)}")
