@@ -320,7 +320,7 @@ class TopicIn(_Strict):
         return self
 
 
-PassageId = Annotated[str, StringConstraints(min_length=1, max_length=600), AfterValidator(_not_blank)]
+PassageId = _text(600)  # not blank, said in the schema too (a generated " " is then expected to fail)
 
 
 class BriefRequest(_Strict):
@@ -330,8 +330,9 @@ class BriefRequest(_Strict):
     # exactly one of topics / passages, and the options that go with each, said in the schema too
     # (clients and generated tests read it): a key present, even as null, counts as given
     model_config = ConfigDict(json_schema_extra={"oneOf": [
-        {"required": ["topics"], "not": {"required": ["heading"]}},
-        {"required": ["passages"], "not": {"anyOf": [{"required": ["per_topic"]}, {"required": ["group_by"]}]}},
+        {"required": ["topics"], "not": {"anyOf": [{"required": ["passages"]}, {"required": ["heading"]}]}},
+        {"required": ["passages"], "not": {"anyOf": [{"required": ["topics"]}, {"required": ["per_topic"]},
+                                                      {"required": ["group_by"]}]}},
     ]})
 
     title: Heading  # type: ignore[valid-type]
@@ -340,7 +341,7 @@ class BriefRequest(_Strict):
                              description="Preferred language of quotes and labels (ISO 639-1, e.g. \"fr\").")
     per_topic: PerTopic | None = Field(None, description="Quotes per topic, 1 to 20 (default 4).")
     topics: list[TopicIn] = Field(None, min_length=1, max_length=30)  # type: ignore[assignment]
-    passages: list[PassageId] = Field(  # type: ignore[assignment]
+    passages: list[PassageId] = Field(  # type: ignore[assignment, valid-type]
         None, min_length=1, max_length=MAX_PASSAGES, json_schema_extra={"uniqueItems": True},
         description="Passage ids (from POST /search), each once, quoted whole in this order, in place of `topics`.")
     heading: Heading | None = Field(  # type: ignore[valid-type]

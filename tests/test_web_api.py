@@ -146,3 +146,22 @@ def test_the_page_is_open_but_the_api_still_needs_the_key(keyed_web_server, web_
         assert httpx.get(url + path).status_code == 401, path
         assert httpx.get(url + path, headers={"X-API-Key": WEB_KEY}).status_code == 200, path
     assert httpx.post(url + "/briefs", json={"title": "T", "passages": ["x:1"]}).status_code == 401
+
+
+@pytest.mark.parametrize("path", ["/web/static/../../types", "/web/static/%2E%2E/%2E%2E/types",
+                                  "/web/static/..%2F..%2Ftypes", "/web/vocabulary/../../types", "/pack/../types"])
+def test_dot_segments_after_an_open_path_do_not_pass_the_key_check(keyed_web_server, path):
+    """Sent as typed (http.client does not normalise the path as browsers and httpx do)."""
+    import http.client
+    from urllib.parse import urlsplit
+
+    where = urlsplit(keyed_web_server.url)
+    conn = http.client.HTTPConnection(where.hostname, where.port, timeout=30)
+    try:
+        conn.request("GET", path)
+        answer = conn.getresponse()
+        body = answer.read().decode("utf-8", "replace")
+    finally:
+        conn.close()
+    assert answer.status in (401, 404), (answer.status, body[:200])
+    assert '"passages"' not in body  # not the /types answer

@@ -128,6 +128,20 @@ def test_filters_narrow_the_results_and_live_in_the_url(browser, web_server, web
     assert {r.find_element(By().CSS_SELECTOR, "p.passage").get_attribute("lang") for r in shown} == {"fr"}
 
 
+def test_copy_citation_puts_the_citation_on_the_clipboard(browser, web_server):
+    from selenium.webdriver.common.keys import Keys
+
+    browser.get(web_server.url + "/?q=" + EN_QUESTION)
+    second = results(browser)[1]
+    cite = second.find_element(By().CSS_SELECTOR, "h3.cite").text
+    second.find_element(By().CSS_SELECTOR, ".actions button.secondary").click()
+    wait(browser, lambda d: d.find_element(By().ID, "status").text == f"Citation copied: {cite}")
+    box = browser.find_element(By().ID, "q")
+    box.clear()
+    box.send_keys(Keys.CONTROL, "v")
+    assert box.get_attribute("value") == cite
+
+
 def test_a_citation_opens_the_pdf_at_its_page(browser, web_server, web_index: WebIndex):
     doc_id = web_index.doc_ids[EN_PDF.name]
     browser.get(f"{web_server.url}/?q=mutual+recognition+of+skills&doc={doc_id}")
