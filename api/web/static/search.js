@@ -22,22 +22,26 @@
     for (const [value, label] of pairs) control.append(el("option", { value }, label));
   }
 
+  // a search needs kb's vocabulary (small); only the organisation and year filters need the documents
+  const vocabLoaded = KB.vocabulary().then((v) => {
+    vocab = v;
+    stopwords = new Set(Object.values(v.stopwords).flat().map(fold));
+  });
+  const documentsLoaded = KB.allDocuments().then((docs) => { documents = docs; });
+
   /** The filters' choices, from what the index holds (GET /types, GET /documents). */
   async function loadChoices() {
-    const [vocabulary, counts, docs] = await Promise.all([KB.vocabulary(), json("/types"), KB.allDocuments()]);
-    vocab = vocabulary;
-    documents = docs;
-    stopwords = new Set(Object.values(vocab.stopwords).flat().map(fold));
+    const [counts] = await Promise.all([json("/types"), vocabLoaded, documentsLoaded]);
     const labels = vocab.type_labels[uiLang] || vocab.type_labels.en;
     const langs = Object.keys(counts.passages).filter((l) => l && l !== "?");
     fill(select.lang, langs.map((l) => [l, `${languageName(l)} (${l})`]).sort((a, b) => a[1].localeCompare(b[1])));
     const present = vocab.types.filter((name) => Object.values(counts.types[name] || {}).some((n) => n > 0));
     fill(select.type, present.map((name) => [name, labels[name] || name]));
-    fill(select.doc, docs.map((d) => [d.doc_id, d.lang ? `${d.title} (${d.lang})` : d.title])
+    fill(select.doc, documents.map((d) => [d.doc_id, d.lang ? `${d.title} (${d.lang})` : d.title])
       .sort((a, b) => a[1].localeCompare(b[1])));
-    const orgs = [...new Set(docs.map((d) => d.organisation).filter(Boolean))].sort((a, b) => a.localeCompare(b));
+    const orgs = [...new Set(documents.map((d) => d.organisation).filter(Boolean))].sort((a, b) => a.localeCompare(b));
     fill(select.org, orgs.map((o) => [o, o]));
-    const years = [...new Set(docs.map((d) => d.year).filter((y) => y !== null && y !== undefined))].sort((a, b) => b - a);
+    const years = [...new Set(documents.map((d) => d.year).filter((y) => y !== null && y !== undefined))].sort((a, b) => b - a);
     fill(select.year, years.map((y) => [String(y), String(y)]));
   }
 
@@ -171,7 +175,8 @@
     announce(t("searching"));
     list.setAttribute("aria-busy", "true");
     try {
-      await choicesLoaded;
+      await vocabLoaded;
+      if (state.org || state.year) await documentsLoaded;
       const filters = {};
       if (state.lang) filters.lang = [state.lang];
       if (state.type) filters.type = [state.type];
