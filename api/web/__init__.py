@@ -61,7 +61,8 @@ def vocabulary() -> dict[str, object]:
     the words the keyword search skips), and the API's limits."""
     from api.schemas import K_DEFAULT, MAX_FILTER_VALUES, MAX_QUERY_CHARS
     from kb.text.keywords import STOPWORDS
-    from kb.lessons import TYPES, type_label
+    from kb.lessons import type_label
+    from kb.models import LESSON_TYPES as TYPES
 
     return {
         "types": list(TYPES),

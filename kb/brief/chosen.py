@@ -22,7 +22,7 @@ from typing import TYPE_CHECKING, Any, Mapping
 
 from kb.brief.labels import Labels
 from kb.brief.pack import Pack, PackTopic, Quote
-from kb.brief.topics import _lang, _one_line, _text, _unknown
+from kb.brief.topics import MAX_HEADING_CHARS, MAX_INTRO_CHARS, _lang, _one_line, _text, _unknown
 from kb.errors import UnknownIdError, UsageError
 
 if TYPE_CHECKING:
@@ -65,11 +65,11 @@ def load_chosen(obj: Mapping[str, Any], where: str = "pack") -> ChosenSpec:
     if repeated:
         raise UsageError(f"{where}: passage(s) listed twice: {', '.join(repeated)}")
     return ChosenSpec(
-        title=_one_line(_text(obj.get("title"), f"{where}: 'title'", limit=300)) or "",
+        title=_one_line(_text(obj.get("title"), f"{where}: 'title'", limit=MAX_HEADING_CHARS)) or "",
         passage_ids=tuple(ids),
-        intro=_text(obj.get("intro"), f"{where}: 'intro'", required=False, limit=5000),
+        intro=_text(obj.get("intro"), f"{where}: 'intro'", required=False, limit=MAX_INTRO_CHARS),
         lang=_lang(obj.get("lang"), f"{where}: 'lang'"),
-        heading=_one_line(_text(obj.get("heading"), f"{where}: 'heading'", required=False, limit=300)),
+        heading=_one_line(_text(obj.get("heading"), f"{where}: 'heading'", required=False, limit=MAX_HEADING_CHARS)),
     )
 
 
