@@ -1,11 +1,22 @@
-"""Shared fixtures: real files from ../shared, real models, real indexes on disk."""
+"""Shared fixtures: real files from ../shared, real indexes on disk, `kb` as users run it.
+
+Two tiers (pyproject.toml, scripts/test): the default run uses the deterministic ``test-hash``
+embedder (kb/embed/hashing_backend.py) with no companion, for tests of plumbing; tests that
+need the real models, many processes, a browser or Tesseract are marked ``slow`` and run
+with ``./scripts/test --all`` (CI).
+"""
 
 from __future__ import annotations
 
 import os
 import shutil
 import signal
+import subprocess
+import sys
+import traceback
+from contextlib import contextmanager
 from pathlib import Path
+from typing import Iterator, Mapping
 
 import pytest
 
@@ -31,6 +42,12 @@ SMALL_SET = [
     CORPUS / "en" / "2022-06-10-los-angeles-declaration-on-migration-and-protection.md",
 ]
 
+#: the deterministic embedder of the fast tier, and no second model beside it
+FAST_MODEL = "test-hash"
+FAST = {"model": FAST_MODEL, "companion": "none"}
+#: the same on the command line, for `kb ingest`
+FAST_ARGS = ("--model", FAST_MODEL, "--companion", "none")
+
 
 def pytest_collection_modifyitems(config, items):
     if not CORPUS.is_dir():
@@ -39,17 +56,45 @@ def pytest_collection_modifyitems(config, items):
             item.add_marker(skip)
 
 
-@pytest.fixture(scope="session")
-def small_index(tmp_path_factory) -> Path:
-    """A read-only index over SMALL_SET plus the mission's paper (default model)."""
-    from kb.library import KnowledgeBase
+def fast_settings(index_dir: Path, **overrides: object):
+    """Settings of a new fast-tier index: the hashing embedder, no companion."""
     from kb.settings import Settings
 
-    index_dir = tmp_path_factory.mktemp("small") / "index"
-    with KnowledgeBase.open(Settings(index_dir=index_dir), create=True) as kb:
+    return Settings(index_dir=index_dir, **{**FAST, **overrides})  # type: ignore[arg-type]
+
+
+def _build(index_dir: Path, settings) -> Path:
+    from kb.library import KnowledgeBase
+
+    with KnowledgeBase.open(settings, create=True) as kb:
         report = kb.ingest([str(p) for p in SMALL_SET] + [str(ROOT / "corpus")])
         assert not report.failed, report.failed
     return index_dir
+
+
+@pytest.fixture(scope="session")
+def fast_index(tmp_path_factory) -> Path:
+    """The fast tier's one index, read only: SMALL_SET plus the mission's paper (corpus/, with its
+    manifest and glossary), built once per run with the hashing embedder."""
+    index_dir = tmp_path_factory.mktemp("fast") / "index"
+    return _build(index_dir, fast_settings(index_dir))
+
+
+@pytest.fixture
+def fast_index_copy(fast_index: Path, tmp_path: Path) -> Path:
+    """A private copy of ``fast_index`` for a test that writes to it."""
+    target = tmp_path / "index"
+    shutil.copytree(fast_index, target, ignore=shutil.ignore_patterns("writer.lock", "*-shm"))
+    return target
+
+
+@pytest.fixture(scope="session")
+def small_index(tmp_path_factory) -> Path:
+    """The same files as ``fast_index`` with the default model and its companion (slow tests)."""
+    from kb.settings import Settings
+
+    index_dir = tmp_path_factory.mktemp("small") / "index"
+    return _build(index_dir, Settings(index_dir=index_dir))
 
 
 @pytest.fixture
@@ -60,3 +105,61 @@ def work_copy(tmp_path) -> Path:
     shutil.copy(MISSION, folder / "mission.txt")
     shutil.copy(CORPUS / "en" / "AAP_EN_Evaluation Brief_final_0.pdf", folder / "aap.pdf")
     return folder
+
+
+# -- `kb` in this process ----------------------------------------------------------------------
+@contextmanager
+def _cwd(path: str | Path | None) -> Iterator[None]:
+    if path is None:
+        yield
+        return
+    before = os.getcwd()
+    os.chdir(path)
+    try:
+        yield
+    finally:
+        os.chdir(before)
+
+
+def kb_cli(*args: object, env: Mapping[str, str] | None = None, cwd: str | Path | None = None,
+           input: str | bytes | None = None) -> subprocess.CompletedProcess:
+    """`kb ARGS` run in this process by its console-script entry point (kb.cli.main) under
+    Typer's CliRunner: what a `kb` process would print and exit with, without starting Python
+    and loading kb again. ``env`` is a whole environment, as for subprocess.run.
+
+    An exception that escapes main() is printed as the interpreter would (a traceback, exit 1),
+    so a test that asserts "no traceback" still sees it.
+    """
+    from typer.testing import CliRunner
+
+    from kb.cli import main
+
+    argv = ["kb", *(str(a) for a in args)]
+    overrides: dict[str, str | None] | None = None
+    if env is not None:
+        overrides = {k: v for k, v in env.items() if os.environ.get(k) != v}
+        overrides.update({k: None for k in os.environ if k not in env})
+    code: int = 0
+    with CliRunner().isolation(input=input, env=overrides) as (out, err, _), _cwd(cwd):
+        saved_argv = sys.argv
+        sys.argv = argv
+        try:
+            main()
+        except SystemExit as done:
+            if done.code is None:
+                code = 0
+            elif isinstance(done.code, int):
+                code = done.code
+            else:
+                print(done.code, file=sys.stderr)
+                code = 1
+        except Exception:  # noqa: BLE001 - a process would die with this traceback
+            traceback.print_exc()
+            code = 1
+        finally:
+            sys.argv = saved_argv
+            sys.stdout.flush()
+            sys.stderr.flush()
+        stdout, stderr = out.getvalue(), err.getvalue()
+    return subprocess.CompletedProcess(argv, code, stdout.decode("utf-8", "replace"),
+                                       stderr.decode("utf-8", "replace"))
