@@ -8,11 +8,13 @@ with ``./scripts/test --all`` (CI).
 
 from __future__ import annotations
 
+import multiprocessing
 import os
 import shutil
 import signal
 import subprocess
 import sys
+import tempfile
 import traceback
 from contextlib import contextmanager
 from pathlib import Path
@@ -121,6 +123,28 @@ def _cwd(path: str | Path | None) -> Iterator[None]:
         os.chdir(before)
 
 
+class _FileDescriptorCapture:
+    """What is written to file descriptor ``fd`` itself (by a worker process kb starts, or by C
+    code) while in the block: a `kb` process's stdout and stderr carry that too."""
+
+    def __init__(self, fd: int) -> None:
+        self.fd = fd
+        self.data = b""
+
+    def __enter__(self) -> "_FileDescriptorCapture":
+        self._saved = os.dup(self.fd)
+        self._file = tempfile.TemporaryFile(buffering=0)
+        os.dup2(self._file.fileno(), self.fd)
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        os.dup2(self._saved, self.fd)
+        os.close(self._saved)
+        self._file.seek(0)
+        self.data = self._file.read()
+        self._file.close()
+
+
 def kb_cli(*args: object, env: Mapping[str, str] | None = None, cwd: str | Path | None = None,
            input: str | bytes | None = None) -> subprocess.CompletedProcess:
     """`kb ARGS` run in this process by its console-script entry point (kb.cli.main) under
@@ -128,7 +152,8 @@ def kb_cli(*args: object, env: Mapping[str, str] | None = None, cwd: str | Path 
     and loading kb again. ``env`` is a whole environment, as for subprocess.run.
 
     An exception that escapes main() is printed as the interpreter would (a traceback, exit 1),
-    so a test that asserts "no traceback" still sees it.
+    so a test that asserts "no traceback" still sees it; what kb's worker processes write to
+    the inherited stdout and stderr is kept too.
     """
     from typer.testing import CliRunner
 
@@ -140,7 +165,8 @@ def kb_cli(*args: object, env: Mapping[str, str] | None = None, cwd: str | Path 
         overrides = {k: v for k, v in env.items() if os.environ.get(k) != v}
         overrides.update({k: None for k in os.environ if k not in env})
     code: int = 0
-    with CliRunner().isolation(input=input, env=overrides) as (out, err, _), _cwd(cwd):
+    with _FileDescriptorCapture(1) as fd_out, _FileDescriptorCapture(2) as fd_err, \
+            CliRunner().isolation(input=input, env=overrides) as (out, err, _), _cwd(cwd):
         saved_argv = sys.argv
         sys.argv = argv
         try:
@@ -161,5 +187,41 @@ def kb_cli(*args: object, env: Mapping[str, str] | None = None, cwd: str | Path 
             sys.stdout.flush()
             sys.stderr.flush()
         stdout, stderr = out.getvalue(), err.getvalue()
+    stdout, stderr = stdout + fd_out.data, stderr + fd_err.data
     return subprocess.CompletedProcess(argv, code, stdout.decode("utf-8", "replace"),
                                        stderr.decode("utf-8", "replace"))
+
+
+# -- a function under a time limit ---------------------------------------------------------------
+class TimedChild:
+    """A spawned Python process that runs one call at a time and is killed when the call outlives
+    its time limit: a regex gone quadratic cannot be interrupted in the test process itself.
+    Started once and reused, so a check costs the call, not a new interpreter and kb's imports."""
+
+    def __init__(self) -> None:
+        self._pool = None
+
+    def run(self, func, *args: object, timeout: float):
+        """``func(*args)`` in the child: its value, or its exception raised here;
+        TimeoutError (and a fresh child for the next call) after ``timeout`` seconds."""
+        if self._pool is None:
+            self._pool = multiprocessing.get_context("spawn").Pool(1)
+        pending = self._pool.apply_async(func, args)
+        try:
+            return pending.get(timeout)
+        except multiprocessing.TimeoutError:
+            self.close()
+            raise TimeoutError(f"{getattr(func, '__name__', func)} took more than {timeout:g} s") from None
+
+    def close(self) -> None:
+        if self._pool is not None:
+            self._pool.terminate()
+            self._pool.join()
+            self._pool = None
+
+
+@pytest.fixture(scope="session")
+def timed_child() -> Iterator[TimedChild]:
+    child = TimedChild()
+    yield child
+    child.close()
