@@ -8,6 +8,7 @@ with ``./scripts/test --all`` (CI).
 
 from __future__ import annotations
 
+import functools
 import multiprocessing
 import os
 import shutil
@@ -49,6 +50,42 @@ FAST_MODEL = "test-hash"
 FAST = {"model": FAST_MODEL, "companion": "none"}
 #: the same on the command line, for `kb ingest`
 FAST_ARGS = ("--model", FAST_MODEL, "--companion", "none")
+
+
+#: corpus PDFs that take seconds each to read with pypdf: a test that sweeps the corpus reads them
+#: in the slow tier only, the others in the fast one too
+LONG_PDFS = frozenset({
+    "Ley_de_Migracion.pdf", "ISP_IOM_Case-Management-Return-Reintegr-JI-Review_final.pdf", "guide.pdf",
+    "guide_PDF_ES.pdf", "THE-REFUGEES-GENERAL-REGULATIONS-2024.pdf", "Info_Mngt_eval_2019.pdf",
+    "CS1137-CS1138_Inception Report_Javier SANCHEZ MARTI.pdf", "Abridged Evaluation Report_ Final_Olta NDOJA.pdf",
+    "A_RES_80_187.pdf", "A_RES_80_218.pdf", "Ley_Federal_Refugiados.pdf",
+    "18 - PERFECTIONNEMENT ET RECONNAISSANCE DES QUALIFICATIONS.pdf",
+})
+
+
+def corpus_params(paths, ids=None) -> list:
+    """``paths`` as pytest parameters, those in LONG_PDFS marked slow."""
+    out = []
+    for path in paths:
+        marks = [pytest.mark.slow] if Path(path).name in LONG_PDFS else []
+        out.append(pytest.param(path, marks=marks, id=ids(path) if ids else None))
+    return out
+
+
+@functools.cache
+def pypdf_pages(path: Path):
+    """pypdf's text of each page of a corpus PDF (no kb.ingest.extract in between), read once per
+    run: several test modules read the same files."""
+    if not path.exists():
+        pytest.skip(f"corpus file missing: {path}")
+    import logging
+
+    from pypdf import PdfReader
+
+    from kb.models import Page
+
+    logging.getLogger("pypdf").setLevel(logging.ERROR)
+    return tuple(Page(i + 1, p.extract_text()) for i, p in enumerate(PdfReader(path).pages))
 
 
 def pytest_collection_modifyitems(config, items):

@@ -12,7 +12,6 @@ import json
 import random
 import re
 import subprocess
-import sys
 import threading
 import time
 from pathlib import Path
