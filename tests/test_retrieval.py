@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import MISSION, ROOT, SMALL_SET, fast_settings, kb_cli
+from conftest import FAST_ARGS, MISSION, ROOT, SMALL_SET, fast_settings, kb_cli
 from kb.errors import UsageError
 from kb.glossary import Glossary
 from kb.library import KnowledgeBase
@@ -183,7 +183,7 @@ def test_a_broken_glossary_is_a_usage_error(tmp_path):
     bad.write_text("terms:\n  - names: {en: no acronyms}\n", encoding="utf-8")
     with pytest.raises(UsageError, match="acronyms"):
         Glossary.load(bad)
-    out = kb_cli("ingest", str(MISSION), "--glossary", str(bad), "--index", str(tmp_path / "index"))
+    out = kb_cli("ingest", str(MISSION), "--glossary", str(bad), "--index", str(tmp_path / "index"), *FAST_ARGS)
     assert out.returncode == 2 and "acronyms" in out.stderr and "Traceback" not in out.stderr
 
 
