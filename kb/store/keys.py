@@ -15,6 +15,7 @@ GENERATION = "generation"        # bumped by every committed change (kb/store/li
 LANGUAGE_MEANS = "language_means"  # per-language mean vectors (kb/derived/language_means.py)
 LESSON_CUES = "lesson_cues"      # fingerprint of the cue file the lesson types came from
 GLOSSARY = "glossary"            # acronyms for query expansion (kb/glossary.py)
+ROLES = "roles"                  # version of the rules the stored passage roles came from
 TRANSLATIONS = "translations"    # version of the link rules the translation links came from
 COMPANION_MODEL = "companion_model"  # the companion model, "none", or absent until complete
 COMPANION_DIM = "companion_dim"
