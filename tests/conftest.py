@@ -50,6 +50,10 @@ FAST_MODEL = "test-hash"
 FAST = {"model": FAST_MODEL, "companion": "none"}
 #: the same on the command line, for `kb ingest`
 FAST_ARGS = ("--model", FAST_MODEL, "--companion", "none")
+#: where a test only needs an index to start from (its subject is not ingestion), the files are
+#: read in the test's process: starting kb's extraction workers costs more than reading them
+SETUP = {"workers": 0}
+SETUP_ARGS = ("--workers", "0")
 
 
 #: corpus PDFs that take seconds each to read with pypdf: a test that sweeps the corpus reads them

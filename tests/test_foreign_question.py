@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import SHARED, fast_settings
+from conftest import SETUP, SHARED, fast_settings
 from kb.library import KnowledgeBase
 from kb.search import Searcher
 from kb.settings import Settings
@@ -43,7 +43,7 @@ def english_index(tmp_path_factory) -> Path:
 @pytest.fixture(scope="module")
 def english_index_fast(tmp_path_factory) -> Path:
     folder = tmp_path_factory.mktemp("vam-fast")
-    return _english_index(folder, fast_settings(folder / "index"))
+    return _english_index(folder, fast_settings(folder / "index", **SETUP))
 
 
 def test_most_words_of_a_spanish_question_are_unknown_to_english_paragraphs(english_index_fast):

@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 from pypdf import PdfReader
 
-from conftest import CORPUS, FAST_MODEL, MISSION, SMALL_SET, fast_settings
+from conftest import CORPUS, FAST_MODEL, MISSION, SETUP, SMALL_SET, fast_settings
 from kb.errors import IndexMissingError, ModelMismatchError
 from kb.library import KnowledgeBase
 from kb.settings import Settings
@@ -100,7 +100,7 @@ def test_changed_file_replaces_its_passages(work_copy, tmp_path):
 
 
 def test_remove_document(work_copy, tmp_path):
-    settings = fast_settings(tmp_path / "idx")
+    settings = fast_settings(tmp_path / "idx", **SETUP)  # ingestion is not what is tested
     with KnowledgeBase.open(settings, create=True) as kb:
         kb.ingest([work_copy])
         doc = next(d for d in kb.documents() if d.source.endswith("aap.pdf"))
@@ -114,7 +114,7 @@ def test_remove_document(work_copy, tmp_path):
 
 
 def test_model_mismatch_is_refused_and_changes_nothing(work_copy, tmp_path):
-    settings = fast_settings(tmp_path / "idx")
+    settings = fast_settings(tmp_path / "idx", **SETUP)  # ingestion is not what is tested
     with KnowledgeBase.open(settings, create=True) as kb:
         kb.ingest([work_copy / "mission.txt"])
     before = {f.name: f.stat().st_mtime_ns for f in settings.index_dir.iterdir()}
@@ -161,7 +161,7 @@ def test_files_with_the_same_slug_get_distinct_ids(tmp_path):
 
 
 def test_a_reader_catches_up_with_another_writer(work_copy, tmp_path):
-    settings = fast_settings(tmp_path / "idx")
+    settings = fast_settings(tmp_path / "idx", **SETUP)  # ingestion is not what is tested
     with KnowledgeBase.open(settings, create=True) as writer:
         writer.ingest([work_copy / "mission.txt"])
     reader = KnowledgeBase.open(settings)

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import CORPUS, fast_settings
+from conftest import CORPUS, SETUP, fast_settings
 from kb.errors import UsageError
 from kb.library import KnowledgeBase
 from kb.search.nonanswer import is_fragment, non_answer, question_share
@@ -62,7 +62,7 @@ def brief_and_guide(tmp_path_factory) -> Path:
 def brief_and_guide_fast(tmp_path_factory) -> Path:
     """The same with the hashing embedder, for searches that do not rank by meaning."""
     folder = tmp_path_factory.mktemp("haiti-fast")
-    return _brief_and_guide(folder, fast_settings(folder / "index"))
+    return _brief_and_guide(folder, fast_settings(folder / "index", **SETUP))
 
 
 def _top(index: Path, penalty: float, mode: str, k: int = 5):

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import pytest
 
-from conftest import fast_settings
+from conftest import SETUP, fast_settings
 from kb.text.lang import detect_language
 from kb.library import KnowledgeBase
 from kb.search.language import QueryLanguage
@@ -68,7 +68,7 @@ def test_the_detection_follows_the_index_when_a_language_arrives(tmp_path):
         "La reconnaissance des compétences des réfugiés reste difficile. Les réfugiés qualifiés "
         "n'ont souvent aucun document pour prouver leurs diplômes, et les cours de langue manquent.\n",
         encoding="utf-8")
-    with KnowledgeBase.open(fast_settings(tmp_path / "index"), create=True) as kb:
+    with KnowledgeBase.open(fast_settings(tmp_path / "index", **SETUP), create=True) as kb:
         assert not kb.ingest([str(folder)]).failed
         before = kb.search("skills recognition", 3).query_lang
         (folder / "en.txt").write_text(

@@ -17,7 +17,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import FAST_ARGS, MISSION, ROOT, kb_cli
+from conftest import FAST_ARGS, MISSION, ROOT, SETUP_ARGS, kb_cli
 
 KB = [sys.executable, "-c", "from kb.cli import main; main()"]
 BODY = "\n\n".join(f"Paragraph {i}: recognising the skills of refugees who apply for work visas abroad." for i in range(3))
@@ -44,7 +44,7 @@ def one_line_error(out: subprocess.CompletedProcess, code: int, *words: str) -> 
 @pytest.fixture(scope="module")
 def mission_index(tmp_path_factory) -> Path:
     index = tmp_path_factory.mktemp("mistakes") / "index"
-    out = run("ingest", str(MISSION), "--index", str(index), *FAST_ARGS)
+    out = run("ingest", str(MISSION), "--index", str(index), *FAST_ARGS, *SETUP_ARGS)
     assert out.returncode == 0, out.stderr
     return index
 
@@ -279,7 +279,7 @@ def test_a_read_only_index_can_be_searched_but_not_changed(read_only_copy: Path)
 
 def test_a_brief_from_an_empty_index_is_refused(tmp_path: Path) -> None:
     index = tmp_path / "idx"
-    assert run("ingest", str(MISSION), "--index", str(index), *FAST_ARGS).returncode == 0
+    assert run("ingest", str(MISSION), "--index", str(index), *FAST_ARGS, *SETUP_ARGS).returncode == 0
     assert run("remove", str(MISSION), "--index", str(index)).returncode == 0
     out = run("brief", str(ROOT / "corpus" / "topics.yaml"), "--out", str(tmp_path / "pack.md"), "--index", str(index))
     one_line_error(out, 2, "holds no passages")
