@@ -62,8 +62,9 @@ def assert_result_object(data: dict, query: str, k: int) -> None:
     results = data["results"]
     assert 1 <= len(results) <= k
     assert [r["rank"] for r in results] == list(range(1, len(results) + 1))
-    scores = [r["score"] for r in results]
-    assert scores == sorted(scores, reverse=True)
+    # a hit's score is its cosine with the question, in the fused ranking's order: a lower score
+    # may rank above a higher one (kb/search/searcher.py, since main's b0e935b)
+    assert all(-1.0 <= r["score"] <= 1.0 for r in results)
     for r in results:
         assert RESULT_KEYS <= set(r) <= RESULT_KEYS | OPTIONAL_RESULT_KEYS
         assert set(r["citation"]) == CITATION_KEYS
