@@ -104,8 +104,8 @@ class Translator:
             routes = {lang: self.route(lang) or [] for lang in reachable if lang != self.pivot}
             used = sorted({s.package for steps in routes.values() for s in steps})
             engine = ["apertium"] if any(p.startswith("apertium-") for p in used) else []
-            versions = package_versions(list(dict.fromkeys([*PACKAGES, *used])))
-            installed = set(versions) | {s.package for s in self.steps}
+            versions = package_versions([*engine, *used])
+            installed = {s.package for s in self.steps}  # found where this translator looks
             if shutil.which("apertium-wblank-mode"):
                 installed.add("apertium")
             missing = tuple(p for p in PACKAGES if p not in installed)
