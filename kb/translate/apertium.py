@@ -16,13 +16,13 @@ from __future__ import annotations
 import os
 import re
 import select
+import shlex
 import shutil
-import signal
 import subprocess
 import threading
 import time
 from pathlib import Path
-from typing import Sequence
+from typing import IO, Sequence
 
 MODES_DIR = Path("/usr/share/apertium/modes")
 #: characters with a meaning in Apertium's stream format (and NUL, our separator)
@@ -47,6 +47,17 @@ def mode_pipeline(mode: str, modes_dir: Path = MODES_DIR) -> str:
     if out.returncode != 0 or not out.stdout.strip():
         raise ApertiumError(f"apertium-wblank-mode failed for {mode}: {out.stderr.strip()[:200]}")
     return out.stdout.strip()
+
+
+def stage_commands(pipeline: str) -> list[list[str]]:
+    """The pipeline's stages as argument lists: $1 is the generator's option (-n: no marks on
+    unknown words, as `apertium -u` passes), $2 the tagger's extra options (none)."""
+    stages = []
+    for stage in pipeline.split("|"):
+        argv = [{"$1": "-n"}.get(a, a) for a in shlex.split(stage) if a != "$2"]
+        if argv:
+            stages.append(argv)
+    return stages
 
 
 def clean_input(text: str) -> str:
@@ -75,6 +86,14 @@ def pieces(text: str, limit: int = MAX_PIECE) -> list[str]:
     return out
 
 
+def _checked(text: str, out: str) -> str:
+    """``out``, unless it is empty for a text with words: Apertium passes unknown words
+    through, so nothing back means a stage died mid-text (its successors flush and exit)."""
+    if not out and any(c.isalnum() for c in text):
+        raise ApertiumError("an empty translation: a stage of the pipeline died")
+    return out
+
+
 class ApertiumPipe:
     """A running pipeline for one pair; thread-safe (one text at a time), restarted on death.
 
@@ -88,44 +107,69 @@ class ApertiumPipe:
         self.modes_dir = modes_dir
         self.timeout = timeout
         self.per_char = per_char
-        self._proc: subprocess.Popen[bytes] | None = None
-        self._script: str | None = None
+        #: the pipeline's running stages: we write to the first and read the last
+        self._procs: list[subprocess.Popen[bytes]] = []
+        self._stages: list[list[str]] | None = None
         self._lock = threading.Lock()
         self._pending = b""
         #: times the pipeline was (re)started, for tests and stats
         self.starts = 0
 
     # -- process ---------------------------------------------------------------------
-    def _start(self) -> subprocess.Popen[bytes]:
-        if self._script is None:
-            self._script = mode_pipeline(self.mode, self.modes_dir)
-        # $1: generation without unknown-word marks (what `apertium -u` passes); $2: tagger options
-        self._proc = subprocess.Popen(
-            ["bash", "-c", self._script, "kb-apertium", "-n", ""],
-            stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL,
-            start_new_session=True, bufsize=0)
+    def _ends(self) -> tuple[IO[bytes], IO[bytes]]:
+        """(stdin of the first stage, stdout of the last), started when not running."""
+        if not (self._procs and all(p.poll() is None for p in self._procs)):
+            self._start()
+        first, last = self._procs[0].stdin, self._procs[-1].stdout
+        assert first is not None and last is not None
+        return first, last
+
+    def _start(self) -> None:
+        """Start the stages chained by pipes (no shell: each one is ours to kill and reap)."""
+        self._kill()
+        if self._stages is None:
+            self._stages = stage_commands(mode_pipeline(self.mode, self.modes_dir))
+        procs: list[subprocess.Popen[bytes]] = []
+        try:
+            for argv in self._stages:
+                procs.append(subprocess.Popen(
+                    argv, stdin=procs[-1].stdout if procs else subprocess.PIPE, stdout=subprocess.PIPE,
+                    stderr=subprocess.DEVNULL, bufsize=0, start_new_session=True))
+                if len(procs) > 1 and procs[-2].stdout:
+                    procs[-2].stdout.close()  # the next stage holds it now
+        except OSError as err:
+            self._procs = procs
+            self._kill()
+            raise ApertiumError(f"cannot start Apertium {self.mode}: {err}") from None
+        self._procs = procs
         self._pending = b""
         self.starts += 1
-        return self._proc
 
     def _kill(self) -> None:
-        proc, self._proc = self._proc, None
-        if proc is None:
-            return
-        try:
-            os.killpg(proc.pid, signal.SIGKILL)
-        except (ProcessLookupError, PermissionError):
-            pass
-        for stream in (proc.stdin, proc.stdout):
+        procs, self._procs = self._procs, []
+        for proc in procs:
             try:
-                if stream:
-                    stream.close()
+                proc.kill()
             except OSError:
                 pass
-        try:
-            proc.wait(timeout=5)
-        except subprocess.TimeoutExpired:
-            pass
+        for proc in procs:
+            for stream in (proc.stdin, proc.stdout):
+                try:
+                    if stream:
+                        stream.close()
+                except OSError:
+                    pass
+            try:
+                proc.wait(timeout=5)
+            except subprocess.TimeoutExpired:
+                pass
+
+    @property
+    def running(self) -> bool:
+        return bool(self._procs) and all(p.poll() is None for p in self._procs)
+
+    def pids(self) -> list[int]:
+        return [p.pid for p in self._procs]
 
     def close(self) -> None:
         with self._lock:
@@ -167,33 +211,37 @@ class ApertiumPipe:
                 results[i] = None
         return results
 
-    def _one(self, text: str) -> str:
+    def _one(self, text: str, retry: bool = True) -> str:
         with self._lock:
-            proc = self._proc if self._proc and self._proc.poll() is None else self._start()
-            data = clean_input(text).encode("utf-8") + b"\0"
             try:
-                assert proc.stdin is not None
-                proc.stdin.write(data)
-                return clean_output(self._read(proc, self.timeout + self.per_char * len(text)))
+                stdin, stdout = self._ends()
+                stdin.write(clean_input(text).encode("utf-8") + b"\0")
+                out = _checked(text, clean_output(self._read(stdout, self.timeout + self.per_char * len(text))))
             except (OSError, ApertiumError) as err:
                 self._kill()
-                raise ApertiumError(f"Apertium {self.mode} failed: {err}") from None
+                if not retry:
+                    raise ApertiumError(f"Apertium {self.mode} failed: {err}") from None
+            else:
+                return out
+        return self._one(text, retry=False)  # once more on a fresh pipeline: the last one died
 
     def _stream(self, texts: Sequence[str]) -> list[str | None]:
         """Pipelined translation of short texts; from the first failure on, None."""
         out: list[str | None] = [None] * len(texts)
         with self._lock:
-            proc = self._proc if self._proc and self._proc.poll() is None else self._start()
+            try:
+                stdin, stdout = self._ends()
+            except ApertiumError:
+                return out
             payload = [clean_input(t).encode("utf-8") + b"\0" for t in texts]
             failed = threading.Event()
 
             def write() -> None:
                 try:
-                    assert proc.stdin is not None
                     for chunk in payload:
                         if failed.is_set():
                             return
-                        proc.stdin.write(chunk)
+                        stdin.write(chunk)
                 except (OSError, ValueError):  # the pipeline died, or was killed and closed
                     failed.set()
 
@@ -201,17 +249,16 @@ class ApertiumPipe:
             writer.start()
             try:
                 for i, text in enumerate(texts):
-                    out[i] = clean_output(self._read(proc, self.timeout + self.per_char * len(text)))
+                    out[i] = _checked(text, clean_output(self._read(stdout, self.timeout + self.per_char * len(text))))
             except (OSError, ApertiumError):
                 failed.set()
                 self._kill()
             writer.join(timeout=5)
         return out
 
-    def _read(self, proc: subprocess.Popen[bytes], timeout: float) -> str:
+    def _read(self, stdout: IO[bytes], timeout: float) -> str:
         """Output up to the next NUL, within ``timeout`` seconds."""
-        assert proc.stdout is not None
-        fd = proc.stdout.fileno()
+        fd = stdout.fileno()
         deadline = time.monotonic() + timeout
         while b"\0" not in self._pending:
             left = deadline - time.monotonic()
