@@ -19,7 +19,10 @@ import annotated_types
 
 from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field, StringConstraints, model_validator
 
-from kb.search import is_blank, is_blank_char
+from kb.brief import FORMATS
+from kb.brief.topics import MAX_HEADING_CHARS, MAX_INTRO_CHARS, MAX_PER_TOPIC, MAX_QUESTIONS, MAX_TOPICS
+from kb.models import LESSON_TYPES
+from kb.search.query import MODES, is_blank, is_blank_char
 from kb.settings import Settings
 
 _DEFAULTS = Settings()
@@ -87,14 +90,13 @@ QueryText = Annotated[
     ),
     AfterValidator(_query_text),
 ]
-#: an ISO 639 code, any case, spaces around allowed (kb.lang.iso_code applies the same rule)
+#: an ISO 639 code, any case, spaces around allowed (kb.text.lang.iso_code applies the same rule)
 LangCode = Annotated[str, StringConstraints(min_length=1, max_length=16, pattern=r"^\s*[A-Za-z]{2,3}\s*$"),
                      AfterValidator(_lang_code)]
 DocId = Annotated[str, StringConstraints(min_length=1, max_length=500), AfterValidator(_encodable)]
 RequestId = Annotated[str, StringConstraints(max_length=500), AfterValidator(_encodable)]
 Integral = Annotated[int, BeforeValidator(_integral)]
-LESSON_TYPES = ("barrier", "good_practice", "recommendation", "risk", "context")  # == kb.lessons.TYPES
-LessonType = Literal["barrier", "good_practice", "recommendation", "risk", "context"]
+LessonType = Literal[LESSON_TYPES]  # type: ignore[valid-type]  # the library's list (kb/models.py)
 
 
 class _Strict(BaseModel):
@@ -123,7 +125,7 @@ class SearchRequest(_Strict):
     k: Integral = Field(K_DEFAULT, ge=1, le=K_MAX, description=f"How many passages to return (1 to {K_MAX}).")
     filters: Filters | None = None
     id: RequestId | Integral | None = Field(None, description="Echoed back as the result's `id` (for batch callers).")
-    mode: Literal["hybrid", "dense", "keyword"] | None = Field(
+    mode: Literal[MODES] | None = Field(  # type: ignore[valid-type]
         None, description="Retrieval mode (default: the server's, normally hybrid: dense and keyword, fused).",
     )
 
@@ -282,9 +284,9 @@ def _text(max_length: int) -> object:
                      AfterValidator(_not_blank)]
 
 
-PerTopic = Annotated[int, annotated_types.Interval(ge=1, le=20), BeforeValidator(_integral)]
-Heading = _text(300)
-Intro = _text(5000)
+PerTopic = Annotated[int, annotated_types.Interval(ge=1, le=MAX_PER_TOPIC), BeforeValidator(_integral)]
+Heading = _text(MAX_HEADING_CHARS)
+Intro = _text(MAX_INTRO_CHARS)
 
 
 def _comma_list(value: object) -> object:
@@ -303,7 +305,7 @@ class TopicIn(_Strict):
 
     heading: Heading = Field(description="The topic's heading in the pack.")  # type: ignore[valid-type]
     questions: list[QueryText] = Field(  # type: ignore[assignment]  # absent is None; null is refused
-        None, min_length=1, max_length=12, description="One or more questions, any language.")
+        None, min_length=1, max_length=MAX_QUESTIONS, description="One or more questions, any language.")
     question: QueryText = Field(  # type: ignore[assignment]
         None, description="One question: the same as `questions` with one item.")
     intro: Intro | None = None  # type: ignore[valid-type]
@@ -326,11 +328,11 @@ class BriefRequest(_Strict):
     intro: Intro | None = None  # type: ignore[valid-type]
     lang: str | None = Field(None, pattern=r"^[A-Za-z]{2,3}$",
                              description="Preferred language of quotes and labels (ISO 639-1, e.g. \"fr\").")
-    per_topic: PerTopic | None = Field(None, description="Quotes per topic, 1 to 20 (default 4).")
-    topics: list[TopicIn] = Field(min_length=1, max_length=30)
+    per_topic: PerTopic | None = Field(None, description=f"Quotes per topic, 1 to {MAX_PER_TOPIC} (default 4).")
+    topics: list[TopicIn] = Field(min_length=1, max_length=MAX_TOPICS)
     group_by: Literal["type"] | None = Field(
         None, description="\"type\": each topic becomes one section per lesson type (barriers, good practice, ...).")
-    format: Literal["md", "html", "docx"] = Field(
+    format: Literal[FORMATS] = Field(  # type: ignore[valid-type]
         "md", description="Markdown, a self-contained printable HTML page, or a Word document.")
 
     def topics_object(self) -> dict[str, object]:

@@ -22,14 +22,15 @@ Nothing here writes to the index.
 from __future__ import annotations
 
 import threading
+from dataclasses import asdict
 from collections import deque
 from contextlib import contextmanager
 from typing import Any, Callable, Iterator, Sequence
 
 from kb.errors import KBError
 from kb.library import KnowledgeBase
-from kb.models import Document, Passage
-from kb.search import citation_for
+from kb.models import Document, Passage, cited
+from kb.search.cite import citation_for
 from kb.store.db import Database
 
 
@@ -182,8 +183,4 @@ class ApiService:
 
 
 def passage_dict(passage: Passage, doc: Document | None) -> dict[str, Any]:
-    citation = citation_for(passage, doc)
-    out = {k: getattr(passage, k) for k in Passage.__dataclass_fields__}
-    out["citation"] = dict(citation.__dict__)
-    out["cite"] = citation.short()
-    return out
+    return {**asdict(passage), **cited(passage, citation_for(passage, doc))}

@@ -12,7 +12,7 @@ Printed: the first run (which writes kb's caches if they are missing), then medi
 wall and CPU time of --runs fresh `kb search QUERY --index DIR` processes (the console script,
 output to a pipe); the same without kb's caches (KB_CACHE_DIR=off) for comparison; where one
 process spends its time (phases, measured inside a fresh process; an index with a companion
-model, kb/companion.py, as new indexes have by default, also loads its FAISS snapshot and
+model, kb/derived/companion.py, as new indexes have by default, also loads its FAISS snapshot and
 embedder: the companion phases); the heaviest imports
 (python -X importtime, cumulative, top level); and whether torch, sentence_transformers or
 fastapi were imported. For a second opinion:
@@ -65,7 +65,7 @@ PHASES = textwrap.dedent(r"""
     e = kb.index.embedder; mark("load embedder")
     c = kb.index.companion_vectors; mark("load companion FAISS snapshot")
     ce = kb.index.companion_embedder if c is not None else None; mark("load companion embedder")
-    from kb.query_lang import QueryLanguage
+    from kb.search.language import QueryLanguage
     QueryLanguage(kb.index.db).detect(sys.argv[2]); mark("query language")
     e.encode_queries([sys.argv[2]]); mark("embed query")
     if ce is not None: ce.encode_queries([sys.argv[2]]); mark("embed query (companion)")

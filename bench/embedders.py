@@ -167,7 +167,7 @@ def best(results: list[dict]) -> dict:
 # -- driver --------------------------------------------------------------------------------------
 def main(argv: Sequence[str] | None = None) -> int:
     from kb.embed import builtin_models
-    from kb.ingest import EMBED_BATCH
+    from kb.embed.batch import EMBED_BATCH
 
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--models", default=",".join(builtin_models()), help="comma-separated backends")

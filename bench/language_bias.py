@@ -1,4 +1,4 @@
-"""Language bias in a mixed-language index, and what the correction of kb/language_means.py buys.
+"""Language bias in a mixed-language index, and what the correction of kb/derived/language_means.py buys.
 
 A real kb index mixes languages (the shared corpus: en, es, fr, de, pt). A multilingual
 encoder ranks passages in the question's own language higher, so an English question whose

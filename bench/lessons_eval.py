@@ -54,7 +54,6 @@ sys.path.insert(0, str(ROOT))
 
 from kb.lessons import TYPES, LessonLabeler  # noqa: E402
 from kb.lessons.cues import fold  # noqa: E402
-from kb.lessons.store import document_rows  # noqa: E402
 
 LABELLED = ROOT / "bench" / "lessons_labelled.jsonl"
 SHARED = ROOT.parent / "shared" / "corpus"
@@ -182,7 +181,7 @@ def load_documents(kb, entries: list[dict]) -> dict[str, tuple[list, object]]:
     for name in sorted({e["doc"] for e in entries}):
         doc = next((d for d in docs if d.source.endswith(name)), None)
         if doc is not None:
-            _, passages, vectors = document_rows(kb.index.db.conn, doc.doc_id)
+            _, passages, vectors = kb.index.db.document_rows(doc.doc_id)
             out[name] = (passages, vectors)
     return out
 
@@ -409,8 +408,7 @@ def calibrate(index_dir: Path, cues: Path | None) -> None:
 
     kb = KnowledgeBase.open(Settings(index_dir=index_dir))
     try:
-        conn = kb.index.db.conn
-        vectors = [document_rows(conn, d.doc_id)[2] for d in kb.documents()]
+        vectors = [kb.index.db.document_rows(d.doc_id)[2] for d in kb.documents()]
         vectors = np.concatenate([v for v in vectors if v.size])
         labeler = LessonLabeler(kb.index.embedder, cues)
         cal = labeler.measure_calibration(vectors)

@@ -116,7 +116,7 @@ class StageClock:
     @contextmanager
     def installed(self, kb):
         """Patch the knowledge base's index, database and helpers for the duration."""
-        from kb.query_lang import QueryLanguage
+        from kb.search.language import QueryLanguage
         from kb.store.vectors import VectorIndex
 
         db = kb.index.db
@@ -130,7 +130,7 @@ class StageClock:
             (db, "documents_by_ids", db.documents_by_ids),
             (embedder, "encode_queries", embedder.encode_queries),
         ]
-        QueryLanguage.detect = self.wrap("lang", QueryLanguage.detect)  # the searcher's path (kb/query_lang.py)
+        QueryLanguage.detect = self.wrap("lang", QueryLanguage.detect)  # the searcher's path (kb/search/language.py)
         VectorIndex.search = self.wrap("dense", VectorIndex.search)
         db.rowids_where = self.wrap("filter", db.rowids_where)
         db.keyword_search = self.wrap("keyword", db.keyword_search)

@@ -1,4 +1,4 @@
-"""Query language: langdetect alone against kb/query_lang.py, on short queries and XQuAD.
+"""Query language: langdetect alone against kb/search/language.py, on short queries and XQuAD.
 
     .venv/bin/python bench/query_lang.py [--index indexes/bench-corpus-e5-ctx] [--xquad-model e5-small-q4]
 
@@ -6,7 +6,7 @@ Prints, for bench/short_queries.tsv (66 queries of 1-4 words in en/fr/es/de/pt, 
 policy officer types them) and bench/questions.jsonl (the own set's 60 questions), how many
 each detector gets right over the given index (the shared corpus's, which
 bench/eval_corpus.py builds), and the ones it gets wrong. Then, if bench/xquad.py's cached
-indexes exist, XQuAD's short questions (at most kb.query_lang.SHORT_WORDS words) in
+indexes exist, XQuAD's short questions (at most kb.search.language.SHORT_WORDS words) in
 en/es/de/ar against each one-language index: same-language questions should gain, and a
 question in a language the index lacks must not be pulled into the index's.
 """
@@ -22,8 +22,8 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from kb.lang import detect_language  # noqa: E402
-from kb.query_lang import SHORT_WORDS, QueryLanguage, _LETTER_WORD  # noqa: E402
+from kb.text.lang import detect_language  # noqa: E402
+from kb.search.language import SHORT_WORDS, QueryLanguage, _LETTER_WORD  # noqa: E402
 from kb.store.db import Database  # noqa: E402
 
 XQUAD = ROOT.parent / "shared" / "benchmarks" / "xquad"

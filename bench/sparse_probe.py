@@ -7,7 +7,7 @@ over the tokens of a text: ``E5.sparse(text, top_k=256)`` gives the 256 stronges
 fusing that list into hybrid search helps, and what it costs.  It changes nothing in the
 library or the indexes (they are opened read-only).
 
-* Passages are encoded from the text the dense side embedded (``kb.context`` header +
+* Passages are encoded from the text the dense side embedded (``kb.embed.context`` header +
   passage, checked against the stored ``text_sha``), cached by that hash in
   ``/tmp/sparse-corpus.npz`` (XQuAD: ``/tmp/sparse-xquad-<lang>.npz``).
 * A question's sparse vector is computed from the same (glossary-expanded) text the dense
@@ -46,11 +46,11 @@ from xquad import DEFAULT_DATA, load_xquad, paragraph_of, spread  # noqa: E402
 import numpy as np  # noqa: E402
 from scipy.sparse import csr_matrix  # noqa: E402
 
-from kb.context import embedding_texts  # noqa: E402
+from kb.embed.context import embedding_texts  # noqa: E402
 from kb.evaluate import format_table, load_qrels, metrics_for, normalise, summarise  # noqa: E402
 from kb.index import Index  # noqa: E402
-from kb.ingest import text_sha  # noqa: E402
-from kb.keywords import tokens  # noqa: E402
+from kb.ingest.discover import text_sha  # noqa: E402
+from kb.text.keywords import tokens  # noqa: E402
 from kb.library import KnowledgeBase  # noqa: E402
 import kb.search as kb_search  # noqa: E402
 from kb.search import GROUP_DEPTH, fuse  # noqa: E402
@@ -399,7 +399,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             own = own_set(kb, probe, args.qrels)
             print(f"index {args.index.name}, model {kb.index.model}, rrf_k={kb.settings.rrf_k}, "
                   f"keyword_weight={kb.settings.keyword_weight}, cross_keyword_weight={kb.settings.cross_keyword_weight}, "
-                  f"sparse top_k={TOP_K} (dim {sp.dim}); sparse passage text = the dense embedding text (kb.context)")
+                  f"sparse top_k={TOP_K} (dim {sp.dim}); sparse passage text = the dense embedding text (kb.embed.context)")
             print_own(own)
             out["own"] = {"read_at": own["read_at"], "agree": own["agree"],
                           "rows": {k: [(l, s, m, f) for l, s, m, f in v] for k, v in own["rows"].items()}}

@@ -21,7 +21,7 @@ from typing import Any
 from kb.errors import UsageError
 
 AUTO_NAMES = ("kb-glossary.yaml", "kb-glossary.yml", "kb-glossary.json")
-META_KEY = "glossary"
+from kb.store.keys import GLOSSARY as META_KEY  # noqa: E402,F401 - re-exported
 _WORD = re.compile(r"[\w\-]+", re.UNICODE)
 
 

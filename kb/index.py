@@ -10,12 +10,13 @@ from pathlib import Path
 
 import numpy as np
 
-from kb.context import PLAIN as PLAIN_RECIPE, RECIPE as CONTEXT_RECIPE
 from kb.embed import Embedder, canonical_name, check_available, default_model, get_embedder
 from kb.errors import IndexMissingError, ModelMismatchError
 from kb.settings import Settings
-from kb.companion import (COMPANION_DIM_KEY, COMPANION_FILE, COMPANION_KEY, COMPANION_TABLE,
-                          DEFAULT_COMPANION, NONE as COMPANION_NONE, named, wanted)
+from kb.embed.context import PLAIN as PLAIN_RECIPE, RECIPE as CONTEXT_RECIPE
+from kb.store.keys import (COMPANION_DIM as COMPANION_DIM_KEY, COMPANION_FILE, COMPANION_MODEL as COMPANION_KEY,
+                           COMPANION_NONE, COMPANION_TABLE, DEFAULT_COMPANION, companion_named as named,
+                           companion_wanted as wanted)
 from kb.store.atomic import atomic_write_json
 from kb.store.db import DB_NAME, FORMAT_VERSION, Database
 from kb.store.live import LiveVectors
@@ -105,7 +106,7 @@ class Index:
 
     @property
     def embed_recipe(self) -> str:
-        """How passage text becomes embedded text (kb/context.py); older indexes embedded it plain."""
+        """How passage text becomes embedded text (kb/embed/context.py); older indexes embedded it plain."""
         return self.db.get_meta("embed_text") or PLAIN_RECIPE
 
     # -- vectors ------------------------------------------------------------------------
@@ -114,7 +115,7 @@ class Index:
         """The FAISS index of the model's vectors at the current SQLite generation (kb/store/live.py)."""
         return self._main.current()
 
-    # -- the companion model (kb/companion.py) ---------------------------------------------
+    # -- the companion model (kb/derived/companion.py) ---------------------------------------------
     @property
     def companion_model(self) -> str | None:
         """The second model whose vectors this index keeps complete, or None."""

@@ -15,7 +15,8 @@ from typing import TYPE_CHECKING, Any, Iterator, Sequence
 from kb.errors import UnknownIdError, UsageError
 from kb.index import Index
 from kb.models import Document, Passage, SearchResult
-from kb.search import Query, Searcher, lang_codes
+from kb.search.query import Query, lang_codes
+from kb.search.searcher import Searcher
 from kb.settings import Settings
 from kb.store.lock import WriterLock
 
@@ -60,13 +61,13 @@ class KnowledgeBase:
         folder's own kb-glossary.yaml is used when none is given.
         """
         if self.settings.ocr:
-            from kb.ocr import ocr_available
+            from kb.ingest.ocr import ocr_available
 
             hint = ocr_available()
             if hint:
                 raise UsageError(f"--ocr: {hint}")
         from kb.ingest import Ingestor
-        from kb.manifest import Manifest
+        from kb.ingest.manifest import Manifest
 
         from kb.glossary import Glossary
 
@@ -86,9 +87,9 @@ class KnowledgeBase:
                 self.index.db.remove_document(doc_id)
                 removed.append(doc_id)
             if removed:
-                from kb.language_means import refresh
+                from kb.derived.refresh import refresh_derived
 
-                refresh(self.index.db)
+                refresh_derived(self.index, removed)
             self.index.save()
         return removed
 
@@ -181,21 +182,19 @@ class KnowledgeBase:
         """Recompute every passage's lesson types from its stored vector (no embedding).
 
         Without ``force`` nothing happens when the labels already come from the current
-        cue file; returns a ``kb.lessons.store.RelabelReport`` or None.
+        cue file; returns a ``kb.derived.relabel.RelabelReport`` or None.
         """
-        from kb.lessons.store import ensure_current, relabel
+        from kb.derived.relabel import ensure_current, relabel
 
         self.index.db.require_writable("relabel")
         with WriterLock(self.index.dir, wait=wait):
             if force:
-                return relabel(self.index.db.conn, self.index.labeler)
-            return ensure_current(self.index, self.index.labeler)
+                return relabel(self.index.db, self.index.labeler)
+            return ensure_current(self.index.db, self.index.labeler)
 
     def type_counts(self) -> dict[str, Any]:
         """Passages per lesson type and language, and whether the labels match the cue file."""
-        from kb.lessons.store import counts
-
-        data = counts(self.index.db.conn)
+        data = self.index.db.type_counts()
         data["current"] = data["fingerprint"] == self.index.labeler.fingerprint
         data["cues"] = str(self.index.labeler.cues.path)
         return data

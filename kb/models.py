@@ -11,6 +11,11 @@ from dataclasses import asdict, dataclass, field
 from typing import Any
 
 
+#: the lesson types a passage can have (kb/lessons labels them); one list for the library,
+#: the CLI, the API's schema and the web page
+LESSON_TYPES: tuple[str, ...] = ("barrier", "good_practice", "recommendation", "risk", "context")
+
+
 @dataclass(frozen=True)
 class Page:
     """Raw text of one physical page (``number`` is 1-based; None for page-less formats)."""
@@ -105,7 +110,7 @@ class Document:
     url: str | None = None
     tags: list[str] = field(default_factory=list)
     ingested_at: str | None = None
-    #: ids of this document's versions in other languages (kb/translations.py)
+    #: ids of this document's versions in other languages (kb/derived/translations.py)
     translations: list[str] = field(default_factory=list)
 
     def to_dict(self) -> dict[str, Any]:
@@ -135,6 +140,16 @@ class Citation:
         return ", ".join(parts)
 
 
+def cited(passage: Passage, citation: Citation, text: bool = True) -> dict[str, Any]:
+    """The one way a passage is written out with its citation (search hits, the API's
+    passages, the versions named beside a hit): id, text, language, citation and its short form."""
+    out: dict[str, Any] = {"passage_id": passage.passage_id}
+    if text:
+        out["text"] = passage.text
+    out.update(lang=passage.lang, citation=asdict(citation), cite=citation.short())
+    return out
+
+
 @dataclass
 class Hit:
     """One search result: a passage, its score and its citation."""
@@ -146,15 +161,8 @@ class Hit:
     extra: dict[str, Any] = field(default_factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
-        out: dict[str, Any] = {
-            "rank": self.rank,
-            "score": round(float(self.score), 6),
-            "passage_id": self.passage.passage_id,
-            "text": self.passage.text,
-            "lang": self.passage.lang,
-            "citation": asdict(self.citation),
-            "cite": self.citation.short(),
-        }
+        out: dict[str, Any] = {"rank": self.rank, "score": round(float(self.score), 6),
+                               **cited(self.passage, self.citation)}
         out.update(self.extra)
         return out
 

@@ -45,7 +45,7 @@ class IngestProgress:
             print(f"{outcome.status:<9} {outcome.path} ({detail})", file=sys.stderr, flush=True)
 
     def _companion(self, progress: str) -> None:
-        """An existing index getting its companion model's vectors (kb/companion.py): a line every 10 s."""
+        """An existing index getting its companion model's vectors (kb/derived/companion.py): a line every 10 s."""
         import time
 
         done, total = progress.split("/")

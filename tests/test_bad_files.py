@@ -644,7 +644,7 @@ def test_pathological_single_page_finishes_in_time(tmp_path: Path, shape: str) -
     try:
         out = subprocess.run([sys.executable, "-c", code, str(path)], capture_output=True, text=True, timeout=60, cwd=ROOT)
     except subprocess.TimeoutExpired:
-        pytest.fail(f"cleaning 300 KB of {shape!r} took more than 60 s (quadratic regex in kb/clean.py or kb/repair.py)")
+        pytest.fail(f"cleaning 300 KB of {shape!r} took more than 60 s (quadratic regex in kb/ingest/clean.py or kb/ingest/repair.py)")
     assert out.returncode == 0, out.stderr[-2000:]
     if shape == "at-signs":  # not one word of three letters: nothing to find, said in one line
         assert out.stdout.startswith("no passages"), out.stdout
@@ -656,11 +656,11 @@ def test_markdown_with_many_brackets_finishes_in_time(tmp_path: Path) -> None:
     """100k unmatched "[" made the link regexes quadratic (minutes); must stay linear."""
     path = tmp_path / "brackets.md"
     path.write_text("[" * 100_000 + GOOD_TEXT + "](" * 20_000, encoding="utf-8")
-    code = "import sys; from kb.extract import extract; print(extract(sys.argv[1]).char_count)"
+    code = "import sys; from kb.ingest.extract import extract; print(extract(sys.argv[1]).char_count)"
     try:
         out = subprocess.run([sys.executable, "-c", code, str(path)], capture_output=True, text=True, timeout=60, cwd=ROOT)
     except subprocess.TimeoutExpired:
-        pytest.fail("extracting 100k '[' took more than 60 s (quadratic link regex in kb/extract/markdown.py)")
+        pytest.fail("extracting 100k '[' took more than 60 s (quadratic link regex in kb/ingest/extract/markdown.py)")
     assert out.returncode == 0, out.stderr[-2000:]
 
 
@@ -690,11 +690,11 @@ def test_hostile_markup_finishes_in_time(tmp_path: Path, shape: str) -> None:
     suffix, make = HOSTILE_MARKUP[shape]
     path = tmp_path / f"{shape}.{suffix}"
     path.write_text(make(), encoding="utf-8")
-    code = "import sys; from kb.extract import extract; print(extract(sys.argv[1]).char_count)"
+    code = "import sys; from kb.ingest.extract import extract; print(extract(sys.argv[1]).char_count)"
     try:
         out = subprocess.run([sys.executable, "-c", code, str(path)], capture_output=True, text=True, timeout=20, cwd=ROOT)
     except subprocess.TimeoutExpired:
-        pytest.fail(f"extracting {shape} took more than 20 s (super-linear pattern in kb/extract/{suffix.replace('md', 'markdown')}.py)")
+        pytest.fail(f"extracting {shape} took more than 20 s (super-linear pattern in kb/ingest/extract/{suffix.replace('md', 'markdown')}.py)")
     assert out.returncode == 0, out.stderr[-2000:]
     assert int(out.stdout.strip()) > 0
 
@@ -702,7 +702,7 @@ def test_hostile_markup_finishes_in_time(tmp_path: Path, shape: str) -> None:
 @pytest.mark.parametrize("kind", ["nul", "random", "controls"])
 def test_binary_data_named_txt_is_refused(tmp_path: Path, kind: str) -> None:
     from kb.errors import ExtractionError
-    from kb.extract import extract
+    from kb.ingest.extract import extract
 
     rng = random.Random(5)
     data = {"nul": b"\x00" * 4096, "random": rng.randbytes(20_000),
@@ -714,7 +714,7 @@ def test_binary_data_named_txt_is_refused(tmp_path: Path, kind: str) -> None:
 
 
 def test_utf8_with_a_few_bad_bytes_keeps_its_accents(tmp_path: Path) -> None:
-    from kb.extract import extract
+    from kb.ingest.extract import extract
 
     path = tmp_path / "mixed.txt"
     path.write_bytes(GOOD_TEXT.encode("utf-8") * 3 + b"\xe9t\xe9 \x81\n" + GOOD_TEXT.encode("utf-8"))
@@ -726,7 +726,7 @@ def test_utf8_with_a_few_bad_bytes_keeps_its_accents(tmp_path: Path) -> None:
 @pytest.mark.skipif(not all(p.is_file() for p in SEED_PDFS), reason="shared corpus not available")
 def test_truncated_download_is_called_truncated(tmp_path: Path) -> None:
     from kb.errors import ExtractionError
-    from kb.extract import extract
+    from kb.ingest.extract import extract
 
     data = SEED_PDFS[0].read_bytes()
     path = tmp_path / "cut.pdf"

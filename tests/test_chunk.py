@@ -1,4 +1,4 @@
-"""kb.chunk: passages follow numbered paragraphs, sub-items and headings, and cover the text."""
+"""kb.ingest.chunk: passages follow numbered paragraphs, sub-items and headings, and cover the text."""
 
 from __future__ import annotations
 
@@ -11,8 +11,8 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as hs
 
-from kb.chunk import chunk, segments, sentence_ends
-from kb.clean import clean_pages
+from kb.ingest.chunk import chunk, segments, sentence_ends
+from kb.ingest.clean import clean_pages
 from kb.models import CleanText, Page, PageSpan, Passage
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -146,7 +146,7 @@ def test_markdown_words_after_a_wrapped_link_stay_in_a_passage() -> None:
                             "u-s-government-and-foreign-partner-deliverables.md")
     if not path.exists():
         pytest.skip(f"corpus file missing: {path}")
-    from kb.extract import extract
+    from kb.ingest.extract import extract
 
     clean = clean_pages(extract(path).pages, "en")
     passages = chunk(clean, "sheet")

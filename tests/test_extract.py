@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 
 from kb.errors import ExtractionError
-from kb.extract import EXTRACTORS, SUPPORTED_SUFFIXES, extract
+from kb.ingest.extract import EXTRACTORS, SUPPORTED_SUFFIXES, extract
 
 REPO = Path(__file__).resolve().parents[1]
 # shared/ sits beside the checkout (for a developer and in CI's fresh clone alike)
@@ -423,7 +423,7 @@ def test_pdf_font_warnings_do_not_reach_stderr(capfd: pytest.CaptureFixture[str]
     # In-process, pytest's own log capture would hide a leak; a fresh interpreter
     # without logging configured is what a CLI user has.
     code = (
-        "from kb.extract import extract\n"
+        "from kb.ingest.extract import extract\n"
         f"doc = extract({str(FONT_WARNING_PDF)!r})\n"
         f"doc2 = extract({str(IMAGE_ONLY)!r})\n"
         "print(len(doc.warnings) + len(doc2.warnings))\n"
@@ -445,17 +445,17 @@ def test_pypdf_warnings_reach_logging_when_configured() -> None:
     code = (
         "import logging\n"
         "logging.basicConfig(level=logging.DEBUG, format='%(name)s|%(message)s')\n"
-        "from kb.extract import extract\n"
+        "from kb.ingest.extract import extract\n"
         f"extract({str(IMAGE_ONLY)!r})\n"
     )
     result = _run_python(code)
     assert result.returncode == 0
-    assert "kb.extract|pypdf" in result.stderr and "wrong pointing object" in result.stderr
+    assert "kb.ingest.extract|pypdf" in result.stderr and "wrong pointing object" in result.stderr
 
 
 def test_import_does_not_load_heavy_libraries() -> None:
     code = (
-        "import sys, kb.extract\n"
+        "import sys, kb.ingest.extract\n"
         "heavy = [m for m in ('pypdf', 'docx', 'charset_normalizer', 'yaml') if m in sys.modules]\n"
         "print(heavy)\n"
     )

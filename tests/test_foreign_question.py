@@ -16,7 +16,7 @@ from kb.settings import Settings
 XQUAD = SHARED / "benchmarks" / "xquad"
 #: the Victoria and Albert Museum article's paragraphs; 119 is John Sheepshanks's gift
 PARAGRAPHS = range(110, 130)
-#: XQuAD 5726f4a0708984140094d6ea in Spanish, detected as English by kb/lang.py; in English
+#: XQuAD 5726f4a0708984140094d6ea in Spanish, detected as English by kb/text/lang.py; in English
 SPANISH = "¿Cuántas pinturas le dio John Sheeshanks al museo?"
 ENGLISH = "How many paintings did John Sheeshanks give to the museum?"
 

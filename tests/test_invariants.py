@@ -27,15 +27,15 @@ import pytest
 from hypothesis import HealthCheck, assume, example, given, settings
 from hypothesis import strategies as hs
 
-import kb.repair
-from kb.chunk import chunk, segments
-from kb.clean import PAGE_JOINER, clean_pages
+import kb.ingest.repair
+from kb.ingest.chunk import chunk, segments
+from kb.ingest.clean import PAGE_JOINER, clean_pages
 from kb.models import Page
-from kb.repair import repair_text
+from kb.ingest.repair import repair_text
 
 ROOT = Path(__file__).resolve().parent.parent
 CORPUS = ROOT.parent / "shared" / "corpus"
-WORD = re.compile(r"(?:[^\W\d_]|[\u0300-\u036f\ufffd\ue000-\uf8ff])+")  # kb.repair's notion of a word
+WORD = re.compile(r"(?:[^\W\d_]|[\u0300-\u036f\ufffd\ue000-\uf8ff])+")  # kb.ingest.repair's notion of a word
 FUZZ = settings(max_examples=120, deadline=None, suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
 
 
@@ -50,7 +50,7 @@ _ANY_TEXT = hs.lists(hs.one_of(hs.text(alphabet=hs.characters(blacklist_categori
                      max_size=40).map("".join)
 
 
-def check_repair(text: str, result: kb.repair.RepairResult) -> None:
+def check_repair(text: str, result: kb.ingest.repair.RepairResult) -> None:
     out, pos = [], 0
     for r in result.repairs:
         assert r.start >= pos, "repairs in order, not overlapping"
@@ -142,16 +142,16 @@ _PAGE = hs.lists(_LINE, max_size=14).map("\n".join)
 
 @contextmanager
 def recorded_repairs():
-    """Capture what kb.repair.repair_text changed during clean_pages."""
-    seen: list[kb.repair.RepairResult] = []
-    real = kb.repair.repair_text
+    """Capture what kb.ingest.repair.repair_text changed during clean_pages."""
+    seen: list[kb.ingest.repair.RepairResult] = []
+    real = kb.ingest.repair.repair_text
 
     def spy(text, lang):
         result = real(text, lang)
         seen.append(result)
         return result
 
-    with mock.patch.object(kb.repair, "repair_text", spy):
+    with mock.patch.object(kb.ingest.repair, "repair_text", spy):
         yield seen
 
 

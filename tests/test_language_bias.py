@@ -1,5 +1,5 @@
 """Language-bias correction in a mixed-language index, with the real default model and real text:
-XQuAD paragraphs, each ingested in one language only (kb/language_means.py)."""
+XQuAD paragraphs, each ingested in one language only (kb/derived/language_means.py)."""
 
 from __future__ import annotations
 
@@ -10,9 +10,9 @@ import numpy as np
 import pytest
 
 from conftest import SHARED
-from kb.language_means import META_KEY, LanguageMeans
+from kb.derived.language_means import META_KEY, LanguageMeans
 from kb.library import KnowledgeBase
-from kb.search import _Candidate, keep_language_shares
+from kb.search import Candidate, keep_language_shares
 from kb.settings import Settings
 
 XQUAD = SHARED / "benchmarks" / "xquad"
@@ -91,8 +91,8 @@ def test_removing_a_language_updates_the_means(mixed_index, tmp_path):
     assert set(means.means) == {"en", "es"}
 
 
-def _cands(*ids: int) -> list[_Candidate]:
-    return [_Candidate(i, score=1.0 / (60 + r)) for r, i in enumerate(ids, start=1)]
+def _cands(*ids: int) -> list[Candidate]:
+    return [Candidate(i, score=1.0 / (60 + r)) for r, i in enumerate(ids, start=1)]
 
 
 def test_keyword_bonus_reorders_within_a_language_never_across():

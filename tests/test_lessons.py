@@ -20,7 +20,8 @@ from kb.lessons import (
     parse_types,
 )
 from kb.lessons.cues import compile_pattern, fold, parse_cues
-from kb.lessons import store as lesson_store
+from kb.derived import relabel as lesson_store
+from kb.store.types import type_clause
 from kb.models import Passage
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -50,7 +51,7 @@ def mission(mission_index):
     kb = KnowledgeBase.open(Settings(index_dir=mission_index))
     try:
         (doc,) = kb.documents()
-        _, passages, vectors = lesson_store.document_rows(kb.index.db.conn, doc.doc_id)
+        _, passages, vectors = kb.index.db.document_rows(doc.doc_id)
         yield passages, vectors, kb.index.embedder
     finally:
         kb.close()
@@ -192,13 +193,14 @@ def test_relabel_after_cue_change_reuses_stored_vectors(mission_index, tmp_path)
     cues = tmp_path / "cues.yaml"
     shutil.copy(DEFAULT_CUES_PATH, cues)
     with KnowledgeBase.open(Settings(index_dir=work)) as kb:
-        conn = kb.index.db.conn
+        db = kb.index.db
+        conn = db.conn
         counting = CountingEmbedder(kb.index.embedder)
         first = LessonLabeler(counting, cues)
-        report = lesson_store.relabel(conn, first)
+        report = lesson_store.relabel(db, first)
         assert report.passages == kb.index.db.counts()["passages"]
-        assert not lesson_store.needs_relabel(conn, first)
-        before = lesson_store.counts(conn)
+        assert not lesson_store.needs_relabel(db, first)
+        before = db.type_counts()
         # a reader adds a cue: "Services d'intégration précoce insuffisants" is now also a risk
         cues.write_text(cues.read_text(encoding="utf-8").replace(
             "        - {pattern: risque*, weight: 1.5}\n",
@@ -206,17 +208,17 @@ def test_relabel_after_cue_change_reuses_stored_vectors(mission_index, tmp_path)
         ), encoding="utf-8")
         second = LessonLabeler(counting, cues)
         assert second.fingerprint != first.fingerprint
-        assert lesson_store.needs_relabel(conn, second)
-        lesson_store.ensure_current(kb.index, second)
-        after = lesson_store.counts(conn)
+        assert lesson_store.needs_relabel(db, second)
+        lesson_store.ensure_current(db, second)
+        after = db.type_counts()
         assert after["fingerprint"] == second.fingerprint
         assert sum(after["types"]["risk"].values()) > sum(before["types"]["risk"].values())
         assert counting.passage_calls == []  # nothing was re-embedded
-        rowids, passages, _ = lesson_store.document_rows(conn, kb.documents()[0].doc_id)
+        rowids, passages, _ = db.document_rows(kb.documents()[0].doc_id)
         (d,) = [r for r, p in zip(rowids, passages) if p.paragraph == "8 d)"]
-        stored = lesson_store.types_for(conn, [d])[d]
+        stored = db.passage_types([d])[d]
         assert "risk" in stored and "barrier" in stored
-        clause, params = lesson_store.type_clause(["risk"])
+        clause, params = type_clause(["risk"])
         ids = {r[0] for r in conn.execute(f"SELECT id FROM passages WHERE {clause}", params)}
         assert d in ids
 
@@ -569,7 +571,7 @@ def test_strip_accents_is_the_plain_definition():
 def test_grouping_by_type_splits_topics_and_leaves_one_type_topics_whole():
     """Before: a topic that already said `type: barrier` was renamed "Barrier: … — Barriers"."""
     from kb.brief.topics import load_topics
-    from kb.lessons.brief import group_topics_by_type
+    from kb.brief.lesson_topics import group_topics_by_type
 
     spec = load_topics({"title": "t", "lang": "fr", "topics": [
         {"heading": "Obstacles : documents", "type": "barrier", "question": "q"},

@@ -1,4 +1,4 @@
-"""Headings and passages that are questions are demoted in dense results (kb/nonanswer.py),
+"""Headings and passages that are questions are demoted in dense results (kb/search/nonanswer.py),
 on a real evaluation brief, the real interview guide of the same evaluation and the real model."""
 
 from __future__ import annotations
@@ -12,7 +12,7 @@ import pytest
 from conftest import CORPUS
 from kb.errors import UsageError
 from kb.library import KnowledgeBase
-from kb.nonanswer import is_fragment, non_answer, question_share
+from kb.search.nonanswer import is_fragment, non_answer, question_share
 from kb.settings import Settings
 
 BRIEF = CORPUS / "fr" / "CS1137-CS1138_Evaluation Brief_Javier SANCHEZ MARTI.pdf"

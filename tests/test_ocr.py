@@ -15,7 +15,7 @@ import pytest
 
 from kb.errors import ExtractionError
 from kb.models import Page
-from kb.ocr import INSTALL_HINT, ocr_available, ocr_pdf, pages_needing_ocr, tesseract_langs
+from kb.ingest.ocr import INSTALL_HINT, ocr_available, ocr_pdf, pages_needing_ocr, tesseract_langs
 from test_bad_files import CORPUS, KB, ROOT, image_page_pdf
 
 EDGE = CORPUS / "edge" / "AMI_REFUGIE_INFO.pdf"
@@ -43,7 +43,7 @@ def test_without_tesseract_the_hint_says_how_to_install(monkeypatch, tmp_path: P
 
 
 def test_renderer_hint_without_poppler(monkeypatch, tmp_path: Path) -> None:
-    from kb.ocr import renderer_hint
+    from kb.ingest.ocr import renderer_hint
 
     monkeypatch.setenv("PATH", str(tmp_path))
     assert "apt-get install poppler-utils" in (renderer_hint() or "")
@@ -70,8 +70,8 @@ def test_language_codes_map_to_tesseract_names() -> None:
 @needs_poppler  # its text is drawn as vector outlines: only a full-page render shows it
 @pytest.mark.skipif(not EDGE.is_file(), reason="shared corpus not available")
 def test_ocr_of_the_image_only_edge_pdf_reads_french() -> None:
-    from kb.extract import extract
-    from kb.lang import detect_language
+    from kb.ingest.extract import extract
+    from kb.text.lang import detect_language
 
     extracted = extract(EDGE)
     assert pages_needing_ocr(extracted.pages) == [1, 2], "the edge file has no text layer"
@@ -135,12 +135,12 @@ def scans(tmp_path_factory) -> dict[str, Path]:
 def test_ocr_of_a_scan(scans: dict[str, Path], kind: str, renderer: str) -> None:
     if renderer == "pdftoppm" and shutil.which("pdftoppm") is None:
         pytest.skip("needs pdftoppm")
-    from kb.extract import extract
+    from kb.ingest.extract import extract
 
     assert pages_needing_ocr(extract(scans[kind]).pages) == [1]
     pages = ocr_pdf(scans[kind], ["fr"], renderer=renderer)
     words = _words(pages[0].text)
-    from kb.extract import extract as read
+    from kb.ingest.extract import extract as read
 
     truth = _words(read(FRENCH_SOURCE).pages[0].text)
     recall = len(words & truth) / len(truth)

@@ -1,4 +1,4 @@
-"""Short queries get the language of the index passages that use their words (kb/query_lang.py),
+"""Short queries get the language of the index passages that use their words (kb/search/language.py),
 on a real index of real PDFs with the real model: langdetect alone reads "skills recognition"
 as Danish and "visa humanitaire" as Finnish, and kb would then show, stem and correct for the
 wrong language."""
@@ -7,9 +7,9 @@ from __future__ import annotations
 
 import pytest
 
-from kb.lang import detect_language
+from kb.text.lang import detect_language
 from kb.library import KnowledgeBase
-from kb.query_lang import QueryLanguage
+from kb.search.language import QueryLanguage
 from kb.settings import Settings
 from kb.store.db import Database
 

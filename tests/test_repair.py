@@ -1,4 +1,4 @@
-"""Tests for kb.repair: ligature / dropped-"tt" damage from PDF extraction."""
+"""Tests for kb.ingest.repair: ligature / dropped-"tt" damage from PDF extraction."""
 
 from __future__ import annotations
 
@@ -11,7 +11,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from kb.repair import Repair, RepairResult, repair_text
+from kb.ingest.repair import Repair, RepairResult, repair_text
 
 ROOT = Path(__file__).resolve().parent.parent
 MISSION = ROOT / "corpus" / "000_56388bd38537218d.txt"

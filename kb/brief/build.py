@@ -23,9 +23,9 @@ from kb.brief.topics import TopicsSpec, load_topics
 from kb.brief.translations import Translation, TranslationFinder
 from kb.brief.vectors import Vectors
 from kb.errors import EmptyIndexError
-from kb.group import text_key
+from kb.search.group import text_key
 from kb.library import KnowledgeBase
-from kb.search import citation_for
+from kb.search.cite import citation_for
 
 
 class _PackState:
@@ -33,7 +33,7 @@ class _PackState:
 
     def __init__(self) -> None:
         self.ids: set[str] = set()
-        self.keys: set[str] = set()  # texts quoted (kb.group.text_key): a copy in another file is not quoted again
+        self.keys: set[str] = set()  # texts quoted (kb.search.group.text_key): a copy in another file is not quoted again
         self.sources: dict[str, Source] = {}
 
     def renumber(self, quotes: list[Quote]) -> None:
@@ -66,7 +66,7 @@ def build_pack(kb: KnowledgeBase, spec: TopicsSpec | Mapping[str, Any] | str, *,
         raise EmptyIndexError(f"the index at {kb.index.dir} holds no passages: "
                               "ingest documents first (kb ingest PATH), or name another --index")
     if spec.group_by == "type":  # one section per (topic, lesson type); empty ones are left out
-        from kb.lessons.brief import group_topics_by_type
+        from kb.brief.lesson_topics import group_topics_by_type
 
         spec = group_topics_by_type(spec)
     vectors = Vectors(kb)

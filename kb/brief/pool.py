@@ -53,7 +53,7 @@ class Pool:
 
 
 def search_pool(kb: KnowledgeBase, topic: TopicSpec, lang: str | None, k: int = SEARCH_K) -> Pool:
-    from kb.lessons.brief import topic_types
+    from kb.brief.lesson_topics import topic_types
 
     pool = Pool()
     types = topic_types(topic)  # a topic of type "barrier" quotes only passages labelled so

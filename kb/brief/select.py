@@ -16,15 +16,15 @@ from typing import Any, Sequence
 
 import numpy as np
 
-from kb.group import text_key
+from kb.search.group import text_key
 from kb.models import Citation, Passage
+from kb.text.urls import without_urls as strip_urls
 
 #: weight of relevance against redundancy in MMR
 LAMBDA = 0.7
 #: cost of each passage already chosen from the same document (relevance is scaled to 0..1)
 DOC_PENALTY = 0.15
 MIN_LETTERS = 100
-_URL = re.compile(r"https?://\S+|www\.\S+")
 _SENTENCE_END = re.compile(r"[.!?…](?=[\s\"'”»)]|$)")
 
 
@@ -48,7 +48,7 @@ class Candidate:
 
 def quotable(text: str) -> bool:
     """A passage worth printing: real prose, not a bare heading, link list or page furniture."""
-    without_urls = _URL.sub(" ", text)
+    without_urls = strip_urls(text)
     letters = sum(ch.isalpha() for ch in without_urls)
     # a heading has no full stop; a list item may end with ";" or ":"
     prose = bool(_SENTENCE_END.search(without_urls)) or without_urls.rstrip()[-1:] in (";", ":")
@@ -60,7 +60,7 @@ class Picker:
 
     A candidate is skipped outright when its id is in ``used_ids`` (already quoted, or a
     translation of something quoted) or its text is in ``used_keys`` (the same text in
-    another file; kb.group.text_key). Vectors cannot tell: e5 puts a list's items, which
+    another file; kb.search.group.text_key). Vectors cannot tell: e5 puts a list's items, which
     share their embedded header, above any fixed threshold. Among the rest, each pick
     trades relevance against similarity to this topic's quotes, and each quote already
     taken from the same document costs ``DOC_PENALTY``.

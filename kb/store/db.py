@@ -8,40 +8,27 @@ from __future__ import annotations
 
 import errno
 import json
-import re
 import sqlite3
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from importlib import resources
 from pathlib import Path
-from typing import Any, Iterable, Iterator, Mapping, Sequence
+from typing import Any, Iterable, Mapping, Sequence
 
 import numpy as np
 
 from kb.errors import IndexReadOnlyError
 from kb.models import Document, Passage
+from kb.store.keyword_rows import KeywordRows
+from kb.store.keys import COMPANION_DTYPE, COMPANION_TABLE, GENERATION
+from kb.store.links import LinkRows
+from kb.store.passage_rows import PassageRows
+from kb.store.types import TypeRows
+from kb.store.vector_rows import VectorRows
 
 DB_NAME = "kb.sqlite"
 FORMAT_VERSION = 1
 CHANGE_LOG_KEEP = 5000
-
-#: what FTS5's unicode61 tokenizer keeps as one token
-_FTS_TOKEN = re.compile(r"[^\W_]+", re.UNICODE)
-
-#: the tables holding vectors by text hash: the index's model, and its companion (kb/companion.py)
-COMPANION_TABLE = "companion_embeddings"
-VECTOR_TABLES = ("embeddings", COMPANION_TABLE)
-#: meta key: the element type of the companion's stored vectors, fixed when the index is created.
-#: float16 halves a 512-d row to 1 KB, three to a 4 KB SQLite page instead of one 2 KB row a page
-#: (the synthetic 100k index: 960 -> 700 MB on disk); retrieval figures unchanged to the third
-#: decimal (README). Indexes made before it have no key and keep float32.
-COMPANION_DTYPE_KEY = "companion_dtype"
-
-_PASSAGE_COLUMNS = (
-    "id, passage_id, doc_id, ordinal, text, lang, page_start, page_end, paragraph, section, "
-    "char_start, char_end"
-)
-
 
 @dataclass
 class DocumentRecord:
@@ -62,22 +49,6 @@ def _refused(err: BaseException) -> bool:
     return "readonly" in message or "read-only" in message or "unable to open" in message
 
 
-def _table(name: str) -> str:
-    """A vector table's name, checked: it is formatted into SQL."""
-    if name not in VECTOR_TABLES:
-        raise ValueError(f"no vector table {name!r}")
-    return name
-
-
-def _row_to_passage(row: sqlite3.Row) -> Passage:
-    return Passage(
-        passage_id=row["passage_id"], doc_id=row["doc_id"], ordinal=row["ordinal"],
-        text=row["text"], lang=row["lang"], page_start=row["page_start"],
-        page_end=row["page_end"], paragraph=row["paragraph"], section=row["section"],
-        char_start=row["char_start"], char_end=row["char_end"],
-    )
-
-
 def _row_to_document(row: sqlite3.Row) -> Document:
     return Document(
         doc_id=row["doc_id"], source=row["source"], title=row["title"], lang=row["lang"],
@@ -88,7 +59,9 @@ def _row_to_document(row: sqlite3.Row) -> Document:
     )
 
 
-class Database:
+class Database(PassageRows, VectorRows, KeywordRows, TypeRows, LinkRows):
+    """One index's SQLite file; its reads and writes by kind live in the mixins (kb/store/*_rows.py)."""
+
     def __init__(self, index_dir: Path, readonly: bool = False) -> None:
         """Open (creating when writable and missing) the index's SQLite file.
 
@@ -122,7 +95,7 @@ class Database:
                         f"cannot create an index at {index_dir}: {getattr(err, 'strerror', None) or err}") from None
                 self.conn = self._connect_readonly()
         self._dtypes = {"embeddings": np.dtype(np.float32),
-                        COMPANION_TABLE: np.dtype(self.get_meta(COMPANION_DTYPE_KEY) or "float32")}
+                        COMPANION_TABLE: np.dtype(self.get_meta(COMPANION_DTYPE) or "float32")}
 
     def _connect_readonly(self) -> sqlite3.Connection:
         """Read-only; in a folder this user cannot write, SQLite cannot make the WAL's shared-memory
@@ -156,7 +129,7 @@ class Database:
                 "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'meta'").fetchone() is None
             self.conn.executescript(schema)
             if fresh:
-                self.set_meta(COMPANION_DTYPE_KEY, "float16")
+                self.set_meta(COMPANION_DTYPE, "float16")
 
     def require_writable(self, action: str) -> None:
         if not self.writable:
@@ -180,12 +153,12 @@ class Database:
         )
 
     def generation(self) -> int:
-        return int(self.get_meta("generation") or 0)
+        return int(self.get_meta(GENERATION) or 0)
 
     def _bump_generation(self, removed: Sequence[int] = (), added: Sequence[int] = ()) -> int:
         """Next generation, logging which passage ids it removed and added (same transaction)."""
         gen = self.generation() + 1
-        self.set_meta("generation", gen)
+        self.set_meta(GENERATION, gen)
         self.conn.execute(
             "INSERT OR REPLACE INTO changes(generation, removed, added) VALUES (?, ?, ?)",
             (gen, json.dumps(list(removed)), json.dumps(list(added))),
@@ -328,9 +301,7 @@ class Database:
                 self.conn.execute("INSERT INTO passages_fts(rowid, body) VALUES (?, ?)", (rowid, body))
                 added.append(rowid)
             if types is not None:
-                from kb.lessons.store import write_types
-
-                write_types(self.conn, added, types)
+                self.write_types(added, types)
             self._bump_generation(removed, added)
         return removed, added
 
@@ -354,264 +325,3 @@ class Database:
         return ids
 
     # -- vectors ------------------------------------------------------------------------
-    # ``table``: "embeddings" (the index's model) or "companion_embeddings" (VECTOR_TABLES)
-    def stored(self, vectors: np.ndarray, table: str = "embeddings") -> np.ndarray:
-        """``vectors`` as they read back from ``table`` (float32, rounded to its storage type):
-        a document's fresh vectors enter FAISS exactly as a rebuild from SQLite would give them."""
-        dtype = self._dtypes[_table(table)]
-        return np.asarray(vectors, dtype=dtype).astype(np.float32, copy=False)
-
-    def vector_dtype(self, table: str = "embeddings") -> str:
-        """How ``table``'s vectors are stored: "float32" or "float16" (COMPANION_DTYPE_KEY)."""
-        return self._dtypes[_table(table)].name
-
-    def _decode(self, blob: bytes, table: str) -> np.ndarray:
-        return np.frombuffer(blob, dtype=self._dtypes[table]).astype(np.float32, copy=False)
-
-    def store_vectors(self, vectors: Mapping[str, np.ndarray], table: str = "embeddings") -> None:
-        """Vectors by text hash (the caller's transaction); a hash already stored keeps its vector."""
-        dtype = self._dtypes[_table(table)]
-        self.conn.executemany(
-            f"INSERT OR IGNORE INTO {table}(text_sha, vector) VALUES (?, ?)",
-            [(sha, np.asarray(v, dtype=dtype).tobytes()) for sha, v in vectors.items()],
-        )
-
-    def cached_vectors(self, shas: Iterable[str], table: str = "embeddings") -> dict[str, np.ndarray]:
-        wanted = list(set(shas))
-        found: dict[str, np.ndarray] = {}
-        for start in range(0, len(wanted), 500):
-            chunk = wanted[start : start + 500]
-            marks = ",".join("?" * len(chunk))
-            for sha, blob in self.conn.execute(
-                f"SELECT text_sha, vector FROM {_table(table)} WHERE text_sha IN ({marks})", chunk
-            ):
-                found[sha] = self._decode(blob, table)
-        return found
-
-    def missing_vectors(self, table: str) -> list[tuple[str, str]]:
-        """(doc_id, text_sha) of live passages with no vector in ``table``, by document."""
-        return [(r[0], r[1]) for r in self.conn.execute(
-            f"SELECT p.doc_id, p.text_sha FROM passages p LEFT JOIN {_table(table)} e ON e.text_sha = p.text_sha "
-            "WHERE e.text_sha IS NULL ORDER BY p.id")]
-
-    def vectors_for(self, ids: Iterable[int], table: str = "embeddings") -> tuple[np.ndarray, np.ndarray]:
-        """(ids, vectors) of the given live passages (missing ids are left out)."""
-        wanted = sorted(ids)
-        got_ids: list[int] = []
-        vecs: list[np.ndarray] = []
-        for start in range(0, len(wanted), 500):
-            chunk = wanted[start : start + 500]
-            marks = ",".join("?" * len(chunk))
-            for rowid, blob in self.conn.execute(
-                f"SELECT p.id, e.vector FROM passages p JOIN {_table(table)} e ON e.text_sha = p.text_sha "
-                f"WHERE p.id IN ({marks})", chunk,
-            ):
-                got_ids.append(rowid)
-                vecs.append(self._decode(blob, table))
-        if not vecs:
-            return np.zeros(0, dtype=np.int64), np.zeros((0, 0), dtype=np.float32)
-        return np.asarray(got_ids, dtype=np.int64), np.stack(vecs)
-
-    def language_sample(self, lang: str, stride: int, limit: int) -> np.ndarray:
-        """Stored vectors of every ``stride``-th passage (by id) in ``lang``, at most ``limit``."""
-        rows = self.conn.execute(
-            "SELECT e.vector FROM passages p JOIN embeddings e ON e.text_sha = p.text_sha "
-            "WHERE p.lang = ? AND p.id % ? = 0 LIMIT ?", (lang, stride, limit),
-        ).fetchall()
-        if not rows:
-            return np.zeros((0, 0), dtype=np.float32)
-        return np.stack([np.frombuffer(r[0], dtype=np.float32) for r in rows])
-
-    def iter_vectors(self, batch: int = 20000, table: str = "embeddings") -> Iterator[tuple[np.ndarray, np.ndarray]]:
-        """All (ids, vectors) of live passages, in batches, for rebuilding FAISS."""
-        cur = self.conn.execute(
-            f"SELECT p.id, e.vector FROM passages p JOIN {_table(table)} e ON e.text_sha = p.text_sha "
-            "ORDER BY p.id"
-        )
-        while rows := cur.fetchmany(batch):
-            ids = np.fromiter((r[0] for r in rows), dtype=np.int64, count=len(rows))
-            vecs = np.stack([self._decode(r[1], table) for r in rows])
-            yield ids, vecs
-
-    # -- passages -----------------------------------------------------------------------
-    def passages_by_rowids(self, ids: Sequence[int]) -> dict[int, Passage]:
-        out: dict[int, Passage] = {}
-        ids = list(ids)
-        for start in range(0, len(ids), 500):
-            chunk = ids[start : start + 500]
-            marks = ",".join("?" * len(chunk))
-            for row in self.conn.execute(
-                f"SELECT {_PASSAGE_COLUMNS} FROM passages WHERE id IN ({marks})", chunk
-            ):
-                out[row["id"]] = _row_to_passage(row)
-        return out
-
-    def passage(self, passage_id: str) -> Passage | None:
-        row = self.conn.execute(
-            f"SELECT {_PASSAGE_COLUMNS} FROM passages WHERE passage_id = ?", (passage_id,)
-        ).fetchone()
-        return _row_to_passage(row) if row else None
-
-    def passages_of(self, doc_id: str) -> list[Passage]:
-        rows = self.conn.execute(
-            f"SELECT {_PASSAGE_COLUMNS} FROM passages WHERE doc_id = ? ORDER BY ordinal", (doc_id,)
-        )
-        return [_row_to_passage(r) for r in rows]
-
-    def rowids_where(self, langs: Sequence[str] = (), doc_ids: Sequence[str] = (),
-                     types: Sequence[str] = ()) -> np.ndarray:
-        """Passage ids allowed by the filters (used as a FAISS id selector)."""
-        clauses: list[str] = []
-        params: list[object] = []
-        if langs:
-            clauses.append(f"lang IN ({','.join('?' * len(langs))})")
-            params.extend(langs)
-        if doc_ids:
-            clauses.append(f"doc_id IN ({','.join('?' * len(doc_ids))})")
-            params.extend(doc_ids)
-        if types:
-            from kb.lessons.store import type_clause
-
-            clause, extra = type_clause(types, "id", self.conn)
-            clauses.append(clause)
-            params.extend(extra)
-        where = " AND ".join(clauses) or "1"
-        key = (self.generation(), where, tuple(params))
-        hit = self._filter_cache.get(key)
-        if hit is not None:
-            return hit
-        # One string instead of one row per id: a language filter at 1M passages admits
-        # ~400k ids, which row by row took ~0.4 s. Sorted, so callers can test membership
-        # with searchsorted instead of building a Python set; cached for the generation
-        # (an API process sees the same few filters again and again). Read-only.
-        text = self.conn.execute(f"SELECT group_concat(id) FROM passages WHERE {where}", params).fetchone()[0]
-        ids = np.fromstring(text, dtype=np.int64, sep=",") if text else np.zeros(0, dtype=np.int64)
-        if len(ids) > 1 and not bool(np.all(ids[1:] > ids[:-1])):
-            ids = np.unique(ids)
-        ids.flags.writeable = False
-        if len(self._filter_cache) >= 32 or any(k[0] != key[0] for k in self._filter_cache):
-            self._filter_cache = {}
-        self._filter_cache[key] = ids
-        return ids
-
-    def term_doc_freq(self, terms: Iterable[str]) -> dict[str, int]:
-        """How many passages contain each (folded) term, from the FTS5 vocabulary.
-
-        Cached per generation: a warm process looks each term up once. A term FTS5 splits
-        into several tokens (``skills-based``) counts the sum of its parts: what a query
-        with it has to read. If the vocabulary cannot be read, every count is 0 (callers
-        then keep every term, as before).
-        """
-        terms = list(terms)
-        generation = self.generation()
-        if generation != self._df_generation:
-            self._df_cache, self._df_generation = {}, generation
-            self._word_lang_cache = {}
-        out: dict[str, int] = {}
-        try:
-            for term in terms:
-                if term not in self._df_cache:
-                    self._df_cache[term] = sum(self._term_docs(part) for part in _FTS_TOKEN.findall(term))
-                out[term] = self._df_cache[term]
-        except sqlite3.OperationalError:
-            return {term: 0 for term in terms}
-        return out
-
-    def word_languages(self, word: str, sample: int = 300) -> dict[str, float]:
-        """About how many passages of each language contain ``word`` (one folded FTS token):
-        the languages of the first ``sample`` passages that hold it, scaled up to all of them.
-        Cached per generation, like term_doc_freq, whose cache it shares the life of."""
-        total = self.term_doc_freq([word]).get(word, 0)  # also resets the caches on a new generation
-        key = (word, sample)
-        if key not in self._word_lang_cache:
-            counts: dict[str, float] = {}
-            if total:
-                rows = self.conn.execute(
-                    "SELECT lang, COUNT(*) FROM passages WHERE id IN "
-                    "(SELECT rowid FROM passages_fts WHERE passages_fts MATCH ? LIMIT ?) "
-                    "AND lang IS NOT NULL GROUP BY lang",
-                    ('"' + word.replace('"', '""') + '"', sample),
-                ).fetchall()
-                counts = {lang: n * total / min(total, sample) for lang, n in rows}
-            self._word_lang_cache[key] = counts
-        return self._word_lang_cache[key]
-
-    def _term_docs(self, token: str) -> int:
-        for attempt in (1, 2):
-            try:
-                row = self.conn.execute("SELECT doc FROM passages_vocab WHERE term = ?", (token,)).fetchone()
-                return int(row[0]) if row else 0
-            except sqlite3.OperationalError:
-                if attempt == 2:
-                    raise
-                # a per-connection view of the FTS5 vocabulary (works on read-only databases;
-                # recreated if a rollback took it away)
-                self.conn.execute(
-                    "CREATE VIRTUAL TABLE IF NOT EXISTS temp.passages_vocab USING fts5vocab(main, passages_fts, row)"
-                )
-        return 0
-
-    def langs_of(self, rowids: Sequence[int]) -> dict[int, str | None]:
-        ids = list(rowids)
-        if not ids:
-            return {}
-        marks = ",".join("?" * len(ids))
-        return {r[0]: r[1] for r in self.conn.execute(f"SELECT id, lang FROM passages WHERE id IN ({marks})", ids)}
-
-    def rowid_of(self, passage_id: str) -> int | None:
-        row = self.conn.execute("SELECT id FROM passages WHERE passage_id = ?", (passage_id,)).fetchone()
-        return int(row[0]) if row else None
-
-    def passage_rowids(self, doc_id: str) -> list[int]:
-        return [r[0] for r in self.conn.execute("SELECT id FROM passages WHERE doc_id = ? ORDER BY id", (doc_id,))]
-
-    # -- translation links (kb/translations.py) -------------------------------------------
-    def replace_translations(self, doc_ids: Sequence[str], found) -> None:
-        from kb.store.links import replace_links
-
-        replace_links(self.conn, doc_ids, found)
-
-    def translations_of(self, rowids: Iterable[int]) -> dict[int, list[tuple[int, float]]]:
-        from kb.store.links import passage_links
-
-        return passage_links(self.conn, rowids)
-
-    def passage_pairs(self, a: str, b: str) -> list[tuple[int, int, float]]:
-        from kb.store.links import pair_links
-
-        return pair_links(self.conn, a, b)
-
-    def document_translations(self, doc_id: str) -> list[tuple[str, float]]:
-        from kb.store.links import document_links
-
-        return document_links(self.conn, doc_id)
-
-    def passage_types(self, rowids: Iterable[int]) -> dict[int, dict[str, float]]:
-        """{rowid: {lesson type: confidence}} for these passages."""
-        from kb.lessons.store import types_for
-
-        return types_for(self.conn, rowids)
-
-    def keyword_search(self, match: str, limit: int,
-                       ranges: Sequence[tuple[int, int]] | None = None) -> list[tuple[int, float]]:
-        """FTS5 bm25 over the folded passage bodies; higher score is better.
-
-        ``ranges``: only rowids within these (first, last) runs. A document's passages are
-        stored with consecutive ids, so a document filter is a few runs, and FTS5 skips
-        the rest of each doclist: 17 ms instead of 124 ms for one document at 100k.
-        """
-        sql = ("SELECT rowid, -bm25(passages_fts) FROM passages_fts WHERE passages_fts MATCH ? {} "
-               "ORDER BY bm25(passages_fts) LIMIT ?")
-        try:
-            if ranges is None:
-                rows = self.conn.execute(sql.format(""), (match, limit)).fetchall()
-            else:
-                rows = []
-                for first, last in ranges:
-                    rows += self.conn.execute(sql.format("AND rowid BETWEEN ? AND ?"),
-                                              (match, int(first), int(last), limit)).fetchall()
-                rows.sort(key=lambda r: -r[1])  # bm25 uses table-wide statistics: comparable
-                rows = rows[:limit]
-        except sqlite3.OperationalError:
-            return []
-        return [(int(r[0]), float(r[1])) for r in rows]

@@ -1,7 +1,7 @@
 """One model's vectors in memory, kept at the SQLite generation.
 
 An index searches the vectors of its model and, when it has one, of its companion model
-(kb/companion.py); both follow the same rules, kept here once: load the snapshot written
+(kb/derived/companion.py); both follow the same rules, kept here once: load the snapshot written
 for this generation, else catch an older snapshot up from the change log, else rebuild
 from SQLite, which holds every vector exactly.
 """

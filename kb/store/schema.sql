@@ -36,7 +36,7 @@ CREATE INDEX IF NOT EXISTS passages_lang ON passages(lang);
 CREATE INDEX IF NOT EXISTS passages_sha ON passages(text_sha);
 -- Vectors keyed by text hash: a moved or lightly edited document re-embeds only what changed.
 CREATE TABLE IF NOT EXISTS embeddings (text_sha TEXT PRIMARY KEY, vector BLOB NOT NULL);
--- The companion model's vectors of the same texts (kb/companion.py), when the index has one.
+-- The companion model's vectors of the same texts (kb/derived/companion.py), when the index has one.
 CREATE TABLE IF NOT EXISTS companion_embeddings (text_sha TEXT PRIMARY KEY, vector BLOB NOT NULL);
 -- Keyword index over normalised (folded, stemmed) passage text; rowid = passages.id.
 CREATE VIRTUAL TABLE IF NOT EXISTS passages_fts USING fts5(body, tokenize = 'unicode61 remove_diacritics 2');
@@ -52,7 +52,7 @@ CREATE TABLE IF NOT EXISTS passage_types (
     PRIMARY KEY (passage, type)
 ) WITHOUT ROWID;
 CREATE INDEX IF NOT EXISTS passage_types_type ON passage_types(type, passage);
--- Translation groups (kb/translations.py): documents that are versions of each other in other
+-- Translation groups (kb/derived/translations.py): documents that are versions of each other in other
 -- languages, and their aligned passages; both directions stored, deleted with their rows.
 CREATE TABLE IF NOT EXISTS document_translations (
     doc_id TEXT NOT NULL REFERENCES documents(doc_id) ON DELETE CASCADE,

@@ -52,7 +52,7 @@ On disk (the snapshot format)
 ``kind`` is ``flat`` (``params`` empty) or ``ivf``; a format-1 stamp has no
 ``kind``/``params`` and is a flat index. The file name carries the generation so that a
 reader never pairs a new stamp with an old file. The companion model's vectors
-(kb/companion.py) use the same format under the name ``companion`` (``companion-<generation>.faiss``,
+(kb/derived/companion.py) use the same format under the name ``companion`` (``companion-<generation>.faiss``,
 ``companion.json``). When the stamp does not match the SQLite
 generation (a crash between commit and snapshot, another process's ingest) or holds
 another kind than the one explicitly configured, ``load`` returns None and the caller
@@ -386,7 +386,7 @@ class VectorIndex:
 
         The file name carries the generation so that a reader never pairs a new stamp
         with an old file; older snapshots are removed after the stamp moves on. ``name``
-        tells apart the vectors of the index's model and of its companion (kb/companion.py).
+        tells apart the vectors of the index's model and of its companion (kb/derived/companion.py).
         """
         file = f"{name}-{generation:08d}.faiss"
         atomic_write(index_dir / file, lambda tmp: self._faiss.write_index(self.index, tmp))

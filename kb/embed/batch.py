@@ -1,0 +1,21 @@
+"""Embedding many passages: length-sorted batches, so padding is not wasted."""
+
+from __future__ import annotations
+
+import numpy as np
+
+#: passages per call to the model
+EMBED_BATCH = 32
+
+
+def embed_batched(embedder, texts_by_sha: dict[str, str]) -> dict[str, np.ndarray]:
+    """Embed in length-sorted batches so padding is not wasted."""
+    if not texts_by_sha:
+        return {}
+    items = sorted(texts_by_sha.items(), key=lambda kv: len(kv[1]))
+    out: dict[str, np.ndarray] = {}
+    for start in range(0, len(items), EMBED_BATCH):
+        batch = items[start : start + EMBED_BATCH]
+        vecs = embedder.encode_passages([t for _, t in batch])
+        out.update((sha, vec) for (sha, _), vec in zip(batch, vecs))
+    return out

@@ -1,0 +1,1 @@
+"""Text rules every stage shares: languages, keyword folding and stems, URLs."""
