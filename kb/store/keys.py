@@ -16,6 +16,7 @@ LANGUAGE_MEANS = "language_means"  # per-language mean vectors (kb/derived/langu
 LESSON_CUES = "lesson_cues"      # fingerprint of the cue file the lesson types came from
 GLOSSARY = "glossary"            # acronyms for query expansion (kb/glossary.py)
 TRANSLATIONS = "translations"    # version of the link rules the translation links came from
+TRANSLATOR = "translator"        # pivot language and translator versions of the pivot texts (kb/translate/)
 COMPANION_MODEL = "companion_model"  # the companion model, "none", or absent until complete
 COMPANION_DIM = "companion_dim"
 #: the element type of the companion's stored vectors, fixed when the index is created:

@@ -6,6 +6,6 @@ match. Translations feed the keyword index only: they are never shown or cited. 
 Debian packages (``PACKAGES``) nothing here runs and kb searches as before.
 """
 
-from kb.translate.pivot import PACKAGES, PIVOT, Status, TranslationError, Translator, shared
+from kb.translate.pivot import PACKAGES, PIVOT, Status, TranslationError, Translator, enabled, shared
 
-__all__ = ["PACKAGES", "PIVOT", "Status", "TranslationError", "Translator", "shared"]
+__all__ = ["PACKAGES", "PIVOT", "Status", "TranslationError", "Translator", "enabled", "shared"]

@@ -153,7 +153,7 @@ class Translator:
     def _run(self, step: Step, texts: list[str]) -> list[str | None]:
         if step.kind == "apertium":
             return self._pipe(step.name).translate_many(texts)
-        from kb.keywords import STOPWORDS
+        from kb.text.keywords import STOPWORDS
 
         skip = STOPWORDS.get(step.src, frozenset())
         dictionary = self._dict(step.name)
@@ -189,4 +189,14 @@ def shared() -> Translator:
         return _shared
 
 
-__all__ = ["ApertiumError", "PACKAGES", "PIVOT", "Status", "TranslationError", "Translator", "shared"]
+
+
+def enabled(on: bool = True) -> Translator | None:
+    """The process's translator when ``on`` (Settings.translate) and it can translate anything."""
+    if not on:
+        return None
+    translator = shared()
+    return translator if translator.status().enabled else None
+
+
+__all__ = ["ApertiumError", "PACKAGES", "PIVOT", "Status", "TranslationError", "Translator", "enabled", "shared"]
