@@ -98,15 +98,16 @@ class ApertiumPipe:
     """A running pipeline for one pair; thread-safe (one text at a time), restarted on death.
 
     ``timeout``: seconds allowed per text, plus ``per_char`` per character; a pipeline that
-    overruns is killed (its whole process group) and started again on the next call.
+    overruns is killed (every stage) and started again on the next call.
     """
 
     def __init__(self, mode: str, modes_dir: Path = MODES_DIR, timeout: float = 10.0,
-                 per_char: float = 0.002) -> None:
+                 per_char: float | None = None) -> None:
         self.mode = mode
         self.modes_dir = modes_dir
         self.timeout = timeout
-        self.per_char = per_char
+        #: a 1,500-character passage gets 1.3 times the base allowance by default
+        self.per_char = timeout / 5000 if per_char is None else per_char
         #: the pipeline's running stages: we write to the first and read the last
         self._procs: list[subprocess.Popen[bytes]] = []
         self._stages: list[list[str]] | None = None

@@ -8,6 +8,7 @@ so a question costs a few milliseconds, not a pipeline start (~0.3 s).
 from __future__ import annotations
 
 import atexit
+import os
 import shutil
 import subprocess
 import threading
@@ -180,11 +181,23 @@ _shared_lock = threading.Lock()
 
 
 def shared() -> Translator:
-    """The process's translator (its Apertium processes end with the process)."""
+    """The process's translator (its Apertium processes end with the process).
+
+    $KB_APERTIUM_MODES and $KB_DICTD_DIR name other data folders than Debian's (Apertium built
+    from source installs its modes under /usr/local/share/apertium/modes); an empty folder
+    turns that kind of translation off. $KB_TRANSLATE_TIMEOUT: seconds allowed per text."""
     global _shared
     with _shared_lock:
         if _shared is None:
-            _shared = Translator()
+            env = os.environ
+            try:
+                timeout = float(env.get("KB_TRANSLATE_TIMEOUT") or 10.0)
+            except ValueError:
+                from kb.errors import UsageError
+
+                raise UsageError(f"KB_TRANSLATE_TIMEOUT must be a number, got {env['KB_TRANSLATE_TIMEOUT']!r}") from None
+            _shared = Translator(modes_dir=Path(env.get("KB_APERTIUM_MODES") or MODES_DIR),
+                                 dictd_dir=Path(env.get("KB_DICTD_DIR") or DICTD_DIR), timeout=timeout)
             atexit.register(_shared.close)
         return _shared
 
