@@ -5,6 +5,12 @@
       alternative of translating each question into every language of the index
   python bench/translate.py passages --index DIR [--limit N] [--batch 64]
       passages per second into the pivot, by language, reading an index's passages
+  python bench/translate.py scale --index DIR [--size 100000] [--file QUESTIONS]
+      what the pivot list adds to a search at --size passages: the question's translation
+      plus the pivot table's keyword match (bm25, the question budget of kb/search/searcher.py),
+      on a pivot table of that size synthesised from the index's pivot texts (run
+      `kb translate` on a copy first): each row a real pivot text with a quarter of its words
+      swapped for words of other rows, so term frequencies grow as in a larger corpus
 
 Figures with machine and date go in bench/README.md.
 """
@@ -95,6 +101,67 @@ def passages(args: argparse.Namespace) -> None:
     t.close()
 
 
+def scale(args: argparse.Namespace) -> None:
+    import random
+
+    from kb.search.searcher import Searcher
+    from kb.text.keywords import match_expression
+
+    src = sqlite3.connect(f"file:{Path(args.index) / 'kb.sqlite'}?mode=ro", uri=True)
+    bodies = [r[0].split() for r in src.execute("SELECT body FROM pivot_fts")]
+    if not bodies:
+        sys.exit("the index has no pivot texts: run `kb translate --index` on a copy of it first")
+    path = Path(args.work)
+    path.unlink(missing_ok=True)
+    conn = sqlite3.connect(path)
+    conn.execute("CREATE VIRTUAL TABLE pivot_fts USING fts5(body, tokenize = 'unicode61 remove_diacritics 2')")
+    rng = random.Random(7)
+    a = time.perf_counter()
+    rows = []
+    for i in range(args.size):
+        words = list(bodies[i % len(bodies)])
+        other = bodies[rng.randrange(len(bodies))]
+        for j in rng.sample(range(len(words)), len(words) // 4):
+            words[j] = other[rng.randrange(len(other))]
+        rows.append((i + 1, " ".join(words)))
+    conn.executemany("INSERT INTO pivot_fts(rowid, body) VALUES (?, ?)", rows)
+    conn.commit()
+    conn.execute("CREATE VIRTUAL TABLE temp.pivot_vocab USING fts5vocab(main, pivot_fts, row)")
+    print(f"{args.size} synthetic pivot rows in {time.perf_counter() - a:.1f} s")
+
+    def doc_freq(terms):
+        out = {}
+        for t in terms:
+            row = conn.execute("SELECT doc FROM pivot_vocab WHERE term = ?", (t,)).fetchone()
+            out[t] = int(row[0]) if row else 0
+        return out
+
+    t = Translator()
+    qs = [json.loads(line) for line in Path(args.file).read_text().splitlines() if line.strip()]
+    for lang in {q["lang"] for q in qs}:
+        if t.can(lang):
+            t.translate("warm up", lang)
+    trans, fts, total = [], [], []
+    for q in qs:
+        if not t.can(q["lang"]):
+            continue
+        a = time.perf_counter()
+        text = t.translate(q["query"], q["lang"])
+        b = time.perf_counter()
+        expr = match_expression(text, t.pivot, doc_freq, Searcher.QUESTION_KEYWORD_BUDGET)
+        if expr:
+            conn.execute("SELECT rowid, -bm25(pivot_fts) FROM pivot_fts WHERE pivot_fts MATCH ? "
+                         "ORDER BY bm25(pivot_fts) LIMIT 50", (expr,)).fetchall()
+        c = time.perf_counter()
+        trans.append((b - a) * 1000)
+        fts.append((c - b) * 1000)
+        total.append((c - a) * 1000)
+    for name, v in (("translate", trans), ("pivot match", fts), ("added", total)):
+        print(f"{name:12} p50 {_pct(v, .5):6.1f} ms   p95 {_pct(v, .95):6.1f} ms   ({len(v)} questions)")
+    t.close()
+    path.unlink(missing_ok=True)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     sub = parser.add_subparsers(dest="what", required=True)
@@ -105,8 +172,13 @@ def main() -> None:
     p.add_argument("--index", required=True)
     p.add_argument("--limit", type=int, default=0)
     p.add_argument("--batch", type=int, default=64)
+    s = sub.add_parser("scale")
+    s.add_argument("--index", required=True)
+    s.add_argument("--size", type=int, default=100_000)
+    s.add_argument("--file", default=str(Path(__file__).with_name("questions.jsonl")))
+    s.add_argument("--work", default="/tmp/kb-pivot-scale.sqlite")
     args = parser.parse_args()
-    questions(args) if args.what == "questions" else passages(args)
+    {"questions": questions, "passages": passages, "scale": scale}[args.what](args)
 
 
 if __name__ == "__main__":
