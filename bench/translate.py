@@ -7,7 +7,7 @@
       passages per second into the pivot, by language, reading an index's passages
   python bench/translate.py scale --index DIR [--size 100000] [--file QUESTIONS]
       what the pivot list adds to a search at --size passages: the question's translation
-      plus the pivot table's keyword match (bm25, the question budget of kb/search/searcher.py),
+      plus the pivot table's keyword match (bm25 under PivotSearch.BUDGET, kb/search/translated.py),
       on a pivot table of that size synthesised from the index's pivot texts (run
       `kb translate` on a copy first): each row a real pivot text with a quarter of its words
       swapped for words of other rows, so term frequencies grow as in a larger corpus
@@ -105,6 +105,7 @@ def scale(args: argparse.Namespace) -> None:
     import random
 
     from kb.search.searcher import Searcher
+    from kb.search.translated import PivotSearch
     from kb.text.keywords import match_expression
 
     src = sqlite3.connect(f"file:{Path(args.index) / 'kb.sqlite'}?mode=ro", uri=True)
@@ -148,7 +149,7 @@ def scale(args: argparse.Namespace) -> None:
         a = time.perf_counter()
         text = t.translate(q["query"], q["lang"])
         b = time.perf_counter()
-        expr = match_expression(text, t.pivot, doc_freq, Searcher.QUESTION_KEYWORD_BUDGET)
+        expr = match_expression(text, t.pivot, doc_freq, min(Searcher.QUESTION_KEYWORD_BUDGET, PivotSearch.BUDGET))
         if expr:
             conn.execute("SELECT rowid, -bm25(pivot_fts) FROM pivot_fts WHERE pivot_fts MATCH ? "
                          "ORDER BY bm25(pivot_fts) LIMIT 50", (expr,)).fetchall()

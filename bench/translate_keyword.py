@@ -61,7 +61,8 @@ def build(work: sqlite3.Connection, rows: list[tuple[int, str, str | None]], piv
 def search(conn: sqlite3.Connection, table: str, expr: str | None, where: str = "") -> list[int]:
     if not expr:
         return []
-    sql = f"SELECT rowid FROM {table} WHERE {table} MATCH ? {where} ORDER BY bm25({table}) LIMIT {DEPTH}"
+    name = table.split(".")[-1]  # FTS5 wants the bare name in MATCH and bm25()
+    sql = f"SELECT rowid FROM {table} WHERE {name} MATCH ? {where} ORDER BY bm25({name}) LIMIT {DEPTH}"
     try:
         return [r[0] for r in conn.execute(sql, (expr,))]
     except sqlite3.OperationalError:

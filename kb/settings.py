@@ -61,7 +61,7 @@ class Settings:
     translate: bool = True
     #: the fusion weight of the keyword list over those translations (0: not searched);
     #: measured in docs/translation.md; $KB_PIVOT_WEIGHT
-    pivot_weight: float = 0.3
+    pivot_weight: float = 0.6
     #: a sentence-transformers CrossEncoder to rerank with (off when None)
     reranker: str | None = None
     #: the lesson-type cue file (None: the packaged kb/data/lesson_cues.yaml); $KB_LESSON_CUES

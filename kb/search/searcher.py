@@ -152,7 +152,9 @@ class Searcher:
         if exact:  # a lookup: passages with the words as typed outrank meaning alone (EXACT_LOOKUP_BOOST)
             item_weights = {"keyword": dict.fromkeys(exact, self.EXACT_LOOKUP_BOOST)}
         fused = fuse(lists, weights, settings.rrf_k, item_weights)
-        if not lookup and "dense" in lists and "keyword" in lists and query_lang:
+        # the shares make up for keyword matching seeing only the question's language; the
+        # pivot list sees every language, so with it fusion decides (dev set: R@5 0.47 -> 0.53)
+        if not lookup and "dense" in lists and "keyword" in lists and query_lang and "pivot" not in lists:
             fused = keep_language_shares(fused, lists["dense"], self.index.db.langs_of([c.rowid for c in fused]),
                                          query_lang, settings.rrf_k)
         if settings.reranker:

@@ -23,10 +23,26 @@ if TYPE_CHECKING:
 Matches = list[tuple[int, float]]
 
 
+def _sentence_route(translator, lang: str) -> bool:
+    """Whether a question in ``lang`` reaches the pivot through Apertium pairs only.
+
+    A dictionary step translates word by word with every sense of each word, and a question's
+    few words then match anything: German and Arabic questions (FreeDict into English) lost
+    answers to the pivot list on the blind dev set (German R@5 0.57 -> 0.43) while their
+    passages' dictionary translations stay matchable by questions in other languages."""
+    steps = translator.route(lang)
+    return steps is not None and all(step.kind == "apertium" for step in steps)
+
+
 class PivotSearch:
     """Translates questions for one index (an LRU of recent ones) and matches them."""
 
     CACHE_SIZE = 1024
+    #: passages the pivot list's OR may touch, at most (match_expression): a second keyword
+    #: query on the search path, kept to its rarest terms. 100k passages: the pivot side's term
+    #: counts and match p50 14 ms at 2,000 against 22 ms at 5,000 (bench/translate.py scale);
+    #: the blind dev set's scores do not move between the two (docs/translation.md)
+    BUDGET = 2_000
 
     def __init__(self, index: "Index", settings: "Settings") -> None:
         self.index = index
@@ -61,7 +77,7 @@ class PivotSearch:
 
         translator = enabled(True)
         out = None
-        if translator is not None and translator.pivot == pivot and translator.can(lang):
+        if translator is not None and translator.pivot == pivot and _sentence_route(translator, lang):
             try:
                 out = translator.translate(text, lang)
             except TranslationError:  # a question the translator chokes on: no list, not an error
@@ -81,5 +97,6 @@ class PivotSearch:
         if not translated:
             return None
         db = self.index.db
-        expr = match_expression(translated, self.pivot(), lambda terms: db.term_doc_freq(terms, PIVOT_TABLE), budget)
+        expr = match_expression(translated, self.pivot(), lambda terms: db.term_doc_freq(terms, PIVOT_TABLE),
+                                min(budget, self.BUDGET))
         return search(expr, depth, allowed, PIVOT_TABLE) if expr else []
