@@ -112,6 +112,18 @@ def test_german_goes_through_the_dictionary_into_the_pivot(tmp_path):
     assert found and found[0][0] == "de" and "pivot" in found[0][1]
 
 
+def test_a_question_translated_word_by_word_gets_no_pivot_list(tmp_path):
+    _need("fr-es", "eng-spa")
+    if not Path("/usr/share/dictd/freedict-deu-eng.index").is_file():
+        pytest.skip("FreeDict deu-eng is not installed (Debian: apt-get install dict-freedict-deu-eng)")
+    with KnowledgeBase.open(_settings(tmp_path / "idx"), create=True) as kb:
+        kb.ingest([_docs(tmp_path, fr=FRENCH, de=GERMAN)])
+        german = kb.search("Welche Schwierigkeiten haben Flüchtlinge bei der Anerkennung ihrer Berufsabschlüsse?", k=5).hits
+        spanish = kb.search("¿Por qué los empleadores pasan por alto las competencias de los refugiados?", k=5).hits
+    assert german and all("pivot" not in h.extra["scores"] for h in german)  # de -> en is a dictionary
+    assert any("pivot" in h.extra["scores"] for h in spanish)
+
+
 def test_text_the_translator_chokes_on_is_indexed_untranslated_with_a_warning():
     _need("fr-es")
     choking = Translator(timeout=0.001)  # less than a pipeline start: every text times out

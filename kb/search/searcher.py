@@ -135,7 +135,8 @@ class Searcher:
             keyword, exact = self._keyword(query.text, query_lang, depth, allowed, expansion.aliases, budget, lookup,
                                            expansion.names if lookup else ())
         pivot = None
-        if query.mode in ("hybrid", "keyword"):  # the question in the pivot language (kb/search/translated.py)
+        if query.mode in ("hybrid", "keyword") and (lookup or not self._misdetected(query.text, query_lang)):
+            # the question in the pivot language, matched on every passage's translation (kb/search/translated.py)
             pivot = self._pivot.matches(query.text, query_lang, depth, allowed,
                                         budget or self.KEYWORD_BUDGET, self._keyword_matches)
         if vector is not None:
@@ -268,6 +269,13 @@ class Searcher:
             texts = self.index.db.passages_by_rowids(other)
             other = [r for r in other if r not in texts or not forms.search(texts[r].text)]
         return {"keyword": {r: factor for r in other}}
+
+    def _misdetected(self, text: str, lang: str | None) -> bool:
+        """A question detected as a language the index is written in, most of whose words the
+        index lacks, is in another language than detected ("¿Cuántas pinturas le dio John
+        Sheeshanks al museo?" comes out English): translated from the wrong language, its
+        pivot text would be noise, so it gets no pivot list (its dense list decides)."""
+        return bool(lang) and lang in self._query_language.sizes() and self._known_share(text) < self.MIN_KNOWN_WORDS
 
     #: a question with a smaller share of its words in the index's vocabulary is foreign to it
     #: (_cross_lingual): XQuAD en questions on en paragraphs 0.75 at least, es and de questions
