@@ -59,9 +59,9 @@ class Settings:
     #: for keyword matching across languages, where Apertium is installed (kb/translate/);
     #: $KB_TRANSLATE=0 turns it off
     translate: bool = True
-    #: the fusion weight of the keyword list over those translations (0: not searched);
-    #: measured in docs/translation.md; $KB_PIVOT_WEIGHT
-    pivot_weight: float = 0.6
+    #: the fusion weight in hybrid search of the keyword list over those translations: 0, not
+    #: fused (keyword mode always uses it); measured in docs/translation.md; $KB_PIVOT_WEIGHT
+    pivot_weight: float = 0.0
     #: a sentence-transformers CrossEncoder to rerank with (off when None)
     reranker: str | None = None
     #: the lesson-type cue file (None: the packaged kb/data/lesson_cues.yaml); $KB_LESSON_CUES

@@ -55,8 +55,8 @@ def _settings(index: Path, **changes: object) -> Settings:
     return Settings(index_dir=index, model="test-hash", companion="none", workers=0, **changes)  # type: ignore[arg-type]
 
 
-def _ranked_langs(kb: KnowledgeBase, text: str) -> list[tuple[str | None, dict]]:
-    hits = kb.search(text, k=5, mode="keyword").hits
+def _ranked_langs(kb: KnowledgeBase, text: str, mode: str = "keyword") -> list[tuple[str | None, dict]]:
+    hits = kb.search(text, k=5, mode=mode).hits
     return [(h.passage.lang, h.extra.get("scores", {})) for h in hits]
 
 
@@ -98,8 +98,18 @@ def test_a_question_finds_a_passage_in_another_language_by_its_words(tmp_path):
         assert found and found[0][0] == "fr" and "pivot" in found[0][1]
         off = _ranked_langs(kb.with_settings(translate=False), QUESTION_EN)
         assert all(lang != "fr" for lang, _ in off)  # the English words alone miss it
-        unweighted = _ranked_langs(kb.with_settings(pivot_weight=0.0), QUESTION_EN)
-        assert all("pivot" not in scores for _, scores in unweighted)
+
+
+def test_hybrid_search_fuses_the_pivot_list_only_when_weighted_and_only_across_languages(tmp_path):
+    _need("fr-es", "eng-spa")
+    folder = _docs(tmp_path, fr=FRENCH, en=ENGLISH)
+    with KnowledgeBase.open(_settings(tmp_path / "idx"), create=True) as kb:
+        kb.ingest([folder])
+        default = _ranked_langs(kb, QUESTION_EN, "hybrid")
+        assert default and all("pivot" not in scores for _, scores in default)  # pivot_weight 0
+        weighted = _ranked_langs(kb.with_settings(pivot_weight=0.6), QUESTION_EN, "hybrid")
+        assert any("pivot" in scores for lang, scores in weighted if lang == "fr")
+        assert all("pivot" not in scores for lang, scores in weighted if lang == "en")
 
 
 def test_german_goes_through_the_dictionary_into_the_pivot(tmp_path):
@@ -112,16 +122,20 @@ def test_german_goes_through_the_dictionary_into_the_pivot(tmp_path):
     assert found and found[0][0] == "de" and "pivot" in found[0][1]
 
 
-def test_a_question_translated_word_by_word_gets_no_pivot_list(tmp_path):
+def test_a_question_translated_word_by_word_gets_no_pivot_list_in_hybrid_search(tmp_path):
     _need("fr-es", "eng-spa")
     if not Path("/usr/share/dictd/freedict-deu-eng.index").is_file():
         pytest.skip("FreeDict deu-eng is not installed (Debian: apt-get install dict-freedict-deu-eng)")
-    with KnowledgeBase.open(_settings(tmp_path / "idx"), create=True) as kb:
+    german = "Welche Schwierigkeiten haben Flüchtlinge bei der Anerkennung ihrer Berufsabschlüsse?"
+    spanish = "¿Por qué los empleadores pasan por alto las competencias de los refugiados?"
+    with KnowledgeBase.open(_settings(tmp_path / "idx", pivot_weight=0.6), create=True) as kb:
         kb.ingest([_docs(tmp_path, fr=FRENCH, de=GERMAN)])
-        german = kb.search("Welche Schwierigkeiten haben Flüchtlinge bei der Anerkennung ihrer Berufsabschlüsse?", k=5).hits
-        spanish = kb.search("¿Por qué los empleadores pasan por alto las competencias de los refugiados?", k=5).hits
-    assert german and all("pivot" not in h.extra["scores"] for h in german)  # de -> en is a dictionary
-    assert any("pivot" in h.extra["scores"] for h in spanish)
+        hybrid_de = kb.search(german, k=5).hits
+        hybrid_es = kb.search(spanish, k=5).hits
+        keyword_de = kb.search(german, k=5, mode="keyword").hits
+    assert hybrid_de and all("pivot" not in h.extra["scores"] for h in hybrid_de)  # de -> en is a dictionary
+    assert any("pivot" in h.extra["scores"] for h in hybrid_es)
+    assert any("pivot" in h.extra["scores"] for h in keyword_de)  # keyword mode takes the words
 
 
 def test_text_the_translator_chokes_on_is_indexed_untranslated_with_a_warning():

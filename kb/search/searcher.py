@@ -134,11 +134,11 @@ class Searcher:
             # lost a rank each), and the dense side reads the name already
             keyword, exact = self._keyword(query.text, query_lang, depth, allowed, expansion.aliases, budget, lookup,
                                            expansion.names if lookup else ())
-        pivot = None
-        if query.mode in ("hybrid", "keyword") and (lookup or not self._misdetected(query.text, query_lang)):
-            # the question in the pivot language, matched on every passage's translation (kb/search/translated.py)
-            pivot = self._pivot.matches(query.text, query_lang, depth, allowed,
-                                        budget or self.KEYWORD_BUDGET, self._keyword_matches)
+        own_weight = 1.0 if lookup else settings.keyword_weight
+        # the question in the pivot language, matched on the passages' translations (kb/search/translated.py)
+        pivot, pivot_weight = self._pivot.for_query(
+            query.text, query_lang, query.mode, lookup, own_weight, depth, allowed, budget or self.KEYWORD_BUDGET,
+            self._keyword_matches)
         if vector is not None:
             lists["dense"] = self._dense(vector(), query_lang, depth, allowed)
         if keyword is not None:
@@ -147,15 +147,12 @@ class Searcher:
             lists["pivot"] = pivot
         if companion is not None:
             lists["companion"] = self._companion(companion(), depth, allowed)
-        weights = {"dense": 1.0, "keyword": 1.0 if lookup else settings.keyword_weight,
-                   "companion": settings.companion_weight, "pivot": settings.pivot_weight}
+        weights = {"dense": 1.0, "keyword": own_weight, "companion": settings.companion_weight, "pivot": pivot_weight}
         item_weights = self._cross_lingual(query.text, lists, query_lang, expansion)
         if exact:  # a lookup: passages with the words as typed outrank meaning alone (EXACT_LOOKUP_BOOST)
             item_weights = {"keyword": dict.fromkeys(exact, self.EXACT_LOOKUP_BOOST)}
         fused = fuse(lists, weights, settings.rrf_k, item_weights)
-        # the shares make up for keyword matching seeing only the question's language; the
-        # pivot list sees every language, so with it fusion decides (dev set: R@5 0.47 -> 0.53)
-        if not lookup and "dense" in lists and "keyword" in lists and query_lang and "pivot" not in lists:
+        if not lookup and "dense" in lists and "keyword" in lists and query_lang:
             fused = keep_language_shares(fused, lists["dense"], self.index.db.langs_of([c.rowid for c in fused]),
                                          query_lang, settings.rrf_k)
         if settings.reranker:
@@ -269,13 +266,6 @@ class Searcher:
             texts = self.index.db.passages_by_rowids(other)
             other = [r for r in other if r not in texts or not forms.search(texts[r].text)]
         return {"keyword": {r: factor for r in other}}
-
-    def _misdetected(self, text: str, lang: str | None) -> bool:
-        """A question detected as a language the index is written in, most of whose words the
-        index lacks, is in another language than detected ("¿Cuántas pinturas le dio John
-        Sheeshanks al museo?" comes out English): translated from the wrong language, its
-        pivot text would be noise, so it gets no pivot list (its dense list decides)."""
-        return bool(lang) and lang in self._query_language.sizes() and self._known_share(text) < self.MIN_KNOWN_WORDS
 
     #: a question with a smaller share of its words in the index's vocabulary is foreign to it
     #: (_cross_lingual): XQuAD en questions on en paragraphs 0.75 at least, es and de questions
