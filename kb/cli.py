@@ -229,6 +229,46 @@ def relabel(
 
 
 @app.command()
+def translate(
+    index: Optional[Path] = IndexOpt,
+    redo: bool = typer.Option(False, "--all", help="Translate every passage again, not only those without a translation."),
+    wait: bool = typer.Option(False, "--wait", help="Wait for another writer instead of failing."),
+    as_json: bool = JsonOpt,
+) -> None:
+    """Give stored passages their keyword text in the pivot language (Apertium, FreeDict).
+
+    For an index built before translation was installed (or with KB_TRANSLATE=0): keyword
+    search then matches questions across languages. Nothing is embedded again; `kb ingest`
+    translates new passages by itself. Needs the Debian packages `kb models` names.
+    """
+    kb = _open(index)
+    said = [0.0]
+
+    def progress(done: int, total: int) -> None:
+        import time
+
+        if not as_json and (time.monotonic() - said[0] > 10 or done >= total):
+            said[0] = time.monotonic()
+            typer.echo(f"translated {done}/{total} passages", err=True)
+
+    try:
+        report = kb.translate(redo=redo, wait=wait, on_progress=progress)
+    except KBError as err:
+        _fail(err)
+    finally:
+        kb.close()
+    if as_json:
+        _dump(report.to_dict())
+        return
+    for warning in report.warnings:
+        typer.echo(f"warning: {warning}", err=True)
+    record = report.record or {}
+    typer.echo(f"{report.translated} passages have {record.get('pivot', '?')} keyword text "
+               f"({record.get('version', 'nothing to do')}); {report.skipped} in languages without a route; "
+               f"{report.seconds:.1f} s")
+
+
+@app.command()
 def remove(
     docs_: List[str] = typer.Argument(..., metavar="DOC...", help="Document ids (see `kb docs`) or source paths."),
     index: Optional[Path] = IndexOpt,
@@ -284,15 +324,19 @@ def models(
     from kb.embed.catalog import list_models
 
     infos = list_models(measure=measure)
-    if as_json:
+    if as_json:  # a list of models (translation is in `kb stats --json`)
         _dump([i.to_dict() for i in infos])
         return
+    from kb.translate import shared
+
+    status = shared().status()
     for i in infos:
         speed = f", {i.passages_per_s} passages/s, query {i.query_ms} ms" if i.passages_per_s else ""
         flag = " (default)" if i.default else ""
         state = "" if i.available else "  [not installed]"
         dim = f"{i.dim}-d" if i.dim else "dim per model"
         typer.echo(f"{i.name}{flag}: {dim}; languages {i.languages}; {i.size}; {i.licence}{speed}{state}")
+    typer.echo(f"translation for keyword search: {status.describe()}")
 
 
 @app.command()

@@ -192,6 +192,22 @@ class KnowledgeBase:
                 return relabel(self.index.db, self.index.labeler)
             return ensure_current(self.index.db, self.index.labeler)
 
+    # -- translation for keyword search (kb/translate/) --------------------------------------
+    def translate(self, redo: bool = False, wait: bool = False, on_progress=None):
+        """Give stored passages their pivot-language keyword text (nothing is embedded);
+        ``redo``: every passage, not only those without one. Returns a TranslateReport."""
+        from kb.derived.pivot import backfill
+        from kb.translate import enabled, shared
+
+        translator = enabled(self.settings.translate)
+        if translator is None:
+            reason = ("KB_TRANSLATE turns translation off" if not self.settings.translate
+                      else f"translation is {shared().status().describe()}")
+            raise UsageError(f"cannot translate: {reason}")
+        self.index.db.require_writable("translate")
+        with WriterLock(self.index.dir, wait=wait):
+            return backfill(self.index.db, translator, redo, on_progress)
+
     def type_counts(self) -> dict[str, Any]:
         """Passages per lesson type and language, and whether the labels match the cue file."""
         data = self.index.db.type_counts()
@@ -203,4 +219,7 @@ class KnowledgeBase:
         manifest = self.index.manifest()
         size = sum(f.stat().st_size for f in self.index.dir.iterdir() if f.is_file())
         manifest.update({"index": str(self.index.dir), "bytes_on_disk": size})
+        from kb.derived.pivot import summary
+
+        manifest["translation"] = summary(self.index.db, self.settings.translate)
         return manifest

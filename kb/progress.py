@@ -39,10 +39,14 @@ class IngestProgress:
             self._bar.update(self._task, advance=1, description=_short(outcome.path))
             if outcome.status == "failed":
                 self._bar.console.print(f"[red]failed[/red] {outcome.path}: {outcome.reason}", markup=True, highlight=False)
+            for warning in outcome.warnings:
+                self._bar.console.print(f"[yellow]warning[/yellow] {outcome.path}: {warning}", markup=True, highlight=False)
         elif not self.quiet:
             detail = (outcome.reason if outcome.status == "failed"
                       else f"{count(outcome.pages, 'page')}, {count(outcome.passages, 'passage')}")
             print(f"{outcome.status:<9} {outcome.path} ({detail})", file=sys.stderr, flush=True)
+            for warning in outcome.warnings:
+                print(f"warning   {outcome.path}: {warning}", file=sys.stderr, flush=True)
 
     def _companion(self, progress: str) -> None:
         """An existing index getting its companion model's vectors (kb/derived/companion.py): a line every 10 s."""

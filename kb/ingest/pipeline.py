@@ -24,6 +24,7 @@ from kb.ingest.discover import discover, file_sha256, slugify, text_sha
 from kb.ingest.manifest import DocMeta, Manifest
 from kb.ingest.prepare import PreparedDoc, InlineExecutor, worker_init, prepare
 from kb.ingest.report import EventHandler, FileOutcome, IngestReport
+from kb.ingest.translate import PivotStep
 from kb.models import Document
 from kb.store.db import DocumentRecord
 from kb.store.keys import MODEL
@@ -48,6 +49,7 @@ class Ingestor:
         self.on_event = on_event or (lambda kind, outcome: None)
         self.manifests = [meta] if meta else []
         self._given: dict[str, str] = {}  # doc_id -> path, for ids handed out in this run
+        self._pivot: PivotStep | None = None  # passages' keyword text in the pivot language
 
     def _meta_for(self, path: Path) -> DocMeta | None:
         for manifest in self.manifests:
@@ -103,6 +105,7 @@ class Ingestor:
         if todo:
             _ = self.index.vectors  # load once, then keep them in step document by document
             _ = self.index.companion_vectors
+            self._pivot = PivotStep(self.index.settings)
         workers = self.index.settings.workers if len(todo) > 1 else 0
         # spawn, not fork: a forked worker would inherit the writer lock's descriptor and hold
         # the index "busy" after the main process dies; it also must not inherit BLAS threads.
@@ -124,9 +127,22 @@ class Ingestor:
             executor.shutdown(wait=not report.interrupted, cancel_futures=True)
             if todo:
                 self.index.save()
+            self._close_pivot()
         self._refresh_derived(report)
         report.seconds["total"] = time.perf_counter() - started
         return report
+
+    def _close_pivot(self) -> None:
+        """Record the translator the run's pivot texts came from (kb/derived/pivot.py)."""
+        step, self._pivot = self._pivot, None
+        if step is None:
+            return
+        step.close()
+        if step.used and step.translator is not None:
+            from kb.derived.pivot import record
+
+            with self.index.db.conn:
+                record(self.index.db, step.translator)
 
     def _ensure_companion(self, report: IngestReport) -> None:
         """Give an index without its companion model's vectors those vectors (kb/derived/companion.py)."""
@@ -215,8 +231,9 @@ class Ingestor:
         report.seconds["extract"] += prepared.seconds
         replaced = self.index.db.document_by_path(abs_path) is not None
         document = self._document(path, doc_id, sha, prepared, meta)
-        self._store(document, abs_path, stat, meta_key, prepared, report)
-        return FileOutcome(str(path), "replaced" if replaced else "added", doc_id, prepared.pages, len(prepared.passages))
+        warnings = self._store(document, abs_path, stat, meta_key, prepared, report)
+        return FileOutcome(str(path), "replaced" if replaced else "added", doc_id, prepared.pages, len(prepared.passages),
+                           warnings=warnings)
 
     def _document(self, path: Path, doc_id: str, sha: str, prepared: PreparedDoc, meta: DocMeta | None) -> Document:
         meta = meta or DocMeta()
@@ -232,7 +249,8 @@ class Ingestor:
         )
 
     def _store(self, document: Document, abs_path: str, stat: os.stat_result, meta_key: str,
-               prepared: PreparedDoc, report: IngestReport) -> None:
+               prepared: PreparedDoc, report: IngestReport) -> list[str]:
+        """Embed, translate and store one document; returns warnings for its outcome."""
         from kb.text.keywords import index_body
 
         from kb.embed.context import embedding_texts
@@ -240,6 +258,7 @@ class Ingestor:
         passages = prepared.passages
         texts = embedding_texts(passages, document.title, self.index.embed_recipe)
         shas = [text_sha(t) for t in texts]  # the vector cache key: what the model read
+        translating = self._pivot.start(passages) if self._pivot else None  # while embedding
         t0 = time.perf_counter()
         vectors, fresh = self._vectors(self.index.embedder, shas, texts, "embeddings", report)
         t1 = time.perf_counter()
@@ -250,15 +269,20 @@ class Ingestor:
             companion, companion_fresh = self._vectors(self.index.companion_embedder, shas, texts, COMPANION_TABLE)
         t2 = time.perf_counter()
         record = DocumentRecord(document, abs_path, stat.st_size, stat.st_mtime, {"meta": meta_key})
+        pivot, warnings = self._pivot.finish(translating) if self._pivot else (None, [])
+        t3 = time.perf_counter()
+        if translating is not None:  # what translating added: its wait after embedding
+            report.seconds["translate_wait"] = report.seconds.get("translate_wait", 0.0) + t3 - t2
         bodies = [index_body(p.text, p.lang) for p in passages]
         types = self.index.labeler.label(passages, vectors)  # from the vectors above: no extra embedding
         removed, added = self.index.db.replace_document(record, passages, shas, fresh, bodies, types, companion_fresh,
-                                                        prepared.roles or None)
+                                                        roles=prepared.roles or None, pivot_bodies=pivot)
         self.index.apply_vector_change(removed, added, vectors, self.index.db.generation(), companion)
         report.seconds["embed"] += t1 - t0
         if companion is not None:
             report.seconds["companion"] = report.seconds.get("companion", 0.0) + t2 - t1
-        report.seconds["store"] += time.perf_counter() - t2
+        report.seconds["store"] += time.perf_counter() - t3
+        return warnings
 
     def _vectors(self, embedder, shas: list[str], texts: list[str], table: str,
                  report: IngestReport | None = None) -> tuple[np.ndarray, dict[str, np.ndarray]]:

@@ -16,6 +16,8 @@ class FileOutcome:
     pages: int = 0
     passages: int = 0
     reason: str | None = None
+    #: things the user should know about a file that went in (text left untranslated)
+    warnings: list[str] = field(default_factory=list)
 
 
 @dataclass
@@ -48,6 +50,7 @@ class IngestReport:
             "companion_embedded": self.companion_embedded, "interrupted": self.interrupted,
             "seconds": {k: round(v, 3) for k, v in self.seconds.items()},
             "failures": [{"path": o.path, "reason": o.reason} for o in self.failed],
+            "warnings": [{"path": o.path, "warning": w} for o in self.outcomes for w in o.warnings],
         }
 
 

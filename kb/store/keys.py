@@ -17,6 +17,7 @@ LESSON_CUES = "lesson_cues"      # fingerprint of the cue file the lesson types 
 GLOSSARY = "glossary"            # acronyms for query expansion (kb/glossary.py)
 ROLES = "roles"                  # version of the rules the stored passage roles came from
 TRANSLATIONS = "translations"    # version of the link rules the translation links came from
+TRANSLATOR = "translator"        # pivot language and translator versions of the pivot texts (kb/translate/)
 COMPANION_MODEL = "companion_model"  # the companion model, "none", or absent until complete
 COMPANION_DIM = "companion_dim"
 #: the element type of the companion's stored vectors, fixed when the index is created:
