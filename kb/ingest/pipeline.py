@@ -106,6 +106,17 @@ class Ingestor:
             _ = self.index.vectors  # load once, then keep them in step document by document
             _ = self.index.companion_vectors
             self._pivot = PivotStep(self.index.settings)
+        try:
+            self._ingest(todo, report)
+        finally:
+            self._close_pivot()
+        self._refresh_derived(report)
+        report.seconds["total"] = time.perf_counter() - started
+        return report
+
+    def _ingest(self, todo: list, report: IngestReport) -> None:
+        """Prepare, embed and commit the files of ``todo``, one transaction each (kb/ingest/distributed.py
+        replaces this step only: discovery, skipping and the steps after it stay the same)."""
         workers = self.index.settings.workers if len(todo) > 1 else 0
         # spawn, not fork: a forked worker would inherit the writer lock's descriptor and hold
         # the index "busy" after the main process dies; it also must not inherit BLAS threads.
@@ -127,10 +138,6 @@ class Ingestor:
             executor.shutdown(wait=not report.interrupted, cancel_futures=True)
             if todo:
                 self.index.save()
-            self._close_pivot()
-        self._refresh_derived(report)
-        report.seconds["total"] = time.perf_counter() - started
-        return report
 
     def _close_pivot(self) -> None:
         """Record the translator the run's pivot texts came from (kb/derived/pivot.py)."""
