@@ -152,7 +152,10 @@ def segments(clean: CleanText) -> list[Segment]:
         elif _is_note(para):
             out.append(Segment(s, e, "note", None, section, block))
         else:
-            out.append(Segment(s, e, "body", labeller.feed(st.marker(para)), section, block))
+            m = st.marker(para)
+            if m is None and labeller.subs and st.weak_heading(para):
+                labeller.subs = []  # a title-like line ("Example practices") ends the list before it
+            out.append(Segment(s, e, "body", labeller.feed(m), section, block))
     return out
 
 

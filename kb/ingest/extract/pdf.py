@@ -31,6 +31,7 @@ from kb.ingest.extract._common import (
     stem_title,
     strip_folio,
 )
+from kb.ingest.extract.pdf_layout import Positions, relaid
 from kb.text.keywords import fold
 from kb.models import ExtractedDocument, Page
 
@@ -270,7 +271,9 @@ def _read_pages(reader: Any, path: Path) -> tuple[list[Page], list[str], list[_L
     collector = _LineCollector()
     for index, page in enumerate(reader.pages):
         try:
-            text = page.extract_text(visitor_text=collector if index == 0 else None) or ""
+            positions = Positions()
+            visitor = _both(collector, positions) if index == 0 else positions
+            text = relaid(positions, page.extract_text(visitor_text=visitor) or "")
         except Exception as err:
             errors.append(one_line(f"page {index + 1}: {type(err).__name__}: {err}", 160))
             text = ""
@@ -278,6 +281,14 @@ def _read_pages(reader: Any, path: Path) -> tuple[list[Page], list[str], list[_L
     if errors and len(errors) == len(pages):
         raise _corrupt(path, f"no page could be read ({errors[0]})")
     return pages, errors[:_MAX_WARNINGS], collector.lines
+
+
+def _both(*visitors: Any) -> Any:
+    """One pypdf text visitor that feeds several."""
+    def visit(*args: Any) -> None:
+        for visitor in visitors:
+            visitor(*args)
+    return visit
 
 
 def _title(meta_title: str | None, lines: list[_Line], pages: list[Page], path: Path) -> str:
