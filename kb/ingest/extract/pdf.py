@@ -32,6 +32,7 @@ from kb.ingest.extract._common import (
     strip_folio,
 )
 from kb.ingest.extract.pdf_layout import Positions, relaid
+from kb.ingest.extract.un_title import un_resolution_title
 from kb.text.keywords import fold
 from kb.models import ExtractedDocument, Page
 
@@ -292,10 +293,14 @@ def _both(*visitors: Any) -> Any:
 
 
 def _title(meta_title: str | None, lines: list[_Line], pages: list[Page], path: Path) -> str:
-    """Metadata title if meaningful, else the most prominent block of page 1, else the name."""
+    """A resolution's own title line, else the metadata title if meaningful, else the most
+    prominent block of page 1, else the name."""
+    first_text = pages[0].text if pages else ""
+    resolution = un_resolution_title(first_text)
+    if resolution:
+        return resolution
     if meta_title and _meaningful(meta_title, path):
         return meta_title
-    first_text = pages[0].text if pages else ""
     return _prominent_block(lines) or first_heading(first_text.split("\n")) or stem_title(path)
 
 
