@@ -129,4 +129,14 @@ def render_stats(data: dict[str, Any]) -> str:
         f"passages   {data['passages']}",
         f"languages  {langs}",
         f"disk       {size:.1f} MB",
+        f"glossary   {_glossary(data.get('glossary') or {})}",
     ])
+
+
+def _glossary(g: dict[str, int]) -> str:
+    """Whether acronyms in questions get spelled out: a glossary given, and the ones the documents define."""
+    found = g.get("defined_in_documents", 0)
+    defined = f"; {count(found, 'acronym')} defined in the documents" if found else ""
+    if not g.get("terms"):
+        return f"none given (kb ingest PATH --glossary FILE, see docs/glossary.md){defined}"
+    return f"{count(g['terms'], 'term')}, {count(g.get('acronyms', 0), 'acronym')}{defined}"
