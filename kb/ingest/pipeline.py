@@ -13,7 +13,7 @@ import os
 import time
 from concurrent.futures import Executor, Future, ProcessPoolExecutor
 from pathlib import Path
-from typing import TYPE_CHECKING, Iterable, Iterator, Sequence
+from typing import TYPE_CHECKING, Callable, Iterable, Iterator, Sequence
 
 import numpy as np
 
@@ -232,7 +232,8 @@ class Ingestor:
         report.seconds["extract"] += prepared.seconds
         replaced = self.index.db.document_by_path(abs_path) is not None
         document = self._document(path, doc_id, sha, prepared, meta)
-        self._store(document, abs_path, stat, meta_key, prepared, report)
+        self.on_event("document", FileOutcome(str(path), "embedding", doc_id, prepared.pages, len(prepared.passages)))
+        self._store(document, abs_path, stat, meta_key, prepared, report, str(path))
         return FileOutcome(str(path), "replaced" if replaced else "added", doc_id, prepared.pages, len(prepared.passages))
 
     def _document(self, path: Path, doc_id: str, sha: str, prepared: PreparedDoc, meta: DocMeta | None) -> Document:
@@ -249,7 +250,7 @@ class Ingestor:
         )
 
     def _store(self, document: Document, abs_path: str, stat: os.stat_result, meta_key: str,
-               prepared: PreparedDoc, report: IngestReport) -> None:
+               prepared: PreparedDoc, report: IngestReport, shown: str = "") -> None:
         from kb.text.keywords import index_body
 
         from kb.embed.context import embedding_texts
@@ -258,7 +259,11 @@ class Ingestor:
         texts = embedding_texts(passages, document.title, self.index.embed_recipe)
         shas = [text_sha(t) for t in texts]  # the vector cache key: what the model read
         t0 = time.perf_counter()
-        vectors, fresh = self._vectors(self.index.embedder, shas, texts, "embeddings", report)
+
+        def embedded(n: int) -> None:  # "embedded" events: passages of this document done so far
+            self.on_event("embedded", FileOutcome(shown, "progress", document.doc_id, passages=n))
+
+        vectors, fresh = self._vectors(self.index.embedder, shas, texts, "embeddings", report, embedded)
         t1 = time.perf_counter()
         companion, companion_fresh = None, None
         if self.index.companion_model is not None:  # kb/derived/companion.py: kept complete with the passages
@@ -277,11 +282,14 @@ class Ingestor:
         report.seconds["store"] += time.perf_counter() - t2
 
     def _vectors(self, embedder, shas: list[str], texts: list[str], table: str,
-                 report: IngestReport | None = None) -> tuple[np.ndarray, dict[str, np.ndarray]]:
+                 report: IngestReport | None = None, progress: Callable[[int], None] | None = None,
+                 ) -> tuple[np.ndarray, dict[str, np.ndarray]]:
         """Every passage's vector from ``table``'s cache or the model; (all, the new ones by hash)."""
         db = self.index.db
         cached = db.cached_vectors(shas, table)
-        fresh = embed_batched(embedder, {sha: t for sha, t in zip(shas, texts) if sha not in cached})
+        reused = sum(1 for sha in shas if sha in cached)
+        fresh = embed_batched(embedder, {sha: t for sha, t in zip(shas, texts) if sha not in cached},
+                              (lambda n: progress(reused + n)) if progress else None)
         fresh = {sha: db.stored(v, table) for sha, v in fresh.items()}  # as a rebuild would read them
         if report is not None:
             report.embedded += len(fresh)
