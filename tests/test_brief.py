@@ -177,10 +177,11 @@ def test_quotes_are_verbatim_and_citations_resolve(pack, brief_kb):
 
 
 def test_no_passage_twice_and_several_documents(pack):
-    ids = [q.passage_id for q in pack.quotes()]
-    assert len(ids) == len(set(ids))
-    texts = [q.text for q in pack.quotes()]
-    assert len(texts) == len(set(texts))
+    for topic in pack.topics:  # never twice under a topic; under two topics only with a note naming the other
+        assert len({q.passage_id for q in topic.quotes}) == len({q.text for q in topic.quotes}) == len(topic.quotes)
+        for q in topic.quotes:
+            assert q.also_under == [t.heading for t in pack.topics
+                                    if t is not topic and q.passage_id in {x.passage_id for x in t.quotes}]
     assert len({q.doc_id for q in pack.quotes()}) >= 3
 
 

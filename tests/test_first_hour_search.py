@@ -219,8 +219,8 @@ def test_excerpts_end_where_sentences_end():
 
     from kb.brief.excerpt import choose, sentence_spans
 
-    text = ("Les États peuvent : a) élargir les voies ; b) reconnaître les compétences ; c) former les "
-            "employeurs. " * 12).strip()
+    text = ("Trois mesures comptent : Élargir les voies de migration ; Reconnaître les compétences acquises ; "
+            "Former les employeurs. " * 12).strip()
     assert all(text[s:e].endswith(".") for s, e in sentence_spans(text))  # no cut after ";" or ":"
     excerpt = choose(text, np.ones((1, 4)), lambda texts: np.ones((len(texts), 4)) / 2)
     assert excerpt.text.endswith("employeurs.") and excerpt.text in text
