@@ -60,6 +60,19 @@ def test_the_library_and_the_api_schema_refuse_it_too():
         assert SearchRequest.model_validate({"query": text}).query == text
 
 
+def test_the_schema_pattern_says_what_the_server_takes():
+    """Generated clients (and schemathesis) read the query's pattern: it must be the server's rule."""
+    import re
+
+    from api.schemas import text_pattern
+    from kb.search.query import has_text
+
+    pattern = re.compile(text_pattern())
+    disagree = [hex(c) for c in range(0x10000) if bool(pattern.search(chr(c))) != has_text(chr(c))]
+    assert not disagree, disagree[:10]
+    assert pattern.search("😀") and has_text("😀")  # outside the BMP: the pattern cannot tell, so both take it
+
+
 def test_a_batch_line_with_nothing_to_search_fails_alone(mission_index, tmp_path):
     lines = tmp_path / "q.jsonl"
     lines.write_text(json.dumps({"id": "a", "query": NOTHING}) + "\n" + json.dumps({"id": "b", "query": "compétences"})
