@@ -20,7 +20,11 @@ import annotated_types
 
 from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field, StringConstraints, model_validator
 
-from kb.search.query import NO_TEXT, not_a_language, has_text, is_blank, is_blank_char, is_text_char
+from kb.brief import FORMATS
+from kb.brief.chosen import MAX_PASSAGES
+from kb.brief.topics import MAX_HEADING_CHARS, MAX_INTRO_CHARS, MAX_PER_TOPIC, MAX_QUESTIONS, MAX_TOPICS
+from kb.models import LESSON_TYPES
+from kb.search.query import MODES, NO_TEXT, has_text, is_blank, is_blank_char, is_text_char, not_a_language
 from kb.settings import Settings
 
 _DEFAULTS = Settings()
@@ -120,8 +124,7 @@ LangCode = Annotated[str, StringConstraints(min_length=1, max_length=16), Field(
 DocId = Annotated[str, StringConstraints(min_length=1, max_length=500), AfterValidator(_encodable)]
 RequestId = Annotated[str, StringConstraints(max_length=500), AfterValidator(_encodable)]
 Integral = Annotated[int, BeforeValidator(_integral)]
-LESSON_TYPES = ("barrier", "good_practice", "recommendation", "risk", "context")  # == kb.lessons.TYPES
-LessonType = Literal["barrier", "good_practice", "recommendation", "risk", "context"]
+LessonType = Literal[LESSON_TYPES]  # type: ignore[valid-type]  # the library's list (kb/models.py)
 
 
 class _Strict(BaseModel):
@@ -150,7 +153,7 @@ class SearchRequest(_Strict):
     k: Integral = Field(K_DEFAULT, ge=1, le=K_MAX, description=f"How many passages to return (1 to {K_MAX}).")
     filters: Filters | None = None
     id: RequestId | Integral | None = Field(None, description="Echoed back as the result's `id` (for batch callers).")
-    mode: Literal["hybrid", "dense", "keyword"] | None = Field(
+    mode: Literal[MODES] | None = Field(  # type: ignore[valid-type]
         None, description="Retrieval mode (default: the server's, normally hybrid: dense and keyword, fused).",
     )
 
@@ -309,9 +312,9 @@ def _text(max_length: int) -> object:
                      AfterValidator(_not_blank)]
 
 
-PerTopic = Annotated[int, annotated_types.Interval(ge=1, le=20), BeforeValidator(_integral)]
-Heading = _text(300)
-Intro = _text(5000)
+PerTopic = Annotated[int, annotated_types.Interval(ge=1, le=MAX_PER_TOPIC), BeforeValidator(_integral)]
+Heading = _text(MAX_HEADING_CHARS)
+Intro = _text(MAX_INTRO_CHARS)
 
 
 def _comma_list(value: object) -> object:
@@ -330,7 +333,7 @@ class TopicIn(_Strict):
 
     heading: Heading = Field(description="The topic's heading in the pack.")  # type: ignore[valid-type]
     questions: list[QueryText] = Field(  # type: ignore[assignment]  # absent is None; null is refused
-        None, min_length=1, max_length=12, description="One or more questions, any language.")
+        None, min_length=1, max_length=MAX_QUESTIONS, description="One or more questions, any language.")
     question: QueryText = Field(  # type: ignore[assignment]
         None, description="One question: the same as `questions` with one item.")
     intro: Intro | None = None  # type: ignore[valid-type]
@@ -346,19 +349,47 @@ class TopicIn(_Strict):
         return self
 
 
+PassageId = _text(600)  # not blank, said in the schema too (a generated " " is then expected to fail)
+
+
 class BriefRequest(_Strict):
-    """The topics file of `kb brief`, as JSON, plus the output format."""
+    """The topics file of `kb brief`, as JSON, plus the output format; or, in place of
+    ``topics``, the ids of passages a person chose (the web page's pack), quoted in that order."""
+
+    # exactly one of topics / passages, and the options that go with each, said in the schema too
+    # (clients and generated tests read it): a key present, even as null, counts as given
+    model_config = ConfigDict(json_schema_extra={"oneOf": [
+        {"required": ["topics"], "not": {"anyOf": [{"required": ["passages"]}, {"required": ["heading"]}]}},
+        {"required": ["passages"], "not": {"anyOf": [{"required": ["topics"]}, {"required": ["per_topic"]},
+                                                      {"required": ["group_by"]}]}},
+    ]})
 
     title: Heading  # type: ignore[valid-type]
     intro: Intro | None = None  # type: ignore[valid-type]
     lang: str | None = Field(None, pattern=r"^[A-Za-z]{2,3}$",
                              description="Preferred language of quotes and labels (ISO 639-1, e.g. \"fr\").")
-    per_topic: PerTopic | None = Field(None, description="Quotes per topic, 1 to 20 (default 4).")
-    topics: list[TopicIn] = Field(min_length=1, max_length=30)
+    per_topic: PerTopic | None = Field(None, description=f"Quotes per topic, 1 to {MAX_PER_TOPIC} (default 4).")
+    topics: list[TopicIn] = Field(None, min_length=1, max_length=MAX_TOPICS)  # type: ignore[assignment]
+    passages: list[PassageId] = Field(  # type: ignore[assignment, valid-type]
+        None, min_length=1, max_length=MAX_PASSAGES, json_schema_extra={"uniqueItems": True},
+        description="Passage ids (from POST /search), each once, quoted whole in this order, in place of `topics`.")
+    heading: Heading | None = Field(  # type: ignore[valid-type]
+        None, description="With `passages`: the section's heading (default: \"Selected passages\" in `lang`).")
     group_by: Literal["type"] | None = Field(
         None, description="\"type\": each topic becomes one section per lesson type (barriers, good practice, ...).")
-    format: Literal["md", "html", "docx"] = Field(
+    format: Literal[FORMATS] = Field(  # type: ignore[valid-type]
         "md", description="Markdown, a self-contained printable HTML page, or a Word document.")
+
+    @model_validator(mode="after")
+    def _topics_or_passages(self) -> "BriefRequest":
+        if (self.topics is None) == (self.passages is None):
+            raise ValueError("give 'topics' (questions to search) or 'passages' (chosen ids), exactly one of them")
+        given = self.model_fields_set
+        if self.passages is not None and given & {"per_topic", "group_by"}:
+            raise ValueError("'per_topic' and 'group_by' apply to 'topics', not to chosen 'passages'")
+        if self.topics is not None and "heading" in given:
+            raise ValueError("'heading' applies to chosen 'passages'; each topic has its own")
+        return self
 
     def topics_object(self) -> dict[str, object]:
         return self.model_dump(exclude={"format"}, exclude_none=True)

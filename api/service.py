@@ -22,13 +22,14 @@ Nothing here writes to the index.
 from __future__ import annotations
 
 import threading
+from dataclasses import asdict
 from collections import deque
 from contextlib import contextmanager
 from typing import Any, Callable, Iterator, Sequence
 
 from kb.errors import KBError
 from kb.library import KnowledgeBase
-from kb.models import Document, Passage
+from kb.models import Document, Passage, cited
 from kb.search.cite import citation_for
 from kb.store.db import Database
 
@@ -82,6 +83,9 @@ class ApiService:
         #: /health's own read-only connection (opened on first use) and the lock that guards it
         self._status_db: Database | None = None
         self._status_lock = threading.Lock()
+        from api.files import Verified
+
+        self._verified = Verified()  # files found unchanged since ingest (GET /documents/{id}/file)
 
     @contextmanager
     def snapshot(self, abandoned: Callable[[], bool] | None = None) -> Iterator[KnowledgeBase]:
@@ -159,6 +163,16 @@ class ApiService:
             raise NotFound(f"no document {doc_id!r} in the index (see GET /documents)")
         return found.to_dict()
 
+    def document_file(self, doc_id: str) -> Any:
+        """The document's ingested file (api/files.py): the path comes from the index, never the request."""
+        from api.files import file_response
+
+        with self.snapshot() as kb:
+            found = kb.document(doc_id)
+        if found is None:
+            raise NotFound(f"no document {doc_id!r} in the index (see GET /documents)")
+        return file_response(found, self._verified)  # hashed outside the lock: searches need not wait
+
     def passage(self, passage_id: str) -> dict[str, Any]:
         with self.snapshot() as kb:
             found = kb.passage(passage_id)
@@ -182,8 +196,4 @@ class ApiService:
 
 
 def passage_dict(passage: Passage, doc: Document | None) -> dict[str, Any]:
-    citation = citation_for(passage, doc)
-    out = {k: getattr(passage, k) for k in Passage.__dataclass_fields__}
-    out["citation"] = dict(citation.__dict__)
-    out["cite"] = citation.short()
-    return out
+    return {**asdict(passage), **cited(passage, citation_for(passage, doc))}

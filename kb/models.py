@@ -140,6 +140,16 @@ class Citation:
         return ", ".join(parts)
 
 
+def cited(passage: Passage, citation: Citation, text: bool = True) -> dict[str, Any]:
+    """The one way a passage is written out with its citation (search hits, the API's
+    passages, the versions named beside a hit): id, text, language, citation and its short form."""
+    out: dict[str, Any] = {"passage_id": passage.passage_id}
+    if text:
+        out["text"] = passage.text
+    out.update(lang=passage.lang, citation=asdict(citation), cite=citation.short())
+    return out
+
+
 @dataclass
 class Hit:
     """One search result: a passage, its score and its citation."""
@@ -151,15 +161,8 @@ class Hit:
     extra: dict[str, Any] = field(default_factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
-        out: dict[str, Any] = {
-            "rank": self.rank,
-            "score": round(float(self.score), 6),
-            "passage_id": self.passage.passage_id,
-            "text": self.passage.text,
-            "lang": self.passage.lang,
-            "citation": asdict(self.citation),
-            "cite": self.citation.short(),
-        }
+        out: dict[str, Any] = {"rank": self.rank, "score": round(float(self.score), 6),
+                               **cited(self.passage, self.citation)}
         out.update(self.extra)
         return out
 

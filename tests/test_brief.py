@@ -1,10 +1,14 @@
 """Briefing packs, end to end on real files: the sample topics over the sample corpus.
 
 The index holds the mission's French paper (``corpus/``) plus the GCM objective 18
-sheets in English, French and Spanish and objective 5 in English, so that the pack has
+sheets in English, French and Spanish and one more English document, so that the pack has
 several documents, several languages and real translations to choose between.
 Every check reads the output back (Markdown text, parsed HTML, the DOCX through
 python-docx, the PDF through pypdf) rather than trusting the renderer.
+
+The pack's structure is checked on conftest's fast_index (the hashing embedder); which
+language version is quoted depends on translations the real model links, so those tests
+(and printing with Chromium) are slow, on an index of BRIEF_SET built with the default model.
 """
 
 from __future__ import annotations
@@ -24,7 +28,6 @@ from kb.brief import (FORMATS, build_pack, load_topics, make_brief, normalise_fo
 from kb.brief.excerpt import choose, sentence_spans
 from kb.brief.pack import ELLIPSIS, Pack
 from kb.brief.render_md import escape, unescape
-from kb.embed import default_model
 from kb.errors import UsageError
 
 from conftest import CORPUS, ROOT
@@ -44,7 +47,19 @@ CHROMIUM_FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--no-first-run
 
 # -- fixtures -------------------------------------------------------------------------------------
 @pytest.fixture(scope="session")
-def brief_kb(tmp_path_factory):
+def brief_kb(fast_index):
+    """The fast tier's index, opened once (read only)."""
+    from kb.library import KnowledgeBase
+    from kb.settings import Settings
+
+    kb = KnowledgeBase.open(Settings(index_dir=fast_index))
+    yield kb
+    kb.close()
+
+
+@pytest.fixture(scope="session")
+def real_brief_kb(tmp_path_factory):
+    """BRIEF_SET with the default model and its companion (slow tests)."""
     from kb.library import KnowledgeBase
     from kb.settings import Settings
 
@@ -59,6 +74,11 @@ def brief_kb(tmp_path_factory):
 @pytest.fixture(scope="session")
 def pack(brief_kb) -> Pack:
     return build_pack(brief_kb, TOPICS)
+
+
+@pytest.fixture(scope="session")
+def real_pack(real_brief_kb) -> Pack:
+    return build_pack(real_brief_kb, TOPICS)
 
 
 @pytest.fixture(scope="session")
@@ -185,8 +205,9 @@ def test_no_passage_twice_and_several_documents(pack):
     assert len({q.doc_id for q in pack.quotes()}) >= 3
 
 
-def test_translations_are_noted_and_the_preferred_language_wins(pack, brief_kb):
-    quotes = pack.quotes()
+@pytest.mark.slow  # translations are linked by the real model's vectors
+def test_translations_are_noted_and_the_preferred_language_wins(real_pack):
+    quotes = real_pack.quotes()
     assert any(q.other_languages for q in quotes), "the GCM sheets exist in en/fr/es"
     in_french = sum(q.lang == "fr" for q in quotes)
     assert in_french > len(quotes) / 2
@@ -196,12 +217,13 @@ def test_translations_are_noted_and_the_preferred_language_wins(pack, brief_kb):
                 o.lang == "fr" and o.doc_id != q.doc_id for o in quotes)
 
 
+@pytest.mark.slow  # ranking and translations: the real model's
 @pytest.mark.parametrize("lang", ["fr", "en", "es"])
-def test_the_same_passage_is_quoted_in_the_preferred_language(brief_kb, lang):
+def test_the_same_passage_is_quoted_in_the_preferred_language(real_brief_kb, lang):
     """The Europass example exists in the three GCM 18 sheets: one quote, in the reader's language."""
     spec = {"title": "Europass", "lang": lang, "per_topic": 2, "topics": [{"heading": "Europass", "questions": [
         "Europass portal: an EU initiative with standardized documentation of qualifications, skills and experience"]}]}
-    quotes = build_pack(brief_kb, spec).topics[0].quotes
+    quotes = build_pack(real_brief_kb, spec).topics[0].quotes
     assert quotes[0].lang == lang and "Europass" in quotes[0].text
     assert quotes[0].other_languages == sorted({"fr", "en", "es"} - {lang})
     assert not any("Europass" in q.text for q in quotes[1:])  # its translations are not quoted again
@@ -246,7 +268,7 @@ def test_markdown_pack(pack, brief_kb):
         assert unescape(sources[source.number - 1]).startswith(f"{source.number}. **{source.title}**")
         assert source.location in sources[source.number - 1]
     assert re.search(r"Généré par kb \S+ le \d{4}-\d\d-\d\d \d\d:\d\d:\d\d UTC à partir de l’index "
-                     rf"« index » \(modèle {re.escape(default_model())}", md.strip().splitlines()[-1])
+                     rf"« index » \(modèle {re.escape(brief_kb.index.model)}", md.strip().splitlines()[-1])
 
 
 # -- HTML -----------------------------------------------------------------------------------------
@@ -378,6 +400,7 @@ def test_make_brief_takes_an_api_object(brief_kb):
 
 
 # -- printing with headless Chromium --------------------------------------------------------------
+@pytest.mark.slow  # a browser
 @pytest.mark.skipif(CHROMIUM is None, reason="headless Chromium not installed (apt-get install chromium)")
 def test_html_prints_to_a4_pdf_with_a_page_per_topic(pack, tmp_path_factory):
     from pypdf import PdfReader

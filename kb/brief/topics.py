@@ -20,6 +20,8 @@ MAX_TOPICS = 30
 MAX_QUESTIONS = 12
 MAX_QUESTION_CHARS = 2000
 MAX_PER_TOPIC = 20
+MAX_HEADING_CHARS = 300
+MAX_INTRO_CHARS = 5000
 DEFAULT_PER_TOPIC = 4
 
 _PACK_KEYS = {"title", "intro", "lang", "per_topic", "topics", "group_by"}
@@ -146,7 +148,7 @@ def _parse(obj: Any, where: str, source: str | None = None) -> TopicsSpec:
     if not isinstance(obj, Mapping):
         raise UsageError(f"{where}: expected an object with 'title' and 'topics', got {type(obj).__name__}")
     _unknown(obj, _PACK_KEYS, where)
-    title = _one_line(_text(obj.get("title"), f"{where}: 'title'", limit=300))
+    title = _one_line(_text(obj.get("title"), f"{where}: 'title'", limit=MAX_HEADING_CHARS))
     raw_topics = obj.get("topics")
     if not isinstance(raw_topics, list) or not raw_topics:
         raise UsageError(f"{where}: 'topics' must be a non-empty list")
@@ -156,7 +158,7 @@ def _parse(obj: Any, where: str, source: str | None = None) -> TopicsSpec:
     return TopicsSpec(
         title=title or "",
         topics=topics,
-        intro=_text(obj.get("intro"), f"{where}: 'intro'", required=False, limit=5000),
+        intro=_text(obj.get("intro"), f"{where}: 'intro'", required=False, limit=MAX_INTRO_CHARS),
         lang=_lang(obj.get("lang"), f"{where}: 'lang'"),
         per_topic=_count(obj.get("per_topic"), f"{where}: 'per_topic'") or DEFAULT_PER_TOPIC,
         group_by=_group_by(obj.get("group_by"), f"{where}: 'group_by'"),
@@ -191,7 +193,7 @@ def _topic(obj: Any, where: str) -> TopicSpec:
     if not isinstance(obj, Mapping):
         raise UsageError(f"{where}: expected an object with 'heading' and 'questions'")
     _unknown(obj, _TOPIC_KEYS, where)
-    heading = _one_line(_text(obj.get("heading"), f"{where}: 'heading'", limit=300)) or ""
+    heading = _one_line(_text(obj.get("heading"), f"{where}: 'heading'", limit=MAX_HEADING_CHARS)) or ""
     where = f"{where} ({heading!r})"
     if "question" in obj and "questions" in obj:
         raise UsageError(f"{where}: give 'questions' (a list) or 'question', not both")
@@ -209,7 +211,7 @@ def _topic(obj: Any, where: str) -> TopicSpec:
     return TopicSpec(
         heading=heading,
         questions=questions,
-        intro=_text(obj.get("intro"), f"{where}: 'intro'", required=False, limit=5000),
+        intro=_text(obj.get("intro"), f"{where}: 'intro'", required=False, limit=MAX_INTRO_CHARS),
         type=_lesson_types(obj.get("type"), f"{where}: 'type'"),
         per_topic=_count(obj.get("per_topic"), f"{where}: 'per_topic'"),
     )

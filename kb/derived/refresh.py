@@ -54,6 +54,23 @@ def _links(index: "Index", changed: Sequence[str], out: Refreshed) -> bool:
     return True
 
 
+def _roles(index: "Index", changed: Sequence[str], out: Refreshed) -> bool:
+    """Passages of an index made before roles (or under older rules) get their roles from their
+    stored text; new passages got theirs at ingestion."""
+    from kb.text.roles import ROLES_VERSION, role_of
+
+    db = index.db
+    if db.get_meta(keys.ROLES) == ROLES_VERSION:
+        return False
+    with db.conn:
+        for doc in db.documents():
+            rowids = db.passage_rowids(doc.doc_id)
+            passages = db.passages_by_rowids(rowids)
+            db.write_roles(rowids, [role_of(passages[r].text) for r in rowids])
+        db.set_meta(keys.ROLES, ROLES_VERSION)
+    return True
+
+
 def _language_means(index: "Index", changed: Sequence[str], out: Refreshed) -> bool:
     from kb.derived.language_means import refresh
 
@@ -72,6 +89,7 @@ def _acronyms(index: "Index", changed: Sequence[str], out: Refreshed) -> bool:
 
 #: (name in the report's timings, step); run in this order
 STEPS: tuple[tuple[str, Callable[["Index", Sequence[str], Refreshed], bool]], ...] = (
+    ("roles", _roles),
     ("relabel", _relabel),
     ("link", _links),
     ("language_means", _language_means),

@@ -274,7 +274,8 @@ class Ingestor:
         record = DocumentRecord(document, abs_path, stat.st_size, stat.st_mtime, {"meta": meta_key})
         bodies = [index_body(p.text, p.lang) for p in passages]
         types = self.index.labeler.label(passages, vectors)  # from the vectors above: no extra embedding
-        removed, added = self.index.db.replace_document(record, passages, shas, fresh, bodies, types, companion_fresh)
+        removed, added = self.index.db.replace_document(record, passages, shas, fresh, bodies, types, companion_fresh,
+                                                        prepared.roles or None)
         self.index.apply_vector_change(removed, added, vectors, self.index.db.generation(), companion)
         report.seconds["embed"] += t1 - t0
         if companion is not None:

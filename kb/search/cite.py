@@ -2,16 +2,12 @@
 
 from __future__ import annotations
 
-from dataclasses import asdict
-
-from kb.models import Citation, Passage
+from kb.models import Citation, Passage, cited
 
 
 def version_of(passage: Passage, docs: dict) -> dict[str, object]:
     """A translation or duplicate named in a hit: enough to fetch it and to cite it."""
-    citation = citation_for(passage, docs.get(passage.doc_id))
-    return {"lang": passage.lang, "passage_id": passage.passage_id, "doc_id": passage.doc_id,
-            "citation": asdict(citation), "cite": citation.short()}
+    return {**cited(passage, citation_for(passage, docs.get(passage.doc_id)), text=False), "doc_id": passage.doc_id}
 
 
 def citation_for(passage: Passage, doc) -> Citation:

@@ -23,6 +23,8 @@ from kb.search.fusion import Candidate, fuse, in_sorted, keep_language_shares
 from kb.search.group import group, text_key, versions_by_language
 from kb.search.language import QueryLanguage
 from kb.search.query import Query
+from kb.search.roles import asks_for, keep
+from kb.text.roles import CONTENT
 from kb.settings import Settings
 from kb.text.keywords import tokens
 from kb.text.urls import only_links
@@ -149,6 +151,7 @@ class Searcher:
         if not lookup and "dense" in lists and "keyword" in lists and query_lang:
             fused = keep_language_shares(fused, lists["dense"], self.index.db.langs_of([c.rowid for c in fused]),
                                          query_lang, settings.rrf_k)
+        fused = self._without_boilerplate(query.text, fused, lookup)
         if settings.reranker:
             fused = self._rerank(query.text, fused, settings.reranker, query.k)
         fused = fused[: query.k * GROUP_DEPTH]
@@ -157,8 +160,32 @@ class Searcher:
         shown_in = None
         if query.langs or query.doc_ids:
             shown_in = allowed if not query.types else self.index.db.rowids_where(query.langs, query.doc_ids, ())
-        return SearchResult(query.text, self._cite(fused, query.k, query_lang, shown_in),
-                            id=query.id, query_lang=query_lang)
+        hits = self._cite(fused, query.k, query_lang, shown_in)
+        if vector is not None:
+            self._similarity_scores(hits, vector())
+        return SearchResult(query.text, hits, id=query.id, query_lang=query_lang)
+
+    def _without_boilerplate(self, text: str, fused: list[Candidate], lookup: bool) -> list[Candidate]:
+        """Staff lists, notices, bibliographies, contents, forms and link lists out, unless asked for
+        (kb/search/roles.py)."""
+        found = self.index.db.roles_of(c.rowid for c in fused)
+        if not found:
+            return fused
+        asked = asks_for(text)
+        return [c for c in fused if keep(found.get(c.rowid, CONTENT), asked, lookup, c.keyword is not None)]
+
+    def _similarity_scores(self, hits: list[Hit], vector: np.ndarray) -> None:
+        """Each hit's score: the cosine between the question and the passage shown, under the
+        index's model. Fused ranks are equal-spaced (1/(60+rank)) and say nothing about how
+        close a hit is; the cosine differs between hits and means the same in every search.
+        Hits stay in fused order, so a lower score can rank above a higher one."""
+        db = self.index.db
+        rowids = [db.rowid_of(h.passage.passage_id) for h in hits]
+        ids, vecs = db.vectors_for([r for r in rowids if r is not None])
+        by_id = dict(zip(ids.tolist(), (vecs @ np.asarray(vector, dtype=np.float32).ravel()).tolist())) if len(ids) else {}
+        for hit, rowid in zip(hits, rowids):
+            if rowid in by_id:
+                hit.score = round(float(by_id[rowid]), 4)
 
     #: under a filter, the companion's IVF probes nprobe / share**COMPANION_WIDEN lists (the
     #: model's index: share**2). At 1M, a 39% language filter: 166 lists instead of 429, 8.4 ms

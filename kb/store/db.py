@@ -24,6 +24,7 @@ from kb.store.keys import COMPANION_DTYPE, COMPANION_TABLE, GENERATION
 from kb.store.links import LinkRows
 from kb.store.passage_rows import PassageRows
 from kb.store.rows import shown_source
+from kb.store.role_rows import RoleRows
 from kb.store.types import TypeRows
 from kb.store.vector_rows import VectorRows
 
@@ -60,7 +61,7 @@ def _row_to_document(row: sqlite3.Row) -> Document:
     )
 
 
-class Database(PassageRows, VectorRows, KeywordRows, TypeRows, LinkRows):
+class Database(PassageRows, VectorRows, KeywordRows, TypeRows, RoleRows, LinkRows):
     """One index's SQLite file; its reads and writes by kind live in the mixins (kb/store/*_rows.py)."""
 
     def __init__(self, index_dir: Path, readonly: bool = False) -> None:
@@ -277,6 +278,7 @@ class Database(PassageRows, VectorRows, KeywordRows, TypeRows, LinkRows):
         bodies: Sequence[str],
         types: Sequence[Mapping[str, float]] | None = None,
         companion_vectors: dict[str, np.ndarray] | None = None,
+        roles: Sequence[str] | None = None,
     ) -> tuple[list[int], list[int]]:
         """Swap a document's rows in one transaction; returns (removed ids, added ids).
 
@@ -317,6 +319,8 @@ class Database(PassageRows, VectorRows, KeywordRows, TypeRows, LinkRows):
                 added.append(rowid)
             if types is not None:
                 self.write_types(added, types)
+            if roles is not None:
+                self.write_roles(added, roles)
             self._bump_generation(removed, added)
         return removed, added
 

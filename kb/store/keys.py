@@ -17,6 +17,7 @@ LESSON_CUES = "lesson_cues"      # fingerprint of the cue file the lesson types 
 GLOSSARY = "glossary"            # acronyms for query expansion (kb/glossary.py)
 ACRONYMS = "acronyms_found"      # acronyms each document defines (kb/derived/acronyms.py) ...
 ACRONYM_TERMS = "acronym_terms"  # ... and the glossary terms made of them, for the search
+ROLES = "roles"                  # version of the rules the stored passage roles came from
 TRANSLATIONS = "translations"    # version of the link rules the translation links came from
 COMPANION_MODEL = "companion_model"  # the companion model, "none", or absent until complete
 COMPANION_DIM = "companion_dim"
