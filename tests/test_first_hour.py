@@ -8,7 +8,6 @@ from ../shared, the deterministic test-hash embedder, no mocks.
 from __future__ import annotations
 
 import json
-import os
 import re
 import subprocess
 import sys
@@ -16,15 +15,14 @@ from pathlib import Path
 
 import pytest
 
-from conftest import CORPUS, GCM, MISSION, ROOT
+from conftest import CORPUS, FAST_ARGS, GCM, MISSION, ROOT, SETUP_ARGS, kb_cli
 
-KB = [sys.executable, "-c", "from kb.cli import main; main()"]
-FAST = ["--model", "test-hash", "--companion", "none"]
+FAST = [*FAST_ARGS, *SETUP_ARGS]
 
 
 def kb(*args: str, cwd: Path = ROOT) -> subprocess.CompletedProcess:
-    env = {**os.environ, "PYTHONPATH": str(ROOT), "HF_HUB_OFFLINE": "1"}
-    return subprocess.run([*KB, *args], cwd=cwd, env=env, capture_output=True, text=True, timeout=600)
+    """`kb ARGS` as a user runs it from ``cwd`` (in this process: conftest.kb_cli)."""
+    return kb_cli(*args, cwd=cwd)
 
 
 def _ingest(index: Path, *paths: str, cwd: Path = ROOT) -> subprocess.CompletedProcess:
@@ -178,8 +176,9 @@ def test_a_taken_id_gets_the_longer_name_before_a_hash():
 
 @pytest.mark.parametrize("name,title", [
     ("A_RES_79_217.pdf", "International migration and development (A/RES/79/217)"),
-    ("A_RES_80_187.pdf", "Office of the United Nations High Commissioner for Refugees (A/RES/80/187)"),
-    ("A_RES_80_218.pdf", "Protection of migrants (A/RES/80/218)"),
+    pytest.param("A_RES_80_187.pdf", "Office of the United Nations High Commissioner for Refugees (A/RES/80/187)",
+                 marks=pytest.mark.slow),  # conftest.LONG_PDFS: seconds of pypdf each
+    pytest.param("A_RES_80_218.pdf", "Protection of migrants (A/RES/80/218)", marks=pytest.mark.slow),
 ])
 def test_un_resolutions_are_titled_by_their_own_title_line(name, title):
     from kb.ingest.extract import extract

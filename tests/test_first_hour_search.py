@@ -8,23 +8,21 @@ mistake, every topic getting its passages, and quotes that are whole where the p
 from __future__ import annotations
 
 import json
-import os
 import subprocess
 import sys
 from pathlib import Path
 
 import pytest
 
-from conftest import CORPUS, MISSION, ROOT
+from conftest import FAST_ARGS, MISSION, ROOT, SETUP_ARGS, kb_cli
 
-KB = [sys.executable, "-c", "from kb.cli import main; main()"]
-FAST = ["--model", "test-hash", "--companion", "none"]
+FAST = [*FAST_ARGS, *SETUP_ARGS]
 NOTHING = "?!...;:"
 
 
 def kb(*args: str, cwd: Path = ROOT) -> subprocess.CompletedProcess:
-    env = {**os.environ, "PYTHONPATH": str(ROOT), "HF_HUB_OFFLINE": "1"}
-    return subprocess.run([*KB, *args], cwd=cwd, env=env, capture_output=True, text=True, timeout=600)
+    """`kb ARGS` as a user runs it from ``cwd`` (in this process: conftest.kb_cli)."""
+    return kb_cli(*args, cwd=cwd)
 
 
 @pytest.fixture(scope="module")
