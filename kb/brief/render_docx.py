@@ -15,6 +15,7 @@ from kb.brief.labels import Labels
 from kb.brief.pack import Pack, Quote
 
 QUOTE_STYLE = "Quote"
+WHOLE_STYLE = "Intense Quote"  # the passages quoted in part, whole: told apart from the quotes themselves
 CITATION_STYLE = "Normal"
 # characters XML 1.0 cannot carry; passages should never hold them, but one must not break the file
 _XML_INVALID = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ufffe\uffff]")
@@ -55,7 +56,7 @@ def _wholes(doc, pack: Pack, labels: Labels) -> None:
     heading.paragraph_format.page_break_before = True
     for whole in pack.wholes:
         doc.add_paragraph(f"{whole.number}.").runs[0].bold = True
-        doc.add_paragraph(_clean(whole.text), style=QUOTE_STYLE).paragraph_format.keep_with_next = True
+        doc.add_paragraph(_clean(whole.text), style=WHOLE_STYLE).paragraph_format.keep_with_next = True
         cite = doc.add_paragraph(style=CITATION_STYLE)
         cite.add_run(f"— {_clean(whole.cite())} [{whole.source_number}]").italic = True
         cite.paragraph_format.space_after = Pt(12)

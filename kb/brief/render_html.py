@@ -45,6 +45,10 @@ figure.quote .ref { color: var(--accent); text-decoration: none; font-weight: bo
 figure.quote .langs, figure.quote .note { display: block; margin-top: .5mm; font-size: 8.5pt; }
 figure.quote .note a { color: inherit; }
 ol.wholes { padding-left: 7mm; }
+ol.wholes li { margin-bottom: 5mm; break-inside: avoid; page-break-inside: avoid; }
+ol.wholes .whole { font-family: "DejaVu Serif", "Liberation Serif", Georgia, serif; font-size: 10.5pt;
+                   white-space: pre-line; padding-left: 4mm; border-left: 2px solid var(--rule); }
+ol.wholes .whole-cite { margin: 1mm 0 0; font-size: 9pt; color: var(--muted); }
 .empty { color: var(--muted); font-style: italic; }
 ol.sources { padding-left: 7mm; font-size: 10pt; }
 ol.sources li { margin-bottom: 2.5mm; }
@@ -87,9 +91,9 @@ def _wholes(pack: Pack, labels: Labels) -> str:
     items = []
     for w in pack.wholes:
         title, rest = w.citation.title, w.cite()[len(w.citation.title):]
-        items.append(f'<li id="whole-{w.number}" value="{w.number}"><figure class="quote" data-passage-id="{escape(w.passage_id)}">'
-                     f"<blockquote>{escape(w.text)}</blockquote><figcaption>— <cite>{escape(title)}</cite>{escape(rest)} "
-                     f'<a class="ref" href="#source-{w.source_number}">[{w.source_number}]</a></figcaption></figure></li>')
+        items.append(f'<li id="whole-{w.number}" value="{w.number}" data-passage-id="{escape(w.passage_id)}">'
+                     f'<div class="whole">{escape(w.text)}</div><p class="whole-cite">— <cite>{escape(title)}</cite>'
+                     f'{escape(rest)} <a class="ref" href="#source-{w.source_number}">[{w.source_number}]</a></p></li>')
     return (f'<section class="wholes"><h2>{escape(labels["wholes"])}</h2>'
             f'<ol class="wholes">{"".join(items)}</ol></section>')
 

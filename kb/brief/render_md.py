@@ -46,12 +46,13 @@ def _quote(quote: Quote, labels: Labels, pack_lang: str | None) -> list[str]:
         cite += f" · {escape(notes)}"
     lines = [f"<!-- passage {quote.passage_id} -->"]
     lines += _blockquote(quote.display_text)
-    lines += [">", f"> {cite}"]
+    lines += [">", f"> {cite}", ""]
+    notes = []  # under the quote, outside it: what the reader should know about the cut and repeats
     if quote.whole:
-        lines += [">", f"> *{escape(labels.excerpt(quote.whole))}* ([{quote.whole}](#whole-{quote.whole}))"]
+        notes.append(f"*{escape(labels.excerpt(quote.whole))}* ([{quote.whole}](#whole-{quote.whole}))")
     if quote.also_under:
-        lines += [">", f"> *{escape(labels.also_under(quote.also_under))}*"]
-    return lines + [""]
+        notes.append(f"*{escape(labels.also_under(quote.also_under))}*")
+    return lines + ([" · ".join(notes), ""] if notes else [])
 
 
 def _wholes(pack: Pack, labels: Labels) -> list[str]:
