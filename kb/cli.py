@@ -158,6 +158,12 @@ def search(
         if not query:
             raise UsageError("missing QUERY (or use --queries FILE)")
         result = kb.search(query, k, lang, doc, mode, type_)
+        if not as_json:
+            from kb.ingest.naming import shown_here
+            from kb.render import render_result
+
+            paths = {h.passage.doc_id: kb.index.db.path_of(h.passage.doc_id) for h in result.hits}
+            text = render_result(result, lambda doc_id, source: shown_here(source, paths.get(doc_id)))
     except KBError as err:
         _fail(err)
     finally:
@@ -165,9 +171,7 @@ def search(
     if as_json:
         _dump(result.to_dict())
     else:
-        from kb.render import render_result
-
-        typer.echo(render_result(result))
+        typer.echo(text)
 
 
 @app.command()

@@ -233,8 +233,18 @@ class KnowledgeBase:
     def stats(self) -> dict[str, Any]:
         manifest = self.index.manifest()
         size = sum(f.stat().st_size for f in self.index.dir.iterdir() if f.is_file())
-        manifest.update({"index": str(self.index.dir), "bytes_on_disk": size})
+        manifest.update({"index": str(self.index.dir), "bytes_on_disk": size, "glossary": self._glossary_stats()})
         from kb.derived.pivot import summary
 
         manifest["translation"] = summary(self.index.db, self.settings.translate)
         return manifest
+
+    def _glossary_stats(self) -> dict[str, int]:
+        """What query expansion has to go on: the user's glossary (terms, acronyms) and the
+        acronyms the documents define (kb/derived/acronyms.py)."""
+        from kb.glossary import Glossary
+        from kb.store.keys import ACRONYM_TERMS, GLOSSARY
+
+        given = Glossary.from_json(self.index.db.get_meta(GLOSSARY))
+        found = Glossary.from_json(self.index.db.get_meta(ACRONYM_TERMS))
+        return {"terms": len(given.entries), "acronyms": given.acronyms(), "defined_in_documents": found.acronyms()}

@@ -13,14 +13,15 @@ import os
 import time
 from concurrent.futures import Executor, Future, ProcessPoolExecutor
 from pathlib import Path
-from typing import TYPE_CHECKING, Iterable, Iterator, Sequence
+from typing import TYPE_CHECKING, Callable, Iterable, Iterator, Sequence
 
 import numpy as np
 
 from kb.embed.batch import embed_batched
 from kb.errors import KBError
 from kb.index import Index
-from kb.ingest.discover import discover, file_sha256, slugify, text_sha
+from kb.ingest.discover import discover, file_sha256, text_sha
+from kb.ingest.naming import display_sources, id_candidates
 from kb.ingest.manifest import DocMeta, Manifest
 from kb.ingest.prepare import PreparedDoc, InlineExecutor, worker_init, prepare
 from kb.ingest.report import EventHandler, FileOutcome, IngestReport
@@ -50,6 +51,7 @@ class Ingestor:
         self.manifests = [meta] if meta else []
         self._given: dict[str, str] = {}  # doc_id -> path, for ids handed out in this run
         self._pivot: PivotStep | None = None  # passages' keyword text in the pivot language
+        self._sources: dict[Path, str] = {}  # file -> the path its citations show
 
     def _meta_for(self, path: Path) -> DocMeta | None:
         for manifest in self.manifests:
@@ -59,7 +61,7 @@ class Ingestor:
         return None
 
     def _doc_id(self, path: Path, abs_path: str) -> str:
-        """A readable, stable id: the file name's slug, made unique against the index and this run.
+        """A readable, stable id (kb/ingest/naming.py), unique against the index and this run.
 
         Ids are handed out before documents are stored (several are prepared ahead), so the
         ones given in this run count as taken too.
@@ -68,14 +70,18 @@ class Ingestor:
         if existing:
             doc_id = existing.document.doc_id
         else:
-            base = slugify(path.stem)
-            doc_id = base
+            candidates = id_candidates(path)
+            free = [c for c in candidates if self._free(c, abs_path)]
+            doc_id = free[0] if free else candidates[0]
             attempt = 0
-            while self.index.db.doc_id_taken(doc_id, abs_path) or self._given.get(doc_id, abs_path) != abs_path:
+            while not self._free(doc_id, abs_path):
                 attempt += 1
-                doc_id = f"{base}-{hashlib.sha1(f'{abs_path}#{attempt}'.encode()).hexdigest()[:6]}"
+                doc_id = f"{candidates[0]}-{hashlib.sha1(f'{abs_path}#{attempt}'.encode()).hexdigest()[:6]}"
         self._given[doc_id] = abs_path
         return doc_id
+
+    def _free(self, doc_id: str, abs_path: str) -> bool:
+        return not self.index.db.doc_id_taken(doc_id, abs_path) and self._given.get(doc_id, abs_path) == abs_path
 
     def run(self, paths: Iterable[str | Path], exclude: Sequence[str] = ()) -> IngestReport:
         report = IngestReport()
@@ -85,6 +91,7 @@ class Ingestor:
 
         check(self.index)  # a companion other than the index's is refused before anything is written
         files, missing, auto = discover(paths, exclude)
+        self._sources = display_sources(paths, files)
         self.manifests.extend(auto)
         report.outcomes.extend(missing)
         self._store_glossary(paths)
@@ -197,15 +204,25 @@ class Ingestor:
         meta_key = repr(meta) + ("|ocr" if self.index.settings.ocr else "")
         record = self.index.db.document_by_path(abs_path)
         if record and record.size == stat.st_size and record.mtime == stat.st_mtime and record.extra.get("meta") == meta_key:
-            return FileOutcome(str(path), "unchanged", record.document.doc_id, record.document.pages, record.document.passages)
+            return self._unchanged(path, record)
         try:
             sha = file_sha256(path)
         except OSError as err:
             return FileOutcome(str(path), "failed", reason=err.strerror or str(err))
         if record and record.document.sha256 == sha and record.extra.get("meta") == meta_key:
-            return FileOutcome(str(path), "unchanged", record.document.doc_id, record.document.pages, record.document.passages)
+            return self._unchanged(path, record)
         todo.append((path, abs_path, sha, meta, stat, meta_key))
         return None
+
+    def _unchanged(self, path: Path, record: DocumentRecord) -> FileOutcome:
+        """A file already in the index: only the path its citations show may change (as now given)."""
+        source = self._source(path)
+        if self.index.db.source_of(record.document.doc_id) != source and self.index.db.writable:
+            self.index.db.set_source(record.document.doc_id, source)
+        return FileOutcome(str(path), "unchanged", record.document.doc_id, record.document.pages, record.document.passages)
+
+    def _source(self, path: Path) -> str:
+        return self._sources.get(path) or path.name
 
     def _submit_ahead(self, executor: Executor, todo: list, window: int) -> Iterator[tuple[tuple, Future]]:
         """Keep ``window`` documents in preparation while the caller embeds earlier ones."""
@@ -238,7 +255,8 @@ class Ingestor:
         report.seconds["extract"] += prepared.seconds
         replaced = self.index.db.document_by_path(abs_path) is not None
         document = self._document(path, doc_id, sha, prepared, meta)
-        warnings = self._store(document, abs_path, stat, meta_key, prepared, report)
+        self.on_event("document", FileOutcome(str(path), "embedding", doc_id, prepared.pages, len(prepared.passages)))
+        warnings = self._store(document, abs_path, stat, meta_key, prepared, report, str(path))
         return FileOutcome(str(path), "replaced" if replaced else "added", doc_id, prepared.pages, len(prepared.passages),
                            warnings=warnings)
 
@@ -248,7 +266,7 @@ class Ingestor:
         if year is None and isinstance(prepared.metadata.get("year"), int):
             year = prepared.metadata["year"]  # type: ignore[assignment]
         return Document(
-            doc_id=doc_id, source=_display_path(path), title=meta.title or prepared.title,
+            doc_id=doc_id, source=self._source(path), title=meta.title or prepared.title,
             lang=meta.language or prepared.lang, format=prepared.format, sha256=sha,
             pages=prepared.pages, passages=len(prepared.passages), organisation=meta.organisation,
             year=year, country=meta.country, url=meta.url or _str_or_none(prepared.metadata.get("url")),
@@ -256,7 +274,7 @@ class Ingestor:
         )
 
     def _store(self, document: Document, abs_path: str, stat: os.stat_result, meta_key: str,
-               prepared: PreparedDoc, report: IngestReport) -> list[str]:
+               prepared: PreparedDoc, report: IngestReport, shown: str = "") -> list[str]:
         """Embed, translate and store one document; returns warnings for its outcome."""
         from kb.text.keywords import index_body
 
@@ -267,7 +285,11 @@ class Ingestor:
         shas = [text_sha(t) for t in texts]  # the vector cache key: what the model read
         translating = self._pivot.start(passages) if self._pivot else None  # while embedding
         t0 = time.perf_counter()
-        vectors, fresh = self._vectors(self.index.embedder, shas, texts, "embeddings", report)
+
+        def embedded(n: int) -> None:  # "embedded" events: passages of this document done so far
+            self.on_event("embedded", FileOutcome(shown, "progress", document.doc_id, passages=n))
+
+        vectors, fresh = self._vectors(self.index.embedder, shas, texts, "embeddings", report, embedded)
         t1 = time.perf_counter()
         companion, companion_fresh = None, None
         if self.index.companion_model is not None:  # kb/derived/companion.py: kept complete with the passages
@@ -292,23 +314,18 @@ class Ingestor:
         return warnings
 
     def _vectors(self, embedder, shas: list[str], texts: list[str], table: str,
-                 report: IngestReport | None = None) -> tuple[np.ndarray, dict[str, np.ndarray]]:
+                 report: IngestReport | None = None, progress: Callable[[int], None] | None = None,
+                 ) -> tuple[np.ndarray, dict[str, np.ndarray]]:
         """Every passage's vector from ``table``'s cache or the model; (all, the new ones by hash)."""
         db = self.index.db
         cached = db.cached_vectors(shas, table)
-        fresh = embed_batched(embedder, {sha: t for sha, t in zip(shas, texts) if sha not in cached})
+        reused = sum(1 for sha in shas if sha in cached)
+        fresh = embed_batched(embedder, {sha: t for sha, t in zip(shas, texts) if sha not in cached},
+                              (lambda n: progress(reused + n)) if progress else None)
         fresh = {sha: db.stored(v, table) for sha, v in fresh.items()}  # as a rebuild would read them
         if report is not None:
             report.embedded += len(fresh)
         return np.stack([cached[s] if s in cached else fresh[s] for s in shas]), fresh
-
-
-def _display_path(path: Path) -> str:
-    """The path as the user would recognise it: relative to the working folder when inside it."""
-    try:
-        return path.resolve().relative_to(Path.cwd().resolve()).as_posix()
-    except ValueError:
-        return os.path.relpath(path.resolve()) if not path.is_absolute() else path.as_posix()
 
 
 def _str_or_none(value: object) -> str | None:

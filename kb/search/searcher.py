@@ -15,6 +15,7 @@ from typing import Callable, Sequence
 import numpy as np
 
 from kb.glossary import META_KEY as GLOSSARY_KEY, Expansion, Glossary
+from kb.store.keys import ACRONYM_TERMS
 from kb.index import Index
 from kb.models import Hit, SearchResult
 from kb.search.cite import citation_for, version_of
@@ -53,7 +54,8 @@ class Searcher:
         self._langs: OrderedDict[str, str | None] = OrderedDict()
         self._langs_generation = -1
         self._query_language = QueryLanguage(index.db)
-        self._glossary, self._glossary_raw = Glossary([]), None
+        self._glossary: Glossary = Glossary([])
+        self._glossary_raw: tuple[str | None, str | None] | None = None
         self._pool: ThreadPoolExecutor | None = None
         self._means: tuple[str | None, object] | None = None
         self._pivot = PivotSearch(index, self.settings)
@@ -74,9 +76,10 @@ class Searcher:
 
     def _expand(self, text: str, lang: str | None) -> Expansion:
         """The query with the index glossary's acronyms spelled out (kb/glossary.py)."""
-        raw = self.index.db.get_meta(GLOSSARY_KEY)
-        if raw != self._glossary_raw:
-            self._glossary, self._glossary_raw = Glossary.from_json(raw), raw
+        raw = (self.index.db.get_meta(GLOSSARY_KEY), self.index.db.get_meta(ACRONYM_TERMS))
+        if raw != self._glossary_raw:  # the user's glossary, then the acronyms the documents define
+            self._glossary = Glossary.from_json(raw[0]).with_terms(Glossary.from_json(raw[1]))
+            self._glossary_raw = raw
         return self._glossary.expand(text, lang)
 
     def _vector_later(self, text: str, side: str = "dense") -> Callable[[], np.ndarray]:
