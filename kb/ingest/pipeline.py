@@ -23,8 +23,9 @@ from kb.index import Index
 from kb.ingest.discover import discover, file_sha256, text_sha
 from kb.ingest.naming import display_sources, id_candidates
 from kb.ingest.manifest import DocMeta, Manifest
+from kb.ingest.pending import PendingFile
 from kb.ingest.prepare import PreparedDoc, InlineExecutor, worker_init, prepare
-from kb.ingest.report import EventHandler, FileOutcome, IngestReport
+from kb.ingest.report import EventHandler, FileOutcome, IngestReport, ProgressEvent
 from kb.ingest.translate import PivotStep
 from kb.models import Document
 from kb.store.db import DocumentRecord
@@ -47,7 +48,7 @@ class Ingestor:
                  glossary: "Glossary | None" = None) -> None:
         self.index = index
         self.glossary = glossary
-        self.on_event = on_event or (lambda kind, outcome: None)
+        self.on_event: EventHandler = on_event or (lambda event: None)
         self.manifests = [meta] if meta else []
         self._given: dict[str, str] = {}  # doc_id -> path, for ids handed out in this run
         self._pivot: PivotStep | None = None  # passages' keyword text in the pivot language
@@ -95,13 +96,13 @@ class Ingestor:
         self.manifests.extend(auto)
         report.outcomes.extend(missing)
         self._store_glossary(paths)
-        self.on_event("start", FileOutcome(path=str(len(files)), status="count"))
-        todo: list[tuple[Path, str, str, DocMeta | None, os.stat_result, str]] = []
+        self.on_event(ProgressEvent("start", files=len(files)))
+        todo: list[PendingFile] = []
         for path in files:
             outcome = self._check_unchanged(path, todo)
             if outcome:
                 report.outcomes.append(outcome)
-                self.on_event("file", outcome)
+                self.on_event(ProgressEvent("file", outcome.path, outcome.doc_id, outcome=outcome))
         if todo:
             self.index.record_model()
         if self.index.db.get_meta(MODEL) is not None:
@@ -121,7 +122,7 @@ class Ingestor:
         report.seconds["total"] = time.perf_counter() - started
         return report
 
-    def _ingest(self, todo: list, report: IngestReport) -> None:
+    def _ingest(self, todo: list[PendingFile], report: IngestReport) -> None:
         """Prepare, embed and commit the files of ``todo``, one transaction each (kb/ingest/distributed.py
         replaces this step only: discovery, skipping and the steps after it stay the same)."""
         workers = self.index.settings.workers if len(todo) > 1 else 0
@@ -135,7 +136,7 @@ class Ingestor:
             for item, future in self._submit_ahead(executor, todo, max(2, AHEAD_PER_WORKER * workers)):
                 outcome = self._finish(item, future, report)
                 report.outcomes.append(outcome)
-                self.on_event("file", outcome)
+                self.on_event(ProgressEvent("file", outcome.path, outcome.doc_id, outcome=outcome))
                 if time.perf_counter() - last_save > self.index.settings.snapshot_every:
                     self.index.save()
                     last_save = time.perf_counter()
@@ -165,7 +166,7 @@ class Ingestor:
         t0 = time.perf_counter()
         try:
             report.companion_embedded = ensure(self.index, lambda done, total: self.on_event(
-                "companion", FileOutcome(path=f"{done}/{total}", status="progress")))
+                ProgressEvent("companion", done=done, total=total)))
         except KeyboardInterrupt:
             report.interrupted = True
         if report.companion_embedded:
@@ -194,7 +195,7 @@ class Ingestor:
             with db.conn:
                 db.set_meta(GLOSSARY, glossary.to_json())
 
-    def _check_unchanged(self, path: Path, todo: list) -> FileOutcome | None:
+    def _check_unchanged(self, path: Path, todo: list[PendingFile]) -> FileOutcome | None:
         abs_path = str(path.resolve())
         try:
             stat = path.stat()
@@ -211,7 +212,7 @@ class Ingestor:
             return FileOutcome(str(path), "failed", reason=err.strerror or str(err))
         if record and record.document.sha256 == sha and record.extra.get("meta") == meta_key:
             return self._unchanged(path, record)
-        todo.append((path, abs_path, sha, meta, stat, meta_key))
+        todo.append(PendingFile(path, abs_path, sha, meta, stat, meta_key))
         return None
 
     def _unchanged(self, path: Path, record: DocumentRecord) -> FileOutcome:
@@ -224,28 +225,29 @@ class Ingestor:
     def _source(self, path: Path) -> str:
         return self._sources.get(path) or path.name
 
-    def _submit_ahead(self, executor: Executor, todo: list, window: int) -> Iterator[tuple[tuple, Future]]:
+    def _submit_ahead(self, executor: Executor, todo: list[PendingFile], window: int
+                      ) -> Iterator[tuple[PendingFile, Future]]:
         """Keep ``window`` documents in preparation while the caller embeds earlier ones."""
         settings = self.index.settings
-        pending: list[tuple[tuple, Future]] = []
+        pending: list[tuple[PendingFile, Future]] = []
         items = iter(todo)
         while True:
             while len(pending) < window:
                 item = next(items, None)
                 if item is None:
                     break
-                path, abs_path, _sha, meta, _stat, _key = item
-                doc_id = self._doc_id(path, abs_path)
-                lang = meta.language if meta else None
-                future = executor.submit(prepare, str(path), doc_id, lang, settings.min_chars, settings.max_chars,
-                                         settings.ocr)
-                pending.append(((*item, doc_id), future))
+                item = item.with_id(self._doc_id(item.path, item.abs_path))
+                lang = item.meta.language if item.meta else None
+                future = executor.submit(prepare, str(item.path), item.doc_id, lang, settings.min_chars,
+                                         settings.max_chars, settings.ocr)
+                pending.append((item, future))
             if not pending:
                 return
             yield pending.pop(0)
 
-    def _finish(self, item: tuple, future: Future, report: IngestReport) -> FileOutcome:
-        path, abs_path, sha, meta, stat, meta_key, doc_id = item
+    def _finish(self, item: PendingFile, future: Future, report: IngestReport) -> FileOutcome:
+        path, abs_path, sha, meta, stat, meta_key, doc_id = (item.path, item.abs_path, item.sha, item.meta, item.stat,
+                                                             item.meta_key, item.doc_id)
         try:
             prepared: PreparedDoc = future.result()
         except KBError as err:
@@ -255,7 +257,7 @@ class Ingestor:
         report.seconds["extract"] += prepared.seconds
         replaced = self.index.db.document_by_path(abs_path) is not None
         document = self._document(path, doc_id, sha, prepared, meta)
-        self.on_event("document", FileOutcome(str(path), "embedding", doc_id, prepared.pages, len(prepared.passages)))
+        self.on_event(ProgressEvent("document", str(path), doc_id, passages=len(prepared.passages)))
         warnings = self._store(document, abs_path, stat, meta_key, prepared, report, str(path))
         return FileOutcome(str(path), "replaced" if replaced else "added", doc_id, prepared.pages, len(prepared.passages),
                            warnings=warnings)
@@ -287,7 +289,7 @@ class Ingestor:
         t0 = time.perf_counter()
 
         def embedded(n: int) -> None:  # "embedded" events: passages of this document done so far
-            self.on_event("embedded", FileOutcome(shown, "progress", document.doc_id, passages=n))
+            self.on_event(ProgressEvent("embedded", shown, document.doc_id, passages=n))
 
         vectors, fresh = self._vectors(self.index.embedder, shas, texts, "embeddings", report, embedded)
         t1 = time.perf_counter()
