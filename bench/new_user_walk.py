@@ -271,6 +271,7 @@ def sample_index(walk: Walk, folder: Path) -> Path:
 
 
 def main() -> int:
+    global CORPUS_ARG
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--index", type=Path, help="an existing index (written to: give a copy); default: build a fresh one")
     ap.add_argument("--fresh-index", type=Path, help="where to build the fresh index (default: a temporary folder)")
@@ -281,7 +282,6 @@ def main() -> int:
     ap.add_argument("--no-sample", action="store_true", help="skip the sample-index pack checks of item 9")
     ap.add_argument("--json", type=Path, help="also write the checks to this file")
     args = ap.parse_args()
-    global CORPUS_ARG
     CORPUS_ARG = args.corpus
     with tempfile.TemporaryDirectory(prefix="kb-walk-") as tmp:
         index = args.index or args.fresh_index or Path(tmp) / "shared"
