@@ -14,7 +14,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from kb.ingest import FileOutcome, IngestReport
+from kb.ingest.report import FileOutcome, IngestReport, ProgressEvent
 from kb.render import count
 
 #: a plain-output line about a long document every this many seconds
@@ -85,8 +85,9 @@ class Throughput:
         rate = self.rate()
         if rate is None:
             return f"{self.files_done}/{self.files} files"
+        files_rate = self.files_done / max(1e-6, time.monotonic() - self.started)  # type: ignore[operator]
         return (f"{self.passages:,} of about {self.expected():,} passages, {rate:.1f} passages/s, "
-                f"{duration(self.seconds_left())} left")
+                f"{self.files_done}/{self.files} files ({files_rate:.2f} files/s), {duration(self.seconds_left())} left")
 
 
 def duration(seconds: float | None) -> str:
@@ -109,26 +110,25 @@ class IngestProgress:
         self._long_said = 0.0
         self.throughput = Throughput(0)
 
-    def event(self, kind: str, outcome: FileOutcome | None) -> None:
-        if outcome is None:
-            return
+    def event(self, event: ProgressEvent) -> None:
+        kind = event.kind
         if kind == "companion":
-            self._companion(outcome.path)
+            self._companion(event.done, event.total)
         elif kind == "start":
-            self.throughput = Throughput(int(outcome.path))
+            self.throughput = Throughput(event.files)
             if self.tty:
                 self._start_bar()
         elif kind == "document":
-            self.throughput.document(outcome.passages)
+            self.throughput.document(event.passages)
             self._long_said = time.monotonic()
-            self._update(outcome.path)
+            self._update(event.path)
         elif kind == "embedded":
-            self.throughput.embedded(outcome.passages)
-            self._update(outcome.path)
-            self._plain_long(outcome)
-        elif kind == "file":
-            self.throughput.file(outcome)
-            self._file(outcome)
+            self.throughput.embedded(event.passages)
+            self._update(event.path)
+            self._plain_long(event.path)
+        elif kind == "file" and event.outcome is not None:
+            self.throughput.file(event.outcome)
+            self._file(event.outcome)
 
     def _start_bar(self) -> None:
         from rich.progress import BarColumn, Progress, TextColumn
@@ -150,27 +150,30 @@ class IngestProgress:
             self._update(outcome.path)
             if outcome.status == "failed":
                 self._bar.console.print(f"[red]failed[/red] {outcome.path}: {outcome.reason}", markup=True, highlight=False)
+            for warning in outcome.warnings:
+                self._bar.console.print(f"[yellow]warning[/yellow] {outcome.path}: {warning}", markup=True, highlight=False)
         elif not self.quiet:
             detail = (outcome.reason if outcome.status == "failed"
                       else f"{count(outcome.pages, 'page')}, {count(outcome.passages, 'passage')}")
             progress = f" · {self.throughput.summary()}" if outcome.status in ("added", "replaced") else ""
             print(f"{outcome.status:<9} {outcome.path} ({detail}){progress}", file=sys.stderr, flush=True)
+            for warning in outcome.warnings:
+                print(f"warning   {outcome.path}: {warning}", file=sys.stderr, flush=True)
 
-    def _plain_long(self, outcome: FileOutcome) -> None:
+    def _plain_long(self, path: str) -> None:
         """Without a bar, a line every PLAIN_EVERY seconds while one long document is embedded."""
         now = time.monotonic()
         if self._bar is not None or self.quiet or now - self._long_said < PLAIN_EVERY:
             return
         self._long_said = now
         t = self.throughput
-        print(f"embedding {outcome.path}: {t.current_done}/{t.current_total} passages · {t.summary()}",
+        print(f"embedding {path}: {t.current_done}/{t.current_total} passages · {t.summary()}",
               file=sys.stderr, flush=True)
 
-    def _companion(self, progress: str) -> None:
+    def _companion(self, done: int, total: int) -> None:
         """An existing index getting its companion model's vectors (kb/derived/companion.py): a line every 10 s."""
-        done, total = progress.split("/")
         now = time.monotonic()
-        if self.quiet or total == "0" or (done != total and now - self._said < 10):
+        if self.quiet or total == 0 or (done != total and now - self._said < 10):
             return
         self._said = now
         print(f"companion vectors for stored passages: {done}/{total}", file=sys.stderr, flush=True)

@@ -117,6 +117,23 @@ def _companion(info: dict[str, Any] | None) -> str:
     return f"{info['model']} ({info.get('dim') or '?'}-d{stored}), a third list in hybrid search"
 
 
+def _translation(info: dict[str, Any] | None, passages: int) -> str:
+    """The index's pivot texts and what this machine can translate (kb/derived/pivot.py)."""
+    if not info:
+        return "-"
+    recorded = info.get("recorded") or {}
+    if recorded:
+        text = (f"{info.get('passages', 0)} of {passages} passages into {recorded.get('pivot')}, for keyword "
+                f"search across languages ({recorded.get('version')})")
+    else:
+        text = "none"
+    if not info.get("enabled"):
+        return f"{text}; here: {info.get('available')}"
+    if passages and int(info.get("passages") or 0) < passages:
+        text += "; `kb translate` fills in passages ingested without it"
+    return text
+
+
 def render_stats(data: dict[str, Any]) -> str:
     langs = ", ".join(f"{k} {v}" for k, v in data.get("languages", {}).items()) or "-"
     size = data.get("bytes_on_disk", 0) / 1e6
@@ -124,6 +141,7 @@ def render_stats(data: dict[str, Any]) -> str:
         f"index      {data['index']}",
         f"model      {data['model']} ({data.get('dim') or '?'}-d)",
         f"companion  {_companion(data.get('companion'))}",
+        f"translated {_translation(data.get('translation'), data.get('passages', 0))}",
         f"documents  {data['documents']}",
         f"pages      {data['pages']}",
         f"passages   {data['passages']}",

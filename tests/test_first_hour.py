@@ -47,12 +47,12 @@ def test_embedding_reports_passages_inside_a_long_document(tmp_path):
     with KnowledgeBase.open(Settings(index_dir=tmp_path / "index", model="test-hash", companion="none"),
                             create=True) as base:
         base.ingest([str(CORPUS / "de" / "bqfg" / "index.md")],
-                    on_event=lambda kind, o: events.append((kind, o.status, o.passages)) if o else None)
+                    on_event=lambda e: events.append((e.kind, e.outcome.status if e.outcome else e.kind, e.passages)))
     kinds = [k for k, _, _ in events]
     assert kinds.index("document") < kinds.index("embedded") < kinds.index("file")
     done = [n for k, _, n in events if k == "embedded"]
     assert len(done) >= 3 and done == sorted(done) and done[-1] == 109
-    assert ("document", "embedding", 109) in events
+    assert ("document", "document", 109) in events
 
 
 def test_plain_progress_lines_say_passages_rate_and_time_left(tmp_path):

@@ -25,6 +25,7 @@ from kb.store.links import LinkRows
 from kb.store.passage_rows import PassageRows
 from kb.store.rows import shown_source
 from kb.store.role_rows import RoleRows
+from kb.store.pivot_rows import PivotRows
 from kb.store.types import TypeRows
 from kb.store.vector_rows import VectorRows
 
@@ -61,7 +62,7 @@ def _row_to_document(row: sqlite3.Row) -> Document:
     )
 
 
-class Database(PassageRows, VectorRows, KeywordRows, TypeRows, RoleRows, LinkRows):
+class Database(PassageRows, VectorRows, KeywordRows, PivotRows, TypeRows, RoleRows, LinkRows):
     """One index's SQLite file; its reads and writes by kind live in the mixins (kb/store/*_rows.py)."""
 
     def __init__(self, index_dir: Path, readonly: bool = False) -> None:
@@ -76,6 +77,7 @@ class Database(PassageRows, VectorRows, KeywordRows, TypeRows, RoleRows, LinkRow
         self._filter_cache: dict[tuple, np.ndarray] = {}
         self._df_cache: dict[str, int] = {}
         self._df_generation = -1
+        self._other_df: dict[tuple[int, str], dict[str, int]] = {}
         self._word_lang_cache: dict[tuple[str, int], dict[str, float]] = {}
         self.writable = False
         if readonly:
@@ -279,11 +281,13 @@ class Database(PassageRows, VectorRows, KeywordRows, TypeRows, RoleRows, LinkRow
         types: Sequence[Mapping[str, float]] | None = None,
         companion_vectors: dict[str, np.ndarray] | None = None,
         roles: Sequence[str] | None = None,
+        pivot_bodies: Sequence[str | None] | None = None,
     ) -> tuple[list[int], list[int]]:
         """Swap a document's rows in one transaction; returns (removed ids, added ids).
 
         ``types`` are the passages' lesson types ({type: confidence}), row for row;
-        ``companion_vectors`` the companion model's new vectors by text hash, stored with them.
+        ``companion_vectors`` the companion model's new vectors by text hash, stored with them;
+        ``pivot_bodies`` their keyword text in the pivot language, row for row (None: none).
         """
         doc = record.document
         with self.conn:
@@ -321,6 +325,8 @@ class Database(PassageRows, VectorRows, KeywordRows, TypeRows, RoleRows, LinkRow
                 self.write_types(added, types)
             if roles is not None:
                 self.write_roles(added, roles)
+            if pivot_bodies is not None:
+                self.write_pivot((r, b) for r, b in zip(added, pivot_bodies) if b is not None)
             self._bump_generation(removed, added)
         return removed, added
 
@@ -340,6 +346,7 @@ class Database(PassageRows, VectorRows, KeywordRows, TypeRows, RoleRows, LinkRow
             )
         ]
         self.conn.executemany("DELETE FROM passages_fts WHERE rowid = ?", [(i,) for i in ids])
+        self.delete_pivot(ids)
         self.conn.execute("DELETE FROM documents WHERE doc_id = ? OR path = ?", (doc_id, path))
         return ids
 

@@ -19,6 +19,7 @@ ACRONYMS = "acronyms_found"      # acronyms each document defines (kb/derived/ac
 ACRONYM_TERMS = "acronym_terms"  # ... and the glossary terms made of them, for the search
 ROLES = "roles"                  # version of the rules the stored passage roles came from
 TRANSLATIONS = "translations"    # version of the link rules the translation links came from
+TRANSLATOR = "translator"        # pivot language and translator versions of the pivot texts (kb/translate/)
 COMPANION_MODEL = "companion_model"  # the companion model, "none", or absent until complete
 COMPANION_DIM = "companion_dim"
 #: the element type of the companion's stored vectors, fixed when the index is created:
