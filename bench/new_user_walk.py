@@ -34,7 +34,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "bench"))
 
-CORPUS_ARG = "../shared/corpus"  # as the README writes it, from the checkout
+CORPUS_ARG = "../shared/corpus"  # as the README writes it, from the checkout (--corpus changes it)
 KB = [sys.executable, "-c", "from kb.cli import main; main()"]
 
 
@@ -271,14 +271,18 @@ def sample_index(walk: Walk, folder: Path) -> Path:
 
 
 def main() -> int:
+    global CORPUS_ARG
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--index", type=Path, help="an existing index (written to: give a copy); default: build a fresh one")
     ap.add_argument("--fresh-index", type=Path, help="where to build the fresh index (default: a temporary folder)")
     ap.add_argument("-x", "--exclude", action="append", default=None,
                     help="excludes for the corpus ingest (default: SOURCES.md, as the README)")
+    ap.add_argument("--corpus", default=CORPUS_ARG,
+                    help="the folder to ingest, relative to the checkout (default ../shared/corpus; a smaller one for a try-out)")
     ap.add_argument("--no-sample", action="store_true", help="skip the sample-index pack checks of item 9")
     ap.add_argument("--json", type=Path, help="also write the checks to this file")
     args = ap.parse_args()
+    CORPUS_ARG = args.corpus
     with tempfile.TemporaryDirectory(prefix="kb-walk-") as tmp:
         index = args.index or args.fresh_index or Path(tmp) / "shared"
         walk = Walk(index, args.exclude or ["SOURCES.md"])

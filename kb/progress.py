@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import sys
 import time
+from pathlib import Path
 from typing import Any
 
 from kb.ingest.report import FileOutcome, IngestReport, ProgressEvent
@@ -69,6 +70,16 @@ class Throughput:
         rate = self.rate()
         return None if not rate else max(0.0, self.expected() - self.passages) / rate
 
+    def short(self) -> str:
+        """"1,204/~3,100 passages · 1.7/s · ~19 min left · 14/41 files": for a terminal line."""
+        rate = self.rate()
+        files = f"{self.files_done}/{self.files} files"
+        if rate is None:
+            return f"reading the first files… · {files}"
+        left = duration(self.seconds_left()).replace("about ", "~").replace("under a minute", "<1 min")
+        speed = f"{rate:.0f}" if rate >= 10 else f"{rate:.1f}"
+        return f"{self.passages:,}/~{self.expected():,} passages · {speed}/s · {left} left · {files}"
+
     def summary(self) -> str:
         """"1,204 of about 3,100 passages, 1.7 passages/s, about 19 min left"."""
         rate = self.rate()
@@ -122,17 +133,17 @@ class IngestProgress:
     def _start_bar(self) -> None:
         from rich.progress import BarColumn, Progress, TextColumn
 
-        self._bar = Progress(TextColumn("ingesting"), BarColumn(), TextColumn("{task.fields[summary]}"),
+        self._bar = Progress(BarColumn(bar_width=16), TextColumn("{task.fields[summary]}"),
                              TextColumn("{task.description}"), console=_stderr_console(), transient=True)
         self._bar.start()
-        self._task = self._bar.add_task("", total=None, summary="reading the first files…")
+        self._task = self._bar.add_task("", total=None, summary=self.throughput.short())
 
     def _update(self, path: str) -> None:
         if self._bar is None:
             return
         t = self.throughput
         self._bar.update(self._task, completed=t.passages, total=max(t.expected(), t.passages) or None,
-                         description=_short(path), summary=t.summary())
+                         description=_short("/".join(Path(path).parts[-2:]), 32), summary=t.short())
 
     def _file(self, outcome: FileOutcome) -> None:
         if self._bar is not None:
