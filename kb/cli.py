@@ -158,6 +158,12 @@ def search(
         if not query:
             raise UsageError("missing QUERY (or use --queries FILE)")
         result = kb.search(query, k, lang, doc, mode, type_)
+        if not as_json:
+            from kb.ingest.naming import shown_here
+            from kb.render import render_result
+
+            paths = {h.passage.doc_id: kb.index.db.path_of(h.passage.doc_id) for h in result.hits}
+            text = render_result(result, lambda doc_id, source: shown_here(source, paths.get(doc_id)))
     except KBError as err:
         _fail(err)
     finally:
@@ -165,9 +171,7 @@ def search(
     if as_json:
         _dump(result.to_dict())
     else:
-        from kb.render import render_result
-
-        typer.echo(render_result(result))
+        typer.echo(text)
 
 
 @app.command()
@@ -252,6 +256,46 @@ def relabel(
 
 
 @app.command()
+def translate(
+    index: Optional[Path] = IndexOpt,
+    redo: bool = typer.Option(False, "--all", help="Translate every passage again, not only those without a translation."),
+    wait: bool = typer.Option(False, "--wait", help="Wait for another writer instead of failing."),
+    as_json: bool = JsonOpt,
+) -> None:
+    """Give stored passages their keyword text in the pivot language (Apertium, FreeDict).
+
+    For an index built before translation was installed (or with KB_TRANSLATE=0): keyword
+    search then matches questions across languages. Nothing is embedded again; `kb ingest`
+    translates new passages by itself. Needs the Debian packages `kb models` names.
+    """
+    kb = _open(index)
+    said = [0.0]
+
+    def progress(done: int, total: int) -> None:
+        import time
+
+        if not as_json and (time.monotonic() - said[0] > 10 or done >= total):
+            said[0] = time.monotonic()
+            typer.echo(f"translated {done}/{total} passages", err=True)
+
+    try:
+        report = kb.translate(redo=redo, wait=wait, on_progress=progress)
+    except KBError as err:
+        _fail(err)
+    finally:
+        kb.close()
+    if as_json:
+        _dump(report.to_dict())
+        return
+    for warning in report.warnings:
+        typer.echo(f"warning: {warning}", err=True)
+    record = report.record or {}
+    typer.echo(f"{report.translated} passages have {record.get('pivot', '?')} keyword text "
+               f"({record.get('version', 'nothing to do')}); {report.skipped} in languages without a route; "
+               f"{report.seconds:.1f} s")
+
+
+@app.command()
 def remove(
     docs_: List[str] = typer.Argument(..., metavar="DOC...", help="Document ids (see `kb docs`) or source paths."),
     index: Optional[Path] = IndexOpt,
@@ -307,15 +351,19 @@ def models(
     from kb.embed.catalog import list_models
 
     infos = list_models(measure=measure)
-    if as_json:
+    if as_json:  # a list of models (translation is in `kb stats --json`)
         _dump([i.to_dict() for i in infos])
         return
+    from kb.translate import shared
+
+    status = shared().status()
     for i in infos:
         speed = f", {i.passages_per_s} passages/s, query {i.query_ms} ms" if i.passages_per_s else ""
         flag = " (default)" if i.default else ""
         state = "" if i.available else "  [not installed]"
         dim = f"{i.dim}-d" if i.dim else "dim per model"
         typer.echo(f"{i.name}{flag}: {dim}; languages {i.languages}; {i.size}; {i.licence}{speed}{state}")
+    typer.echo(f"translation for keyword search: {status.describe()}")
 
 
 @app.command()
@@ -366,9 +414,9 @@ def serve(
     log_level: str = typer.Option("info", "--log-level", help="uvicorn log level."),
     workers: Optional[int] = typer.Option(None, "--workers", min=1, max=64, help="Serve from N processes, each with its own read-only view of the index (vectors memory-mapped and shared), all on one port; each follows ingests by itself. Default: one process, as before."),
 ) -> None:
-    """Serve the HTTP API (POST /search, GET /health, /documents, /passages; docs at /docs).
+    """Serve the web page at / and the HTTP API (POST /search, GET /health, /documents, /passages; docs at /docs).
 
-    Set KB_API_KEY to require an X-API-Key header; KB_CORS_ORIGINS for browsers.
+    Set KB_API_KEY to require an X-API-Key header (the page asks for it); KB_CORS_ORIGINS for other sites' pages.
     """
     try:
         from api.app import run

@@ -207,6 +207,22 @@ class KnowledgeBase:
                 return relabel(self.index.db, self.index.labeler)
             return ensure_current(self.index.db, self.index.labeler)
 
+    # -- translation for keyword search (kb/translate/) --------------------------------------
+    def translate(self, redo: bool = False, wait: bool = False, on_progress=None):
+        """Give stored passages their pivot-language keyword text (nothing is embedded);
+        ``redo``: every passage, not only those without one. Returns a TranslateReport."""
+        from kb.derived.pivot import backfill
+        from kb.translate import enabled, shared
+
+        translator = enabled(self.settings.translate)
+        if translator is None:
+            reason = ("KB_TRANSLATE turns translation off" if not self.settings.translate
+                      else f"translation is {shared().status().describe()}")
+            raise UsageError(f"cannot translate: {reason}")
+        self.index.db.require_writable("translate")
+        with WriterLock(self.index.dir, wait=wait):
+            return backfill(self.index.db, translator, redo, on_progress)
+
     def type_counts(self) -> dict[str, Any]:
         """Passages per lesson type and language, and whether the labels match the cue file."""
         data = self.index.db.type_counts()
@@ -217,5 +233,18 @@ class KnowledgeBase:
     def stats(self) -> dict[str, Any]:
         manifest = self.index.manifest()
         size = sum(f.stat().st_size for f in self.index.dir.iterdir() if f.is_file())
-        manifest.update({"index": str(self.index.dir), "bytes_on_disk": size})
+        manifest.update({"index": str(self.index.dir), "bytes_on_disk": size, "glossary": self._glossary_stats()})
+        from kb.derived.pivot import summary
+
+        manifest["translation"] = summary(self.index.db, self.settings.translate)
         return manifest
+
+    def _glossary_stats(self) -> dict[str, int]:
+        """What query expansion has to go on: the user's glossary (terms, acronyms) and the
+        acronyms the documents define (kb/derived/acronyms.py)."""
+        from kb.glossary import Glossary
+        from kb.store.keys import ACRONYM_TERMS, GLOSSARY
+
+        given = Glossary.from_json(self.index.db.get_meta(GLOSSARY))
+        found = Glossary.from_json(self.index.db.get_meta(ACRONYM_TERMS))
+        return {"terms": len(given.entries), "acronyms": given.acronyms(), "defined_in_documents": found.acronyms()}

@@ -67,7 +67,9 @@ def info_index(tmp_path_factory):
     from kb.library import KnowledgeBase
     from kb.settings import Settings
 
-    settings = Settings(index_dir=tmp_path_factory.mktemp("roles") / "index", model="test-hash", companion="none")
+    # the index is where the tests start: read the PDF in this process (no worker start-up)
+    settings = Settings(index_dir=tmp_path_factory.mktemp("roles") / "index", model="test-hash", companion="none",
+                        workers=0)
     with KnowledgeBase.open(settings, create=True) as kb:
         assert not kb.ingest([str(INFO_MNGT)]).failed
     return settings

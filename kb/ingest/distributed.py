@@ -34,9 +34,10 @@ import numpy as np
 
 from kb.errors import KBError
 from kb.embed.batch import EMBED_BATCH, embed_batched
+from kb.ingest.pending import PendingFile
 from kb.ingest.discover import text_sha
 from kb.ingest.pipeline import Ingestor
-from kb.ingest.report import EventHandler, FileOutcome, IngestReport
+from kb.ingest.report import EventHandler, FileOutcome, IngestReport, ProgressEvent
 from kb.store.keys import COMPANION_MODEL, COMPANION_NONE, COMPANION_TABLE, companion_wanted
 
 if TYPE_CHECKING:
@@ -57,7 +58,7 @@ MAX_ATTEMPTS = 3
 
 @dataclass(eq=False)
 class _Doc:
-    item: tuple  # Ingestor's todo item plus the doc_id, as _finish takes it
+    item: PendingFile  # with its doc_id, as Ingestor._finish takes it
     prepared: object | None = None
     waiting: int = 0  # embedding slices not back yet
     vectors: dict[str, dict[str, np.ndarray]] = field(default_factory=dict)
@@ -135,7 +136,7 @@ class RayIngestor(Ingestor):
             self._pool = None
 
     # -- the replaced step --------------------------------------------------------------------
-    def _ingest(self, todo: list, report: IngestReport) -> None:
+    def _ingest(self, todo: list[PendingFile], report: IngestReport) -> None:
         if not todo:
             return
         pool = self.pool()
@@ -183,8 +184,8 @@ class RayIngestor(Ingestor):
             if queue:
                 call = queue.popleft()
             elif fresh and self._open < AHEAD * pool.size:
-                path, abs_path = fresh[0][0], fresh[0][1]
-                item = (*fresh.popleft(), self._doc_id(path, abs_path))
+                item = fresh.popleft()
+                item = item.with_id(self._doc_id(item.path, item.abs_path))
                 call = _Call(_Doc(item), "prepare")
                 self._open += 1
             else:
@@ -192,7 +193,7 @@ class RayIngestor(Ingestor):
             if call.doc.done:
                 continue
             if call.method == "prepare":
-                path, _abs, _sha, meta, *_rest, doc_id = call.doc.item
+                path, meta, doc_id = call.doc.item.path, call.doc.item.meta, call.doc.item.doc_id
                 try:
                     data = Path(path).read_bytes()
                 except OSError as err:
@@ -232,7 +233,7 @@ class RayIngestor(Ingestor):
         """Embedding calls for the texts of a prepared document the index holds no vector for."""
         from kb.embed.context import embedding_texts
 
-        path, _abs, sha, meta, _stat, _key, doc_id = doc.item
+        path, sha, meta, doc_id = doc.item.path, doc.item.sha, doc.item.meta, doc.item.doc_id
         document = self._document(path, doc_id, sha, doc.prepared, meta)  # type: ignore[arg-type]
         texts = embedding_texts(doc.prepared.passages, document.title, self.index.embed_recipe)  # type: ignore[union-attr]
         shas = [text_sha(t) for t in texts]
@@ -262,9 +263,9 @@ class RayIngestor(Ingestor):
             self._commit(doc, _future(error=KBError(reason)))
         queue.clear()
         for item in fresh:
-            outcome = FileOutcome(str(item[0]), "failed", reason=reason)
+            outcome = FileOutcome(str(item.path), "failed", reason=reason)
             self._report.outcomes.append(outcome)
-            self.on_event("file", outcome)
+            self.on_event(ProgressEvent("file", outcome.path, outcome.doc_id, outcome=outcome))
         fresh.clear()
 
     def _commit(self, doc: _Doc, future: Future) -> None:
@@ -277,7 +278,7 @@ class RayIngestor(Ingestor):
         finally:
             self._given_vectors = {}
         self._report.outcomes.append(outcome)
-        self.on_event("file", outcome)
+        self.on_event(ProgressEvent("file", outcome.path, outcome.doc_id, outcome=outcome))
 
     # -- vectors from the workers, in the plain store step ------------------------------------------
     def _vectors(self, embedder, shas: list[str], texts: list[str], table: str,
