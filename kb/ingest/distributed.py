@@ -28,7 +28,7 @@ from collections import deque
 from concurrent.futures import Future
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Callable
 
 import numpy as np
 
@@ -282,10 +282,11 @@ class RayIngestor(Ingestor):
 
     # -- vectors from the workers, in the plain store step ------------------------------------------
     def _vectors(self, embedder, shas: list[str], texts: list[str], table: str,
-                 report: IngestReport | None = None) -> tuple[np.ndarray, dict[str, np.ndarray]]:
+                 report: IngestReport | None = None, progress: Callable[[int], None] | None = None,
+                 ) -> tuple[np.ndarray, dict[str, np.ndarray]]:
         given = self._given_vectors.get(table)
         if given is None:
-            return super()._vectors(embedder, shas, texts, table, report)
+            return super()._vectors(embedder, shas, texts, table, report, progress)
         db = self.index.db
         cached = db.cached_vectors(shas, table)  # committed since the document was sent: as plain ingest would
         wanted = {s: t for s, t in zip(shas, texts) if s not in cached}
@@ -294,4 +295,6 @@ class RayIngestor(Ingestor):
         fresh = {s: db.stored(v, table) for s, v in fresh.items()}
         if report is not None:
             report.embedded += len(fresh)
+        if progress is not None:  # the document's passages, all embedded already
+            progress(len(shas))
         return np.stack([cached[s] if s in cached else fresh[s] for s in shas]), fresh
