@@ -57,6 +57,7 @@ def per_passage(runs: dict[str, dict]) -> dict[str, float]:
         "embed_model_cpu_s": round(secs.get("workers_embed_model_cpu", 0.0) / max(ray["embedded"], 1), 5),
         "embed_companion_cpu_s": round(secs.get("workers_embed_companion_cpu", 0.0) / max(ray["embedded"], 1), 5),
         "writer_store_s_ray": round(secs.get("store", 0.0) / n, 5),
+        "writer_commit_cpu_s": round(secs.get("writer_commit_cpu", 0.0) / n, 5),
         "writer_store_s_plain": round(plain["seconds"].get("store", 0.0) / max(plain["passages"], 1), 5),
         "workers_start_s": round(secs.get("workers_start", 0.0), 1),
     }

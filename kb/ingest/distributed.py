@@ -273,10 +273,13 @@ class RayIngestor(Ingestor):
         doc.done = True
         self._open -= 1
         self._given_vectors = doc.vectors
+        cpu = time.process_time()  # the writer's own cost per document, whatever else runs here
         try:
             outcome = self._finish(doc.item, future, self._report)
         finally:
             self._given_vectors = {}
+            seconds = self._report.seconds
+            seconds["writer_commit_cpu"] = seconds.get("writer_commit_cpu", 0.0) + time.process_time() - cpu
         self._report.outcomes.append(outcome)
         self.on_event(ProgressEvent("file", outcome.path, outcome.doc_id, outcome=outcome))
 

@@ -157,15 +157,23 @@ class RemoteEmbedder(Embedder):
         return self._pool().models[self._table][1]
 
     def _remote(self, texts: Sequence[str], is_query: bool) -> np.ndarray:
+        """Encoded by the least busy worker; a worker lost meanwhile: by another (3 tries)."""
         pool: WorkerPool = self._pool()
-        actor = pool.least_loaded(depth=1 << 30)
-        if actor is None:
-            raise KBError("no Ray worker is left to embed with")
-        ref = pool.call(actor, "encode", self._table, list(texts), is_query)
-        try:
-            return pool.ray.get(ref)
-        finally:
+        last: BaseException | None = None
+        for _attempt in range(3):
+            actor = pool.least_loaded(depth=1 << 30)
+            if actor is None:
+                break
+            ref = pool.call(actor, "encode", self._table, list(texts), is_query)
+            try:
+                vectors = pool.ray.get(ref)
+            except pool.ray.exceptions.RayError as err:
+                pool.answered(actor, lost=True)
+                last = err
+                continue
             pool.answered(actor, lost=False)
+            return vectors
+        raise KBError(f"no Ray worker is left to embed with ({type(last).__name__ if last else 'none usable'})")
 
     def _encode(self, texts: list[str], is_query: bool) -> np.ndarray:
         return self._remote(texts, is_query)
