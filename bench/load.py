@@ -196,7 +196,8 @@ async def client_loop(url: str, headers: dict[str, str], number: int, deadline: 
 
 
 async def run_load(url: str, clients: int, seconds: float, k: int, headers: dict[str, str],
-                   novel: bool = False) -> tuple[Tally, float]:
+                   novel: bool = False, on_start=None) -> tuple[Tally, float]:
+    """``on_start()`` is called when the warm-up is over and the clock starts."""
     tally = Tally()
     if not novel:  # every worker encodes each repeated question once before the clock starts
         async with httpx.AsyncClient(base_url=url, timeout=60.0, headers={**headers, "Connection": "close"}) as warm:
@@ -204,6 +205,8 @@ async def run_load(url: str, clients: int, seconds: float, k: int, headers: dict
                 await asyncio.gather(*(warm.post("/search", json={"query": q, "k": k}) for q in QUERIES))
     async with httpx.AsyncClient(base_url=url, timeout=60.0, headers=headers) as client:
         await client.post("/search", json={"query": QUERIES[0], "k": k})  # warm the connection path
+    if on_start is not None:
+        on_start()
     started = time.perf_counter()
     deadline = started + seconds
     await asyncio.gather(*(client_loop(url, headers, n, deadline, k, tally, novel, clients) for n in range(clients)))
@@ -241,8 +244,8 @@ def start_server(index: Path, log_path: Path, workers: int | None = None) -> tup
     raise SystemExit("kb serve did not start within 180 s")
 
 
-def tree_pss_mb(pid: int) -> dict[str, float]:
-    """PSS (MB) of a process and its descendants, from /proc/<pid>/smaps_rollup; and their count."""
+def process_tree(pid: int) -> set[int]:
+    """A process and its descendants."""
     parents: dict[int, int] = {}
     for entry in Path("/proc").iterdir():
         if entry.name.isdigit():
@@ -258,6 +261,12 @@ def tree_pss_mb(pid: int) -> dict[str, float]:
             if ppid == parent and child not in tree:
                 tree.add(child)
                 frontier.append(child)
+    return tree
+
+
+def tree_pss_mb(pid: int) -> dict[str, float]:
+    """PSS (MB) of a process and its descendants, from /proc/<pid>/smaps_rollup; and their count."""
+    tree = process_tree(pid)
     total = 0.0
     for member in tree:
         try:
@@ -267,6 +276,19 @@ def tree_pss_mb(pid: int) -> dict[str, float]:
         except OSError:
             continue
     return {"pss_mb": round(total, 1), "processes": len(tree)}
+
+
+def tree_cpu_seconds(pid: int) -> float:
+    """User + system CPU seconds used so far by a process and its descendants (all threads)."""
+    tick = os.sysconf("SC_CLK_TCK")
+    total = 0
+    for member in process_tree(pid):
+        try:
+            fields = Path(f"/proc/{member}/stat").read_text().rsplit(")", 1)[1].split()
+            total += int(fields[11]) + int(fields[12])  # utime, stime (fields 14 and 15 of stat)
+        except (OSError, ValueError, IndexError):
+            continue
+    return total / tick
 
 
 def report(tally: Tally, elapsed: float, clients: int, health: dict[str, object]) -> dict[str, object]:
@@ -307,11 +329,18 @@ def main(argv: list[str] | None = None) -> int:
     else:
         log_path = Path(tempfile.gettempdir()) / f"kb-load-{os.getpid()}.log"
         process, url = start_server(args.index, log_path, args.workers)
-    memory = None
+    memory = server_cpu = None
     try:
         headers = {"X-API-Key": args.api_key} if args.api_key else {}
         health = httpx.get(url + "/health", timeout=10).json()
-        tally, elapsed = asyncio.run(run_load(url, args.clients, args.seconds, args.k, headers, args.novel))
+        marks: list[float] = []
+        start = (lambda: marks.append(tree_cpu_seconds(process.pid))) if process is not None else None
+        tally, elapsed = asyncio.run(run_load(url, args.clients, args.seconds, args.k, headers, args.novel, start))
+        if process is not None:  # the server's CPU over the timed requests only
+            cpu = tree_cpu_seconds(process.pid) - marks[0]
+            served = len(tally.latencies) + tally.errors
+            server_cpu = {"cpu_s": round(cpu, 1), "cores_used": round(cpu / elapsed, 2),
+                          "cpu_ms_per_request": round(cpu / max(served, 1) * 1000, 1)}
         if args.memory and process is not None:
             memory = tree_pss_mb(process.pid)
     finally:
@@ -319,7 +348,7 @@ def main(argv: list[str] | None = None) -> int:
             process.terminate()
             process.wait(timeout=30)
     figures = report(tally, elapsed, args.clients, health)
-    figures.update(workers=args.workers, novel=args.novel, memory=memory)
+    figures.update(workers=args.workers, novel=args.novel, memory=memory, server_cpu=server_cpu)
     if args.json:
         print(json.dumps(figures))
     else:
@@ -329,6 +358,8 @@ def main(argv: list[str] | None = None) -> int:
         print(f"  latency     p50 {figures['p50_ms']} ms   p95 {figures['p95_ms']} ms   "
               f"p99 {figures['p99_ms']} ms   max {figures['max_ms']} ms")
         print(f"  errors      {figures['errors']}   statuses {figures['statuses']}")
+        if server_cpu:
+            print(f"  server CPU  {server_cpu['cores_used']} cores, {server_cpu['cpu_ms_per_request']} ms a request")
         if memory:
             print(f"  memory      {memory['pss_mb']} MB PSS over {memory['processes']} processes")
         for sample in tally.samples:

@@ -42,13 +42,13 @@ def kb(*args: object, timeout: float = 900, **kw) -> subprocess.CompletedProcess
 
 
 def content(index: Path) -> dict[str, tuple]:
-    """Every passage by id: its text, citation fields, lesson types and vector bytes."""
+    """Every passage by id: its text, citation fields, pivot translation and vectors (bytes)."""
     con = sqlite3.connect(f"file:{index / 'kb.sqlite'}?mode=ro", uri=True)
     try:
         rows = con.execute(
             "SELECT p.passage_id, p.doc_id, p.text, p.lang, p.page_start, p.page_end, p.paragraph, p.section, "
-            "p.char_start, p.char_end, e.vector, c.vector FROM passages p "
-            "JOIN embeddings e ON e.text_sha = p.text_sha "
+            "p.char_start, p.char_end, f.body, e.vector, c.vector FROM passages p "
+            "JOIN embeddings e ON e.text_sha = p.text_sha LEFT JOIN pivot_fts f ON f.rowid = p.id "
             "LEFT JOIN companion_embeddings c ON c.text_sha = p.text_sha").fetchall()
         docs = con.execute("SELECT doc_id, title, lang, format, sha256, pages, passages FROM documents").fetchall()
     finally:
@@ -122,7 +122,7 @@ def test_a_bare_ray_flag_means_a_private_cluster(tmp_path: Path) -> None:
 
 def test_slices_hold_the_batches_plain_ingestion_embeds() -> None:
     from kb.embed.batch import EMBED_BATCH
-    from kb.ingest.distributed import slices
+    from kb.ingest.ray_calls import slices
 
     texts = {f"sha{i}": "x" * ((i * 7919) % 613) for i in range(1000)}
     plain = sorted(texts.items(), key=lambda kv: len(kv[1]))

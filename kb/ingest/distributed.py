@@ -9,12 +9,14 @@ embedding. Hence the same guarantees: one transaction per document, unchanged fi
 skipped, changed ones replaced, bad files named one by one, and a re-run after a crash of
 the writer (or Ctrl-C) redoes only what was not committed.
 
-The workers (kb/ingest/ray_worker.py) do two kinds of call. ``prepare`` reads one file (sent as
-bytes) and returns its passages; the writer then checks which texts the index already
-holds a vector for, as plain ingestion does, and sends the rest to ``embed`` in slices of
-:data:`EMBED_SLICE` texts, so that a long document is embedded by several workers at once.
-The slices are cut from the texts sorted by length exactly where plain ingestion cuts its
-batches, so every batch holds the same texts and the vectors come out identical.
+The workers (kb/ingest/ray_worker.py) do three kinds of call. ``prepare`` reads one file
+(sent as bytes) and returns its passages; the writer then checks which texts the index
+already holds a vector for, as plain ingestion does, and sends the rest to ``embed`` in
+slices (kb/ingest/ray_calls.py), so that a long document is embedded by several workers at
+once. The slices are cut from the texts sorted by length exactly where plain ingestion cuts
+its batches, so every batch holds the same texts and the vectors come out identical. Where
+the index translates passages into a pivot language (kb/ingest/translate.py), ``translate``
+does that too, so the writer is left with its commits.
 
 A lost worker (killed, out of memory, its node gone) loses only calls in flight: each is
 sent again, to any worker, up to :data:`MAX_ATTEMPTS` times; then that file is reported as
@@ -26,19 +28,19 @@ from __future__ import annotations
 import time
 from collections import deque
 from concurrent.futures import Future
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Callable
 
 import numpy as np
 
+from kb.embed.batch import embed_batched
 from kb.errors import KBError
-from kb.embed.batch import EMBED_BATCH, embed_batched
-from kb.ingest.pending import PendingFile
 from kb.ingest.discover import text_sha
+from kb.ingest.pending import PendingFile
 from kb.ingest.pipeline import Ingestor
+from kb.ingest.ray_calls import Call, Doc, WorkerPivot, companion_for, done_future, slices
 from kb.ingest.report import EventHandler, FileOutcome, IngestReport, ProgressEvent
-from kb.store.keys import COMPANION_MODEL, COMPANION_NONE, COMPANION_TABLE, companion_wanted
+from kb.store.keys import COMPANION_TABLE
 
 if TYPE_CHECKING:
     from kb.glossary import Glossary
@@ -46,57 +48,12 @@ if TYPE_CHECKING:
     from kb.manifest import Manifest
     from kb.ingest.ray_cluster import WorkerPool
 
-#: texts per embedding call: a multiple of the embedding batch, so slices never split a batch
-EMBED_SLICE = 8 * EMBED_BATCH
 #: calls queued on each worker: the next one is there when the current one ends
 DEPTH = 2
 #: documents started and not yet committed, per worker
 AHEAD = 4
 #: sends of one call before its file is given up as failed
 MAX_ATTEMPTS = 3
-
-
-@dataclass(eq=False)
-class _Doc:
-    item: PendingFile  # with its doc_id, as Ingestor._finish takes it
-    prepared: object | None = None
-    waiting: int = 0  # embedding slices not back yet
-    vectors: dict[str, dict[str, np.ndarray]] = field(default_factory=dict)
-    done: bool = False
-
-
-@dataclass(eq=False)
-class _Call:
-    doc: _Doc
-    method: str  # prepare | embed
-    table: str | None = None
-    texts: dict[str, str] | None = None
-    attempts: int = 0
-
-
-def _future(value: object = None, error: BaseException | None = None) -> Future:
-    """A finished future: ``Ingestor._finish`` takes the prepared document in one."""
-    future: Future = Future()
-    if error is not None:
-        future.set_exception(error)
-    else:
-        future.set_result(value)
-    return future
-
-
-def slices(texts_by_sha: dict[str, str]) -> list[dict[str, str]]:
-    """The texts to embed, cut where ``embed_batched`` cuts its batches (sorted by length)."""
-    items = sorted(texts_by_sha.items(), key=lambda kv: len(kv[1]))
-    return [dict(items[i : i + EMBED_SLICE]) for i in range(0, len(items), EMBED_SLICE)]
-
-
-def companion_for(index: "Index") -> str | None:
-    """The companion model this run embeds with, by kb/derived/companion.py's rules (None: none)."""
-    if index.companion_model is not None:
-        return index.companion_model
-    if index.db.get_meta(COMPANION_MODEL) == COMPANION_NONE and index.settings.companion is None:
-        return None
-    return companion_wanted(index.settings.companion, index.model)
 
 
 class RayIngestor(Ingestor):
@@ -141,9 +98,11 @@ class RayIngestor(Ingestor):
             return
         pool = self.pool()
         report.seconds["workers_start"] = self.start_seconds
-        queue: deque[_Call] = deque()  # calls ready to send: embedding slices and retries first
+        if self._pivot is not None and self._pivot.translator is not None:
+            self._pivot = WorkerPivot(self._pivot)
+        queue: deque[Call] = deque()  # calls ready to send: embedding slices and retries first
         fresh = deque(todo)  # files not started yet
-        inflight: dict[object, tuple[_Call, int]] = {}
+        inflight: dict[object, tuple[Call, int]] = {}
         self._report, self._open = report, 0
         last_save = time.perf_counter()
         report.seconds.setdefault("workers_embed", 0.0)
@@ -186,7 +145,7 @@ class RayIngestor(Ingestor):
             elif fresh and self._open < AHEAD * pool.size:
                 item = fresh.popleft()
                 item = item.with_id(self._doc_id(item.path, item.abs_path))
-                call = _Call(_Doc(item), "prepare")
+                call = Call(Doc(item), "prepare")
                 self._open += 1
             else:
                 return
@@ -197,15 +156,19 @@ class RayIngestor(Ingestor):
                 try:
                     data = Path(path).read_bytes()
                 except OSError as err:
-                    self._commit(call.doc, _future(error=KBError(err.strerror or str(err))))
+                    self._commit(call.doc, done_future(error=KBError(err.strerror or str(err))))
                     continue
                 ref = pool.call(actor, "prepare", Path(path).name, data, doc_id, meta.language if meta else None,
                                 settings.min_chars, settings.max_chars, settings.ocr)
+            elif call.method == "translate":
+                passages = call.doc.prepared.passages  # type: ignore[union-attr]
+                ref = pool.call(actor, "translate", [p.text for p in passages], [p.lang for p in passages],
+                                settings.translate)
             else:
                 ref = pool.call(actor, "embed", call.table, call.texts)
             inflight[ref] = (call, actor)
 
-    def _answered(self, call: _Call, value: object, queue: deque, report: IngestReport) -> None:
+    def _answered(self, call: Call, value: object, queue: deque, report: IngestReport) -> None:
         doc = call.doc
         if doc.done:
             return
@@ -213,12 +176,17 @@ class RayIngestor(Ingestor):
             prepared, reason, cpu = value  # type: ignore[misc]
             report.seconds["workers_extract_cpu"] = report.seconds.get("workers_extract_cpu", 0.0) + cpu
             if reason is not None:
-                self._commit(doc, _future(error=KBError(reason)))
+                self._commit(doc, done_future(error=KBError(reason)))
                 return
             doc.prepared = prepared
-            for part in self._to_embed(doc):
-                queue.append(part)
-                doc.waiting += 1
+            calls = self._to_embed(doc)
+            if isinstance(self._pivot, WorkerPivot):
+                calls.append(Call(doc, "translate"))
+            queue.extend(calls)
+            doc.waiting += len(calls)
+        elif call.method == "translate":
+            doc.pivot = value  # type: ignore[assignment]
+            doc.waiting -= 1
         else:
             vectors, seconds, cpu = value  # type: ignore[misc]
             doc.vectors.setdefault(call.table or "", {}).update(vectors)
@@ -227,9 +195,9 @@ class RayIngestor(Ingestor):
             report.seconds[key] = report.seconds.get(key, 0.0) + cpu
             doc.waiting -= 1
         if doc.waiting == 0:
-            self._commit(doc, _future(doc.prepared))
+            self._commit(doc, done_future(doc.prepared))
 
-    def _to_embed(self, doc: _Doc) -> list[_Call]:
+    def _to_embed(self, doc: Doc) -> list[Call]:
         """Embedding calls for the texts of a prepared document the index holds no vector for."""
         from kb.embed.context import embedding_texts
 
@@ -242,10 +210,10 @@ class RayIngestor(Ingestor):
         for table in tables:
             cached = self.index.db.cached_vectors(shas, table)
             wanted = {s: t for s, t in zip(shas, texts) if s not in cached}
-            calls += [_Call(doc, "embed", table, part) for part in slices(wanted)]
+            calls += [Call(doc, "embed", table, part) for part in slices(wanted)]
         return calls
 
-    def _lost(self, call: _Call, err: BaseException, queue: deque) -> None:
+    def _lost(self, call: Call, err: BaseException, queue: deque) -> None:
         """A worker died with this call: send it again, or after MAX_ATTEMPTS fail its file."""
         if call.doc.done:
             return
@@ -255,12 +223,12 @@ class RayIngestor(Ingestor):
             return
         doing = "reading" if call.method == "prepare" else "embedding"
         reason = f"Ray workers were lost {call.attempts} times while {doing} it ({type(err).__name__})"
-        self._commit(call.doc, _future(error=KBError(reason)))
+        self._commit(call.doc, done_future(error=KBError(reason)))
 
     def _give_up(self, queue: deque, fresh: deque, reason: str) -> None:
         """No worker is left: every file not committed is reported failed with ``reason``."""
         for doc in {id(c.doc): c.doc for c in queue if not c.doc.done}.values():
-            self._commit(doc, _future(error=KBError(reason)))
+            self._commit(doc, done_future(error=KBError(reason)))
         queue.clear()
         for item in fresh:
             outcome = FileOutcome(str(item.path), "failed", reason=reason)
@@ -268,11 +236,13 @@ class RayIngestor(Ingestor):
             self.on_event(ProgressEvent("file", outcome.path, outcome.doc_id, outcome=outcome))
         fresh.clear()
 
-    def _commit(self, doc: _Doc, future: Future) -> None:
+    def _commit(self, doc: Doc, future: Future) -> None:
         """The plain commit (``Ingestor._finish``) of a prepared document, or its failure."""
         doc.done = True
         self._open -= 1
         self._given_vectors = doc.vectors
+        if isinstance(self._pivot, WorkerPivot):
+            self._pivot.given = doc.pivot
         cpu = time.process_time()  # the writer's own cost per document, whatever else runs here
         try:
             outcome = self._finish(doc.item, future, self._report)

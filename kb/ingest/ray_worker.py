@@ -77,6 +77,21 @@ class IngestWorker:
         vectors = embed_batched(self.embedders[table], texts_by_sha)
         return vectors, time.perf_counter() - started, time.process_time() - cpu
 
+    def translate(self, texts: list[str], langs: list[str | None], on: bool) -> tuple[str, object]:
+        """The passages' keyword texts in the pivot language (kb/ingest/translate.py), as the
+        writer would compute them: ("ok", (bodies, warnings)); ("off", None) when this worker
+        has no translator (the writer then translates); ("failed", reason)."""
+        from kb.translate import enabled
+        from kb.translate.bodies import pivot_bodies
+
+        translator = enabled(on)
+        if translator is None:
+            return "off", None
+        try:
+            return "ok", pivot_bodies(texts, langs, translator)
+        except Exception as err:  # noqa: BLE001 - reported as plain ingestion reports it
+            return "failed", f"{type(err).__name__}: {err}"
+
     def encode(self, table: str, texts: list[str], is_query: bool) -> np.ndarray:
         """A few texts encoded at the writer's request (the lesson labels' descriptions)."""
         embedder = self.embedders[table]
