@@ -728,7 +728,10 @@ def test_search_names_translations_and_documents_list_their_versions(real_api_se
     query = "¿Cómo facilitar el reconocimiento mutuo de las cualificaciones de los trabajadores migrantes?"
     data = search(api_server, {"query": query, "k": 5}).json()
     assert_result_object(data, query, 5)
-    top = data["results"][0]
+    assert data["results"][0]["lang"] == "es"
+    # lettered actions are passages of their own (issue 19), and an action whose first line one
+    # sheet's text layer lost aligns with fewer versions: the best Spanish hit aligned with both
+    top = next(h for h in data["results"] if len(h["translations"]) == 2)
     assert top["lang"] == "es"
     versions = top["translations"]
     assert sorted(v["lang"] for v in versions) == ["en", "fr"]
