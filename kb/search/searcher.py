@@ -127,8 +127,8 @@ class Searcher:
         # matches weigh as much as meaning; a question's words only break ties (README)
         lookup = len(tokens(query.text)) <= self.LOOKUP_WORDS
         keyword, exact = None, set()
+        budget = self.QUESTION_KEYWORD_BUDGET if query.mode == "hybrid" and not lookup else None
         if query.mode in ("hybrid", "keyword"):  # while the query is embedded
-            budget = self.QUESTION_KEYWORD_BUDGET if query.mode == "hybrid" and not lookup else None
             # a lookup of an acronym also finds its name spelled out ("TBB": "Talent Beyond Boundaries");
             # in a question the names of IOM or UNHCR match too many passages (own set: two answers
             # lost a rank each), and the dense side reads the name already
