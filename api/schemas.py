@@ -12,6 +12,7 @@ advertises; the library re-checks them against the running ``Settings`` (see ``A
 
 from __future__ import annotations
 
+import re
 from functools import lru_cache
 from typing import Annotated, Literal
 
@@ -20,9 +21,10 @@ import annotated_types
 from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field, StringConstraints, model_validator
 
 from kb.brief import FORMATS
+from kb.brief.chosen import MAX_PASSAGES
 from kb.brief.topics import MAX_HEADING_CHARS, MAX_INTRO_CHARS, MAX_PER_TOPIC, MAX_QUESTIONS, MAX_TOPICS
 from kb.models import LESSON_TYPES
-from kb.search.query import MODES, is_blank, is_blank_char
+from kb.search.query import MODES, NO_TEXT, has_text, is_blank, is_blank_char, is_text_char, not_a_language
 from kb.settings import Settings
 
 _DEFAULTS = Settings()
@@ -60,9 +62,27 @@ def not_blank_pattern() -> str:
     return f"[^{body}]"
 
 
+@lru_cache(maxsize=1)
+def text_pattern() -> str:
+    """``kb.search.query.has_text``'s rule as a JSON Schema pattern: a string holding a letter
+    or a digit (built from the rule, over the Basic Multilingual Plane, once)."""
+    runs: list[list[int]] = []
+    for cp in range(0x10000):
+        if is_text_char(chr(cp)):
+            continue
+        if runs and cp == runs[-1][1] + 1:
+            runs[-1][1] = cp
+        else:
+            runs.append([cp, cp])
+    body = "".join(f"\\u{a:04x}" if a == b else f"\\u{a:04x}-\\u{b:04x}" for a, b in runs)
+    return f"[^{body}]"
+
+
 def _query_text(value: str) -> str:
     if is_blank(value):
         raise ValueError("the query is empty")
+    if not has_text(value):
+        raise ValueError(NO_TEXT)
     return _encodable(value)
 
 
@@ -73,7 +93,14 @@ def _integral(value: object) -> object:
     return value
 
 
+_LANG_CODE = r"^\s*[A-Za-z]{2,3}\s*$"
+
+
 def _lang_code(value: str) -> str:
+    """The pattern the schema publishes, enforced here so that the answer uses the CLI's words
+    ("use ISO 639-1 codes such as 'fr'") rather than the regular expression."""
+    if not re.match(_LANG_CODE, value):
+        raise ValueError(not_a_language(value))
     return _encodable(value.strip().lower())
 
 
@@ -82,16 +109,17 @@ QueryText = Annotated[
     Field(
         min_length=1,
         max_length=MAX_QUERY_CHARS,
-        # Documents the "not only blanks" rule (spaces, control and invisible format characters,
-        # kb.search.is_blank); the validator below enforces it.
-        json_schema_extra={"pattern": not_blank_pattern()},
-        description=f"The question or keywords, in any language (1 to {MAX_QUERY_CHARS} characters, not only spaces).",
+        # Documents the "a letter or a digit somewhere" rule (kb.search.query.has_text, which
+        # also refuses blanks); the validator below enforces it.
+        json_schema_extra={"pattern": text_pattern()},
+        description=(f"The question or keywords, in any language (1 to {MAX_QUERY_CHARS} characters, "
+                     "with at least one letter or digit)."),
         examples=["obstacles à la reconnaissance des compétences des migrants"],
     ),
     AfterValidator(_query_text),
 ]
 #: an ISO 639 code, any case, spaces around allowed (kb.text.lang.iso_code applies the same rule)
-LangCode = Annotated[str, StringConstraints(min_length=1, max_length=16, pattern=r"^\s*[A-Za-z]{2,3}\s*$"),
+LangCode = Annotated[str, StringConstraints(min_length=1, max_length=16), Field(json_schema_extra={"pattern": _LANG_CODE}),
                      AfterValidator(_lang_code)]
 DocId = Annotated[str, StringConstraints(min_length=1, max_length=500), AfterValidator(_encodable)]
 RequestId = Annotated[str, StringConstraints(max_length=500), AfterValidator(_encodable)]
@@ -321,19 +349,47 @@ class TopicIn(_Strict):
         return self
 
 
+PassageId = _text(600)  # not blank, said in the schema too (a generated " " is then expected to fail)
+
+
 class BriefRequest(_Strict):
-    """The topics file of `kb brief`, as JSON, plus the output format."""
+    """The topics file of `kb brief`, as JSON, plus the output format; or, in place of
+    ``topics``, the ids of passages a person chose (the web page's pack), quoted in that order."""
+
+    # exactly one of topics / passages, and the options that go with each, said in the schema too
+    # (clients and generated tests read it): a key present, even as null, counts as given
+    model_config = ConfigDict(json_schema_extra={"oneOf": [
+        {"required": ["topics"], "not": {"anyOf": [{"required": ["passages"]}, {"required": ["heading"]}]}},
+        {"required": ["passages"], "not": {"anyOf": [{"required": ["topics"]}, {"required": ["per_topic"]},
+                                                      {"required": ["group_by"]}]}},
+    ]})
 
     title: Heading  # type: ignore[valid-type]
     intro: Intro | None = None  # type: ignore[valid-type]
     lang: str | None = Field(None, pattern=r"^[A-Za-z]{2,3}$",
                              description="Preferred language of quotes and labels (ISO 639-1, e.g. \"fr\").")
     per_topic: PerTopic | None = Field(None, description=f"Quotes per topic, 1 to {MAX_PER_TOPIC} (default 4).")
-    topics: list[TopicIn] = Field(min_length=1, max_length=MAX_TOPICS)
+    topics: list[TopicIn] = Field(None, min_length=1, max_length=MAX_TOPICS)  # type: ignore[assignment]
+    passages: list[PassageId] = Field(  # type: ignore[assignment, valid-type]
+        None, min_length=1, max_length=MAX_PASSAGES, json_schema_extra={"uniqueItems": True},
+        description="Passage ids (from POST /search), each once, quoted whole in this order, in place of `topics`.")
+    heading: Heading | None = Field(  # type: ignore[valid-type]
+        None, description="With `passages`: the section's heading (default: \"Selected passages\" in `lang`).")
     group_by: Literal["type"] | None = Field(
         None, description="\"type\": each topic becomes one section per lesson type (barriers, good practice, ...).")
     format: Literal[FORMATS] = Field(  # type: ignore[valid-type]
         "md", description="Markdown, a self-contained printable HTML page, or a Word document.")
+
+    @model_validator(mode="after")
+    def _topics_or_passages(self) -> "BriefRequest":
+        if (self.topics is None) == (self.passages is None):
+            raise ValueError("give 'topics' (questions to search) or 'passages' (chosen ids), exactly one of them")
+        given = self.model_fields_set
+        if self.passages is not None and given & {"per_topic", "group_by"}:
+            raise ValueError("'per_topic' and 'group_by' apply to 'topics', not to chosen 'passages'")
+        if self.topics is not None and "heading" in given:
+            raise ValueError("'heading' applies to chosen 'passages'; each topic has its own")
+        return self
 
     def topics_object(self) -> dict[str, object]:
         return self.model_dump(exclude={"format"}, exclude_none=True)

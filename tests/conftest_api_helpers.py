@@ -1,16 +1,16 @@
 """Shared fixtures of the HTTP API tests: a real index and real `kb serve` processes.
 
 Loaded as a plugin (``pytest_plugins = ["conftest_api_helpers"]`` in the test modules) so that
-the session-scoped index and servers are built once for ``test_api.py`` and
-``test_api_schema.py`` together. Nothing is mocked: the index is built by
-``KnowledgeBase.ingest`` from files of the shared corpus, and each server is the real
-``kb serve`` in a subprocess on a free loopback port.
+the session-scoped servers are started once for ``test_api.py`` and ``test_api_schema.py``
+together. Nothing is mocked: the index is conftest's ``fast_index`` (real files of the shared
+corpus and the mission's paper, the hashing embedder), and each server is the real
+``kb serve`` in a subprocess on a free loopback port. ``real_api_server`` serves the same files
+embedded with the default model, for the slow tests that judge ranking.
 """
 
 from __future__ import annotations
 
 import os
-import shutil
 import socket
 import subprocess
 import sys
@@ -22,14 +22,15 @@ from typing import Iterator, Mapping
 import httpx
 import pytest
 
+from conftest import FAST, MISSION, SMALL_SET
+
 REPO = Path(__file__).resolve().parents[1]
 CORPUS = Path(os.environ.get("KB_TEST_CORPUS", REPO.parent / "shared" / "corpus"))
 
-FR_TXT = CORPUS / "fr" / "000_56388bd38537218d.txt"
-EN_PDF = CORPUS / "en" / "18-SKILLS DEVELOPMENT AND RECOGNITION.pdf"
-ES_PDF = CORPUS / "es" / "18 DESARROLLO Y CONOCIMIENTO DE CUALIFICACIONES.pdf"
-EN_MD = CORPUS / "en" / "2022-06-10-los-angeles-declaration-on-migration-and-protection.md"
-BASE_FILES = (FR_TXT, EN_PDF, ES_PDF, EN_MD)
+FR_TXT = MISSION
+EN_PDF, FR_PDF, ES_PDF, EN_MD = SMALL_SET
+#: the files of conftest's fast_index and small_index, which the servers serve
+BASE_FILES = (FR_TXT, EN_PDF, FR_PDF, ES_PDF, EN_MD)
 #: ingested while a server runs (hot reload): a language the base index lacks
 LATE_FILE = CORPUS / "pt" / "2022-06-10-declaracao-de-los-angeles-sobre-migracao-e-protecao.md"
 
@@ -100,33 +101,31 @@ def start_server(index_dir: Path, log_path: Path, env: Mapping[str, str] | None 
     raise RuntimeError(f"kb serve did not answer /health within {STARTUP_TIMEOUT:.0f}s:\n{server.log()}")
 
 
-def build_index(index_dir: Path, files: tuple[Path, ...] = BASE_FILES, model: str | None = None) -> None:
+def build_index(index_dir: Path, files: tuple[Path, ...] = BASE_FILES) -> None:
+    """An index of ``files`` with the hashing embedder (the server's answers are judged on
+    their shape, not their ranking)."""
     from kb.library import KnowledgeBase
     from kb.settings import Settings
 
     missing = [str(f) for f in files if not f.is_file()]
     if missing:
         pytest.skip(f"shared corpus files not found: {missing}")
-    with KnowledgeBase.open(Settings(index_dir=index_dir, model=model), create=True) as kb:
+    with KnowledgeBase.open(Settings(index_dir=index_dir, **FAST), create=True) as kb:  # type: ignore[arg-type]
         report = kb.ingest(list(files))
     assert not report.failed, report.to_dict()["failures"]
 
 
 # -- fixtures -----------------------------------------------------------------------------
 @pytest.fixture(scope="session")
-def api_index(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """A real index of the four base files, built once; tests only read it."""
-    index_dir = tmp_path_factory.mktemp("api") / "index"
-    build_index(index_dir)
-    return index_dir
+def api_index(fast_index: Path) -> Path:
+    """The base index (conftest's fast_index), built once; tests only read it."""
+    return fast_index
 
 
 @pytest.fixture
-def index_copy(api_index: Path, tmp_path: Path) -> Path:
+def index_copy(fast_index_copy: Path) -> Path:
     """A private copy of the base index, for a test that writes to it."""
-    target = tmp_path / "index"
-    shutil.copytree(api_index, target, ignore=shutil.ignore_patterns("writer.lock", "*-shm"))
-    return target
+    return fast_index_copy
 
 
 @pytest.fixture(scope="session")
@@ -148,11 +147,21 @@ def keyed_server(api_index: Path, tmp_path_factory: pytest.TempPathFactory) -> I
 
 
 @pytest.fixture(scope="session")
+def real_api_server(small_index: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
+    """`kb serve` on the same files embedded with the default model and its companion (slow tests)."""
+    log = tmp_path_factory.mktemp("logs") / "real_api_server.log"
+    server = start_server(small_index, log, {"KB_CORS_ORIGINS": CORS_ORIGIN})
+    yield server
+    server.stop()
+
+
+@pytest.fixture(scope="session")
 def doc_ids(api_index: Path) -> dict[str, str]:
     """Document id of each base file, keyed by its language-and-format tag (fr_txt, en_pdf...)."""
     from kb.library import KnowledgeBase
     from kb.settings import Settings
 
-    names = {FR_TXT.name: "fr_txt", EN_PDF.name: "en_pdf", ES_PDF.name: "es_pdf", EN_MD.name: "en_md"}
+    names = {FR_TXT.name: "fr_txt", EN_PDF.name: "en_pdf", FR_PDF.name: "fr_pdf", ES_PDF.name: "es_pdf",
+             EN_MD.name: "en_md"}
     with KnowledgeBase.open(Settings(index_dir=api_index)) as kb:
         return {names[Path(d.source).name]: d.doc_id for d in kb.documents()}

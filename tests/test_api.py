@@ -2,6 +2,8 @@
 
 No mocks and no TestClient: what is tested is what a user runs. The servers and the index
 are session fixtures (``conftest_api_helpers``); a test that writes gets a private copy.
+The index is embedded with the hashing embedder: the shape of every answer is judged here,
+and ranking only by the tests marked slow, against ``real_api_server`` (the default model).
 """
 
 from __future__ import annotations
@@ -10,7 +12,6 @@ import json
 import random
 import re
 import subprocess
-import sys
 import threading
 import time
 from pathlib import Path
@@ -33,7 +34,7 @@ from conftest_api_helpers import (
     start_server,
 )
 
-from kb.embed import default_model
+from conftest import FAST_MODEL, kb_cli
 
 pytest_plugins = ["conftest_api_helpers"]
 
@@ -61,8 +62,9 @@ def assert_result_object(data: dict, query: str, k: int) -> None:
     results = data["results"]
     assert 1 <= len(results) <= k
     assert [r["rank"] for r in results] == list(range(1, len(results) + 1))
-    scores = [r["score"] for r in results]
-    assert scores == sorted(scores, reverse=True)
+    # a hit's score is its cosine with the question, in the fused ranking's order: a lower score
+    # may rank above a higher one (kb/search/searcher.py, since main's b0e935b)
+    assert all(-1.0 <= r["score"] <= 1.0 for r in results)
     for r in results:
         assert RESULT_KEYS <= set(r) <= RESULT_KEYS | OPTIONAL_RESULT_KEYS
         assert set(r["citation"]) == CITATION_KEYS
@@ -118,9 +120,10 @@ def test_search_echoes_the_request_id(api_server: Server) -> None:
     assert list(data)[:2] == ["id", "query"]
 
 
-def test_search_crosses_languages(api_server: Server) -> None:
+@pytest.mark.slow  # cross-language retrieval is the real model's
+def test_search_crosses_languages(real_api_server: Server) -> None:
     """A French question finds the Spanish and English versions of the same text too."""
-    data = search(api_server, {"query": "reconnaissance mutuelle des compétences et des qualifications", "k": 30}).json()
+    data = search(real_api_server, {"query": "reconnaissance mutuelle des compétences et des qualifications", "k": 30}).json()
     assert {"fr", "en", "es"} <= {r["lang"] for r in data["results"]}
 
 
@@ -187,11 +190,7 @@ def test_a_query_of_invisible_characters_is_empty(api_server: Server) -> None:
 def test_search_matches_the_cli_json(api_server: Server, api_index: Path) -> None:
     """The API and `kb search --json` answer with the same object."""
     query = "Los Angeles Declaration on Migration and Protection"
-    cli = subprocess.run(
-        [sys.executable, "-c", "from kb.cli import main; main()", "search", query, "--k", "3",
-         "--json", "--index", str(api_index)],
-        cwd=REPO, capture_output=True, text=True, timeout=300,
-    )
+    cli = kb_cli("search", query, "--k", "3", "--json", "--index", str(api_index), cwd=REPO)
     assert cli.returncode == 0, cli.stderr
     import json
 
@@ -204,7 +203,7 @@ def test_health(api_server: Server) -> None:
     assert data["status"] == "ok"
     assert data["documents"] == len(BASE_FILES)
     assert data["passages"] > data["documents"]
-    assert data["model"] == default_model()
+    assert data["model"] == FAST_MODEL  # the model the index was built with
 
 
 def test_documents_pagination(api_server: Server) -> None:
@@ -217,7 +216,7 @@ def test_documents_pagination(api_server: Server) -> None:
     rest = get(api_server, "/documents", params={"limit": 3, "offset": 3}).json()
     assert (first["limit"], first["offset"], first["total"]) == (3, 0, len(BASE_FILES))
     assert [d["doc_id"] for d in first["items"] + rest["items"]] == ids
-    assert len(first["items"]) == 3 and len(rest["items"]) == 1
+    assert len(first["items"]) == 3 and len(rest["items"]) == len(BASE_FILES) - 3
     past = get(api_server, "/documents", params={"limit": 10, "offset": 100}).json()
     assert past["items"] == [] and past["total"] == len(BASE_FILES)
 
@@ -426,7 +425,8 @@ def test_openapi_describes_every_endpoint_and_field(api_server: Server) -> None:
     spec = get(api_server, "/openapi.json").json()
     paths = spec["paths"]
     assert {("post", "/search"), ("get", "/health"), ("get", "/documents"),
-            ("get", "/documents/{doc_id}"), ("get", "/passages/{passage_id}"), ("post", "/briefs"),
+            ("get", "/documents/{doc_id}"), ("get", "/documents/{doc_id}/file"), ("get", "/passages/{passage_id}"),
+            ("post", "/briefs"),
             ("get", "/types")} == {
         (m, p) for p, ops in paths.items() for m in ops}
     schemas = spec["components"]["schemas"]
@@ -541,8 +541,10 @@ def test_bodies_over_the_limit_are_413(api_server: Server) -> None:
         assert search(api_server, {"query": "skills", "k": 1}).status_code == 200
 
 
-def test_health_answers_while_searches_queue(api_server: Server) -> None:
+@pytest.mark.slow  # needs searches that take the real model's time, and four at once
+def test_health_answers_while_searches_queue(real_api_server: Server) -> None:
     """Searches take turns on one lock; a liveness probe must not wait for them."""
+    api_server = real_api_server
     rng = random.Random(7)
     done: dict[str, float] = {}
 
@@ -566,9 +568,11 @@ def test_health_answers_while_searches_queue(api_server: Server) -> None:
     assert done["health"] < max(v for k, v in done.items() if k.startswith("search"))
 
 
-def test_requests_whose_clients_gave_up_are_skipped(api_server: Server) -> None:
+@pytest.mark.slow  # needs searches that take the real model's time, and five at once
+def test_requests_whose_clients_gave_up_are_skipped(real_api_server: Server) -> None:
     """Tools call with timeouts: a request still waiting for its turn when its caller hangs up
     costs nothing (logged as 499) instead of delaying everyone queued behind it."""
+    api_server = real_api_server
     rng = random.Random(11)
     marker = f"gave-up-{time.time_ns()}"
 
@@ -661,6 +665,7 @@ def test_serve_without_an_index_fails_clearly(tmp_path: Path) -> None:
 
 
 # -- hot reload ----------------------------------------------------------------------------------
+@pytest.mark.slow  # concurrency: a writer and a reader thread against a server of its own
 def test_ingest_while_serving_is_picked_up_without_restart(index_copy: Path, tmp_path: Path) -> None:
     """Another process's ingest shows up in /health and /search; no request fails meanwhile."""
     from kb.library import KnowledgeBase
@@ -716,14 +721,18 @@ def test_ingest_while_serving_is_picked_up_without_restart(index_copy: Path, tmp
         server.stop()
 
 
-def test_search_names_translations_and_documents_list_their_versions(api_server: Server) -> None:
-    """GCM objective 18 is in the base index in English and Spanish: linked at ingestion."""
+@pytest.mark.slow  # translations are linked by the real model's vectors
+def test_search_names_translations_and_documents_list_their_versions(real_api_server: Server) -> None:
+    """GCM objective 18 is in the base index in English, French and Spanish: linked at ingestion."""
+    api_server = real_api_server
     query = "¿Cómo facilitar el reconocimiento mutuo de las cualificaciones de los trabajadores migrantes?"
     data = search(api_server, {"query": query, "k": 5}).json()
     assert_result_object(data, query, 5)
     top = data["results"][0]
     assert top["lang"] == "es"
-    (version,) = top["translations"]
-    assert version["lang"] == "en" and version["cite"] and set(version["citation"]) == CITATION_KEYS
+    versions = top["translations"]
+    assert sorted(v["lang"] for v in versions) == ["en", "fr"]
+    for version in versions:
+        assert version["cite"] and set(version["citation"]) == CITATION_KEYS
     doc = get(api_server, f"/documents/{top['citation']['doc_id']}").json()
-    assert doc["translations"] == [version["doc_id"]]
+    assert sorted(doc["translations"]) == sorted(v["doc_id"] for v in versions)

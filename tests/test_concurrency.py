@@ -23,7 +23,8 @@ from kb.store.lock import WriterLock  # noqa: E402
 KB = [sys.executable, "-c", "from kb.cli import main; main()"]
 FIRST = ct.FILES[:4]   # the long ingest (about 10 s)
 SECOND = ct.FILES[4:]  # what a colleague adds meanwhile
-pytestmark = pytest.mark.skipif(not all(f.is_file() for f in ct.FILES), reason="shared corpus not available")
+pytestmark = [pytest.mark.slow,  # several kb processes at once, real models
+              pytest.mark.skipif(not all(f.is_file() for f in ct.FILES), reason="shared corpus not available")]
 
 
 class Ingest:

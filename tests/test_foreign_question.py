@@ -1,5 +1,6 @@
 """A question whose words the index does not hold counts no keyword match, whatever language it
-is detected as (kb/search.py, Searcher._known_share), on real XQuAD paragraphs and the real model."""
+is detected as (kb/search/searcher.py, Searcher._known_share), on real XQuAD paragraphs: the share of
+known words with the hashing embedder, the ranking with the real model (slow)."""
 
 from __future__ import annotations
 
@@ -8,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import SHARED
+from conftest import SETUP, SHARED, fast_settings
 from kb.library import KnowledgeBase
 from kb.search import Searcher
 from kb.settings import Settings
@@ -23,26 +24,36 @@ ENGLISH = "How many paintings did John Sheeshanks give to the museum?"
 pytestmark = pytest.mark.skipif(not (XQUAD / "xquad.en.json").is_file(), reason="XQuAD not available")
 
 
-@pytest.fixture(scope="module")
-def english_index(tmp_path_factory) -> Path:
+def _english_index(folder: Path, settings: Settings) -> Path:
     data = json.loads((XQUAD / "xquad.en.json").read_text(encoding="utf-8"))["data"]
     contexts = [p["context"] for a in data for p in a["paragraphs"]]
-    folder = tmp_path_factory.mktemp("vam")
     for n in PARAGRAPHS:
         (folder / f"p{n:03d}.txt").write_text(contexts[n] + "\n", encoding="utf-8")
-    index = folder / "index"
-    with KnowledgeBase.open(Settings(index_dir=index), create=True) as kb:
+    with KnowledgeBase.open(settings, create=True) as kb:
         assert not kb.ingest([str(folder)]).failed
-    return index
+    return settings.index_dir
 
 
-def test_most_words_of_a_spanish_question_are_unknown_to_english_paragraphs(english_index):
-    with KnowledgeBase.open(Settings(index_dir=english_index)) as kb:
+@pytest.fixture(scope="module")
+def english_index(tmp_path_factory) -> Path:
+    folder = tmp_path_factory.mktemp("vam")
+    return _english_index(folder, Settings(index_dir=folder / "index"))
+
+
+@pytest.fixture(scope="module")
+def english_index_fast(tmp_path_factory) -> Path:
+    folder = tmp_path_factory.mktemp("vam-fast")
+    return _english_index(folder, fast_settings(folder / "index", **SETUP))
+
+
+def test_most_words_of_a_spanish_question_are_unknown_to_english_paragraphs(english_index_fast):
+    with KnowledgeBase.open(Settings(index_dir=english_index_fast)) as kb:
         searcher = Searcher(kb.index)
         assert searcher._known_share(SPANISH) < Searcher.MIN_KNOWN_WORDS
         assert searcher._known_share(ENGLISH) >= Searcher.MIN_KNOWN_WORDS
 
 
+@pytest.mark.slow  # ranking by meaning across languages: the real model's
 def test_a_foreign_question_ranks_by_meaning_alone_and_finds_its_paragraph(english_index):
     with KnowledgeBase.open(Settings(index_dir=english_index)) as kb:
         hybrid = kb.search(SPANISH, k=5).hits

@@ -1,5 +1,6 @@
 """Language-bias correction in a mixed-language index, with the real default model and real text:
-XQuAD paragraphs, each ingested in one language only (kb/derived/language_means.py)."""
+XQuAD paragraphs, each ingested in one language only (kb/derived/language_means.py). The bias is
+the real model's, so these are slow, except the rule that keeps each language's share."""
 
 from __future__ import annotations
 
@@ -54,6 +55,7 @@ def _recall_at_1(kb: KnowledgeBase, questions, mode: str) -> float:
     return found / len(questions)
 
 
+@pytest.mark.slow
 def test_means_are_stored_for_each_language(mixed_index):
     with KnowledgeBase.open(Settings(index_dir=mixed_index)) as kb:
         means = LanguageMeans.from_json(kb.index.db.get_meta(META_KEY))
@@ -62,6 +64,7 @@ def test_means_are_stored_for_each_language(mixed_index):
         assert v.shape == (384,) and 0.5 < float(np.linalg.norm(v)) < 1.0  # a mean of unit vectors
 
 
+@pytest.mark.slow
 def test_english_questions_find_answers_in_other_languages(mixed_index):
     """The bias this corrects: dense alone ranks English passages of the same article first."""
     _, questions = _xquad("en")
@@ -79,6 +82,7 @@ def test_english_questions_find_answers_in_other_languages(mixed_index):
     assert same_after >= same_before - 0.05, (same_before, same_after)
 
 
+@pytest.mark.slow
 def test_removing_a_language_updates_the_means(mixed_index, tmp_path):
     import shutil
 

@@ -1,4 +1,6 @@
-"""Lesson types: the mission's paper with the real default embedder, the cue file, re-labelling."""
+"""Lesson types: the mission's paper with the real default embedder (slow: the similarity signal is
+the model's), the cue file, re-labelling (on conftest's fast_index: the stored vectors, whatever
+model made them)."""
 
 from __future__ import annotations
 
@@ -97,6 +99,7 @@ def _by_paragraph(passages: list[Passage], label: str) -> list[int]:
 
 
 # -- the mission's paper, with the real default embedder ----------------------------------
+@pytest.mark.slow
 def test_mission_paper_barriers_recommendations_and_risk(mission):
     passages, vectors, embedder = mission
     assert embedder.name == default_model()
@@ -111,6 +114,7 @@ def test_mission_paper_barriers_recommendations_and_risk(mission):
         assert "risk" in types[i], (types[i], passages[i].text[:80])
 
 
+@pytest.mark.slow
 def test_mission_paper_confidences_are_in_range_and_above_threshold(mission):
     passages, vectors, embedder = mission
     labeler = LessonLabeler(embedder)
@@ -119,6 +123,7 @@ def test_mission_paper_confidences_are_in_range_and_above_threshold(mission):
         assert all(labeler.threshold <= c <= 1.0 for c in found.values())
 
 
+@pytest.mark.slow
 def test_sub_items_inherit_the_lead_in_of_their_paragraph(mission):
     """8 c) says "Obstacles concernant ..." itself; 8 d) does not: its lead-in (para. 8) does."""
     passages, vectors, embedder = mission
@@ -183,13 +188,12 @@ def test_vectors_must_match_the_passages():
                       np.zeros((2, 16), dtype=np.float32))
 
 
-def test_relabel_after_cue_change_reuses_stored_vectors(mission_index, tmp_path):
+def test_relabel_after_cue_change_reuses_stored_vectors(fast_index_copy, tmp_path):
     """Changing the cue file and relabelling the index embeds no passage at all."""
     from kb.library import KnowledgeBase
     from kb.settings import Settings
 
-    work = tmp_path / "index"
-    shutil.copytree(mission_index, work)
+    work = fast_index_copy
     cues = tmp_path / "cues.yaml"
     shutil.copy(DEFAULT_CUES_PATH, cues)
     with KnowledgeBase.open(Settings(index_dir=work)) as kb:
@@ -214,7 +218,8 @@ def test_relabel_after_cue_change_reuses_stored_vectors(mission_index, tmp_path)
         assert after["fingerprint"] == second.fingerprint
         assert sum(after["types"]["risk"].values()) > sum(before["types"]["risk"].values())
         assert counting.passage_calls == []  # nothing was re-embedded
-        rowids, passages, _ = db.document_rows(kb.documents()[0].doc_id)
+        mission = next(doc for doc in kb.documents() if doc.source.endswith(MISSION.name))
+        rowids, passages, _ = db.document_rows(mission.doc_id)
         (d,) = [r for r, p in zip(rowids, passages) if p.paragraph == "8 d)"]
         stored = db.passage_types([d])[d]
         assert "risk" in stored and "barrier" in stored
@@ -370,6 +375,7 @@ def test_similarity_evidence_is_in_units_of_the_models_spread():
     assert abs(float((first > 0).mean()) - float((second > 0).mean())) < 0.15
 
 
+@pytest.mark.slow
 def test_mission_paper_risk_has_similarity_evidence_with_the_default_model(mission):
     """With the calibration, the default model's similarity is a signal again (uncalibrated,
     e5's small spread left it at zero nearly everywhere)."""

@@ -1,5 +1,6 @@
 """Headings and passages that are questions are demoted in dense results (kb/search/nonanswer.py),
-on a real evaluation brief, the real interview guide of the same evaluation and the real model."""
+on a real evaluation brief, the real interview guide of the same evaluation and the real model
+(slow); a keyword search and the rules themselves need no model."""
 
 from __future__ import annotations
 
@@ -9,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import CORPUS
+from conftest import CORPUS, SETUP, fast_settings
 from kb.errors import UsageError
 from kb.library import KnowledgeBase
 from kb.search.nonanswer import is_fragment, non_answer, question_share
@@ -41,16 +42,27 @@ GUIDE = """# Renforcement du dialogue binational entre Haïti et la République 
 QUESTION = "Lessons learned from the Haiti–Dominican Republic cross-border dialogue project"
 
 
-@pytest.fixture(scope="module")
-def brief_and_guide(tmp_path_factory) -> Path:
-    folder = tmp_path_factory.mktemp("haiti")
+def _brief_and_guide(folder: Path, settings: Settings) -> Path:
     shutil.copy(BRIEF, folder / "brief.pdf")
     (folder / "guide-entretien.md").write_text(GUIDE, encoding="utf-8")
-    index = folder / "index"
-    with KnowledgeBase.open(Settings(index_dir=index), create=True) as kb:
+    with KnowledgeBase.open(settings, create=True) as kb:
         report = kb.ingest([str(folder / "brief.pdf"), str(folder / "guide-entretien.md")])
         assert not report.failed, report.failed
-    return index
+    return settings.index_dir
+
+
+@pytest.fixture(scope="module")
+def brief_and_guide(tmp_path_factory) -> Path:
+    """The brief and the guide embedded with the default model."""
+    folder = tmp_path_factory.mktemp("haiti")
+    return _brief_and_guide(folder, Settings(index_dir=folder / "index"))
+
+
+@pytest.fixture(scope="module")
+def brief_and_guide_fast(tmp_path_factory) -> Path:
+    """The same with the hashing embedder, for searches that do not rank by meaning."""
+    folder = tmp_path_factory.mktemp("haiti-fast")
+    return _brief_and_guide(folder, fast_settings(folder / "index", **SETUP))
 
 
 def _top(index: Path, penalty: float, mode: str, k: int = 5):
@@ -59,12 +71,14 @@ def _top(index: Path, penalty: float, mode: str, k: int = 5):
         return kb.search(QUESTION, k=k, mode=mode).hits
 
 
+@pytest.mark.slow  # ranking by meaning: the real model's
 def test_the_interview_guide_outranks_the_lessons_without_the_demotion(brief_and_guide):
     """The reason for the setting: the guide's questions are phrased like the user's."""
     hits = _top(brief_and_guide, 0.0, "dense")
     assert Path(hits[0].citation.source).name == "guide-entretien.md", [h.passage.text[:60] for h in hits]
 
 
+@pytest.mark.slow  # ranking by meaning: the real model's
 @pytest.mark.parametrize("mode", ["dense", "hybrid"])
 def test_with_the_default_the_brief_answers_first(brief_and_guide, mode):
     assert Settings().non_answer_penalty > 0
@@ -73,8 +87,8 @@ def test_with_the_default_the_brief_answers_first(brief_and_guide, mode):
     assert not non_answer(hits[0].passage.text)
 
 
-def test_a_search_for_the_questions_by_their_words_still_finds_them(brief_and_guide):
-    with KnowledgeBase.open(Settings(index_dir=brief_and_guide)) as kb:
+def test_a_search_for_the_questions_by_their_words_still_finds_them(brief_and_guide_fast):
+    with KnowledgeBase.open(Settings(index_dir=brief_and_guide_fast)) as kb:
         hits = kb.search("leçons apprises", k=3, mode="keyword").hits
     assert hits and Path(hits[0].citation.source).name == "guide-entretien.md"
 

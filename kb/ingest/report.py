@@ -54,4 +54,24 @@ class IngestReport:
         }
 
 
-EventHandler = Callable[[str, FileOutcome | None], None]
+@dataclass(frozen=True)
+class ProgressEvent:
+    """One thing an ingest reports as it goes, to a progress display or a caller's handler.
+
+    ``kind``: "start" (``files`` found), "document" (a prepared file about to be embedded:
+    ``passages`` to embed), "embedded" (``passages`` of that document done so far), "file"
+    (a file finished: its ``outcome``), "companion" (an older index getting its companion
+    model's vectors: ``done`` of ``total`` stored passages).
+    """
+
+    kind: str
+    path: str = ""
+    doc_id: str | None = None
+    files: int = 0
+    passages: int = 0
+    done: int = 0
+    total: int = 0
+    outcome: FileOutcome | None = None
+
+
+EventHandler = Callable[[ProgressEvent], None]

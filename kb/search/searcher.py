@@ -15,6 +15,7 @@ from typing import Callable, Sequence
 import numpy as np
 
 from kb.glossary import META_KEY as GLOSSARY_KEY, Expansion, Glossary
+from kb.store.keys import ACRONYM_TERMS
 from kb.index import Index
 from kb.models import Hit, SearchResult
 from kb.search.cite import citation_for, version_of
@@ -22,6 +23,8 @@ from kb.search.fusion import Candidate, fuse, in_sorted, keep_language_shares
 from kb.search.group import group, text_key, versions_by_language
 from kb.search.language import QueryLanguage
 from kb.search.query import Query
+from kb.search.roles import asks_for, keep
+from kb.text.roles import CONTENT
 from kb.search.translated import PivotSearch
 from kb.settings import Settings
 from kb.store.keyword_rows import KEYWORD_TABLE
@@ -51,7 +54,8 @@ class Searcher:
         self._langs: OrderedDict[str, str | None] = OrderedDict()
         self._langs_generation = -1
         self._query_language = QueryLanguage(index.db)
-        self._glossary, self._glossary_raw = Glossary([]), None
+        self._glossary: Glossary = Glossary([])
+        self._glossary_raw: tuple[str | None, str | None] | None = None
         self._pool: ThreadPoolExecutor | None = None
         self._means: tuple[str | None, object] | None = None
         self._pivot = PivotSearch(index, self.settings)
@@ -72,9 +76,10 @@ class Searcher:
 
     def _expand(self, text: str, lang: str | None) -> Expansion:
         """The query with the index glossary's acronyms spelled out (kb/glossary.py)."""
-        raw = self.index.db.get_meta(GLOSSARY_KEY)
-        if raw != self._glossary_raw:
-            self._glossary, self._glossary_raw = Glossary.from_json(raw), raw
+        raw = (self.index.db.get_meta(GLOSSARY_KEY), self.index.db.get_meta(ACRONYM_TERMS))
+        if raw != self._glossary_raw:  # the user's glossary, then the acronyms the documents define
+            self._glossary = Glossary.from_json(raw[0]).with_terms(Glossary.from_json(raw[1]))
+            self._glossary_raw = raw
         return self._glossary.expand(text, lang)
 
     def _vector_later(self, text: str, side: str = "dense") -> Callable[[], np.ndarray]:
@@ -126,9 +131,9 @@ class Searcher:
         # a lookup of a few words is keyword intent ("obstacles à l'information"): its exact
         # matches weigh as much as meaning; a question's words only break ties (README)
         lookup = len(tokens(query.text)) <= self.LOOKUP_WORDS
-        keyword, exact = None, set()
-        budget = self.QUESTION_KEYWORD_BUDGET if query.mode == "hybrid" and not lookup else None
+        keyword, exact, budget = None, set(), None
         if query.mode in ("hybrid", "keyword"):  # while the query is embedded
+            budget = self.QUESTION_KEYWORD_BUDGET if query.mode == "hybrid" and not lookup else None
             # a lookup of an acronym also finds its name spelled out ("TBB": "Talent Beyond Boundaries");
             # in a question the names of IOM or UNHCR match too many passages (own set: two answers
             # lost a rank each), and the dense side reads the name already
@@ -155,6 +160,7 @@ class Searcher:
         if not lookup and "dense" in lists and "keyword" in lists and query_lang:
             fused = keep_language_shares(fused, lists["dense"], self.index.db.langs_of([c.rowid for c in fused]),
                                          query_lang, settings.rrf_k)
+        fused = self._without_boilerplate(query.text, fused, lookup)
         if settings.reranker:
             fused = self._rerank(query.text, fused, settings.reranker, query.k)
         fused = fused[: query.k * GROUP_DEPTH]
@@ -163,8 +169,32 @@ class Searcher:
         shown_in = None
         if query.langs or query.doc_ids:
             shown_in = allowed if not query.types else self.index.db.rowids_where(query.langs, query.doc_ids, ())
-        return SearchResult(query.text, self._cite(fused, query.k, query_lang, shown_in),
-                            id=query.id, query_lang=query_lang)
+        hits = self._cite(fused, query.k, query_lang, shown_in)
+        if vector is not None:
+            self._similarity_scores(hits, vector())
+        return SearchResult(query.text, hits, id=query.id, query_lang=query_lang)
+
+    def _without_boilerplate(self, text: str, fused: list[Candidate], lookup: bool) -> list[Candidate]:
+        """Staff lists, notices, bibliographies, contents, forms and link lists out, unless asked for
+        (kb/search/roles.py)."""
+        found = self.index.db.roles_of(c.rowid for c in fused)
+        if not found:
+            return fused
+        asked = asks_for(text)
+        return [c for c in fused if keep(found.get(c.rowid, CONTENT), asked, lookup, c.keyword is not None)]
+
+    def _similarity_scores(self, hits: list[Hit], vector: np.ndarray) -> None:
+        """Each hit's score: the cosine between the question and the passage shown, under the
+        index's model. Fused ranks are equal-spaced (1/(60+rank)) and say nothing about how
+        close a hit is; the cosine differs between hits and means the same in every search.
+        Hits stay in fused order, so a lower score can rank above a higher one."""
+        db = self.index.db
+        rowids = [db.rowid_of(h.passage.passage_id) for h in hits]
+        ids, vecs = db.vectors_for([r for r in rowids if r is not None])
+        by_id = dict(zip(ids.tolist(), (vecs @ np.asarray(vector, dtype=np.float32).ravel()).tolist())) if len(ids) else {}
+        for hit, rowid in zip(hits, rowids):
+            if rowid in by_id:
+                hit.score = round(float(by_id[rowid]), 4)
 
     #: under a filter, the companion's IVF probes nprobe / share**COMPANION_WIDEN lists (the
     #: model's index: share**2). At 1M, a 39% language filter: 166 lists instead of 429, 8.4 ms

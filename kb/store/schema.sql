@@ -70,3 +70,9 @@ CREATE TABLE IF NOT EXISTS passage_translations (
     PRIMARY KEY (passage, other)
 ) WITHOUT ROWID;
 CREATE INDEX IF NOT EXISTS passage_translations_other ON passage_translations(other);
+-- What a passage is when it is not content (kb/text/roles.py): links, contents, form, legal,
+-- bibliography, staff. Only those rows are stored; a passage without a row is content.
+CREATE TABLE IF NOT EXISTS passage_roles (
+    passage INTEGER PRIMARY KEY REFERENCES passages(id) ON DELETE CASCADE,
+    role TEXT NOT NULL
+);
