@@ -27,7 +27,7 @@ import kb
 from api import errors
 from api.gate import DOCS_ASSETS, Gate
 from api.logging_mw import RequestLog
-from api.routes import briefs, documents, errors as error_responses, health, passages, search, types
+from api.routes import briefs, documents, errors as error_responses, health, passages, search, types, web
 from api.security import require_key
 from api.service import ApiService
 from kb.errors import KBError, NotPermittedError, UsageError
@@ -44,6 +44,7 @@ ROUTERS = (
     documents,
     passages,
     briefs,
+    web,  # the page at / (api/web): not in /docs
 )
 
 KEEP_ALIVE_SECONDS = 30

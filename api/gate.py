@@ -12,6 +12,7 @@ from __future__ import annotations
 import json
 from typing import Any, Awaitable, Callable
 
+from api import web
 from api.security import UNAUTHORIZED, key_matches
 
 Scope = dict[str, Any]
@@ -24,7 +25,7 @@ ASGIApp = Callable[[Scope, Receive, Send], Awaitable[None]]
 #: 2,000 characters, intros of 5,000) is ~1 MB of JSON in a Latin script
 MAX_BODY_BYTES = 4 * 2**20
 #: paths open without the key: liveness and the API's own documentation (pages, and the
-#: Swagger UI / ReDoc files under DOCS_ASSETS)
+#: Swagger UI / ReDoc files under DOCS_ASSETS); the web page's files too (api.web.is_public)
 PUBLIC_PATHS = frozenset({"/health", "/docs", "/docs/oauth2-redirect", "/redoc", "/openapi.json"})
 DOCS_ASSETS = "/docs-assets"
 
@@ -50,7 +51,7 @@ class Gate:
         headers = {k.decode("latin-1").lower(): v.decode("latin-1") for k, v in scope.get("headers", [])}
         # CORS preflights carry no credentials by design; the CORS middleware outside answers them
         if (self.api_key and scope["method"] != "OPTIONS" and scope["path"] not in PUBLIC_PATHS
-                and not scope["path"].startswith(DOCS_ASSETS + "/")
+                and not scope["path"].startswith(DOCS_ASSETS + "/") and not web.is_public(scope["path"])
                 and not key_matches(headers, self.api_key)):
             await _answer(send, 401, UNAUTHORIZED, ((b"www-authenticate", b"Bearer"),))
             return

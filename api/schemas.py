@@ -20,6 +20,7 @@ import annotated_types
 from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field, StringConstraints, model_validator
 
 from kb.brief import FORMATS
+from kb.brief.chosen import MAX_PASSAGES
 from kb.brief.topics import MAX_HEADING_CHARS, MAX_INTRO_CHARS, MAX_PER_TOPIC, MAX_QUESTIONS, MAX_TOPICS
 from kb.models import LESSON_TYPES
 from kb.search.query import MODES, is_blank, is_blank_char
@@ -321,19 +322,47 @@ class TopicIn(_Strict):
         return self
 
 
+PassageId = _text(600)  # not blank, said in the schema too (a generated " " is then expected to fail)
+
+
 class BriefRequest(_Strict):
-    """The topics file of `kb brief`, as JSON, plus the output format."""
+    """The topics file of `kb brief`, as JSON, plus the output format; or, in place of
+    ``topics``, the ids of passages a person chose (the web page's pack), quoted in that order."""
+
+    # exactly one of topics / passages, and the options that go with each, said in the schema too
+    # (clients and generated tests read it): a key present, even as null, counts as given
+    model_config = ConfigDict(json_schema_extra={"oneOf": [
+        {"required": ["topics"], "not": {"anyOf": [{"required": ["passages"]}, {"required": ["heading"]}]}},
+        {"required": ["passages"], "not": {"anyOf": [{"required": ["topics"]}, {"required": ["per_topic"]},
+                                                      {"required": ["group_by"]}]}},
+    ]})
 
     title: Heading  # type: ignore[valid-type]
     intro: Intro | None = None  # type: ignore[valid-type]
     lang: str | None = Field(None, pattern=r"^[A-Za-z]{2,3}$",
                              description="Preferred language of quotes and labels (ISO 639-1, e.g. \"fr\").")
     per_topic: PerTopic | None = Field(None, description=f"Quotes per topic, 1 to {MAX_PER_TOPIC} (default 4).")
-    topics: list[TopicIn] = Field(min_length=1, max_length=MAX_TOPICS)
+    topics: list[TopicIn] = Field(None, min_length=1, max_length=MAX_TOPICS)  # type: ignore[assignment]
+    passages: list[PassageId] = Field(  # type: ignore[assignment, valid-type]
+        None, min_length=1, max_length=MAX_PASSAGES, json_schema_extra={"uniqueItems": True},
+        description="Passage ids (from POST /search), each once, quoted whole in this order, in place of `topics`.")
+    heading: Heading | None = Field(  # type: ignore[valid-type]
+        None, description="With `passages`: the section's heading (default: \"Selected passages\" in `lang`).")
     group_by: Literal["type"] | None = Field(
         None, description="\"type\": each topic becomes one section per lesson type (barriers, good practice, ...).")
     format: Literal[FORMATS] = Field(  # type: ignore[valid-type]
         "md", description="Markdown, a self-contained printable HTML page, or a Word document.")
+
+    @model_validator(mode="after")
+    def _topics_or_passages(self) -> "BriefRequest":
+        if (self.topics is None) == (self.passages is None):
+            raise ValueError("give 'topics' (questions to search) or 'passages' (chosen ids), exactly one of them")
+        given = self.model_fields_set
+        if self.passages is not None and given & {"per_topic", "group_by"}:
+            raise ValueError("'per_topic' and 'group_by' apply to 'topics', not to chosen 'passages'")
+        if self.topics is not None and "heading" in given:
+            raise ValueError("'heading' applies to chosen 'passages'; each topic has its own")
+        return self
 
     def topics_object(self) -> dict[str, object]:
         return self.model_dump(exclude={"format"}, exclude_none=True)

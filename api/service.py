@@ -83,6 +83,9 @@ class ApiService:
         #: /health's own read-only connection (opened on first use) and the lock that guards it
         self._status_db: Database | None = None
         self._status_lock = threading.Lock()
+        from api.files import Verified
+
+        self._verified = Verified()  # files found unchanged since ingest (GET /documents/{id}/file)
 
     @contextmanager
     def snapshot(self, abandoned: Callable[[], bool] | None = None) -> Iterator[KnowledgeBase]:
@@ -159,6 +162,16 @@ class ApiService:
         if found is None:
             raise NotFound(f"no document {doc_id!r} in the index (see GET /documents)")
         return found.to_dict()
+
+    def document_file(self, doc_id: str) -> Any:
+        """The document's ingested file (api/files.py): the path comes from the index, never the request."""
+        from api.files import file_response
+
+        with self.snapshot() as kb:
+            found = kb.document(doc_id)
+        if found is None:
+            raise NotFound(f"no document {doc_id!r} in the index (see GET /documents)")
+        return file_response(found, self._verified)  # hashed outside the lock: searches need not wait
 
     def passage(self, passage_id: str) -> dict[str, Any]:
         with self.snapshot() as kb:

@@ -342,9 +342,9 @@ def serve(
     index: Optional[Path] = IndexOpt,
     log_level: str = typer.Option("info", "--log-level", help="uvicorn log level."),
 ) -> None:
-    """Serve the HTTP API (POST /search, GET /health, /documents, /passages; docs at /docs).
+    """Serve the web page at / and the HTTP API (POST /search, GET /health, /documents, /passages; docs at /docs).
 
-    Set KB_API_KEY to require an X-API-Key header; KB_CORS_ORIGINS for browsers.
+    Set KB_API_KEY to require an X-API-Key header (the page asks for it); KB_CORS_ORIGINS for other sites' pages.
     """
     try:
         from api.app import run

@@ -163,7 +163,8 @@ def _question(obj: dict[str, Any], number: int) -> Question:
         relevant.append(Relevant(entry.get("passage_id"), entry.get("text"), entry.get("doc")))
     return Question(
         id=str(obj.get("id", f"line{number}")), query=query.strip(),
-        lang=str(obj.get("lang") or "?"), topic=str(obj.get("topic") or ""), relevant=tuple(relevant),
+        lang=str(obj.get("lang") or "?"), topic=str(obj.get("topic") or obj.get("kind") or ""),
+        relevant=tuple(relevant),
     )
 
 

@@ -425,7 +425,8 @@ def test_openapi_describes_every_endpoint_and_field(api_server: Server) -> None:
     spec = get(api_server, "/openapi.json").json()
     paths = spec["paths"]
     assert {("post", "/search"), ("get", "/health"), ("get", "/documents"),
-            ("get", "/documents/{doc_id}"), ("get", "/passages/{passage_id}"), ("post", "/briefs"),
+            ("get", "/documents/{doc_id}"), ("get", "/documents/{doc_id}/file"), ("get", "/passages/{passage_id}"),
+            ("post", "/briefs"),
             ("get", "/types")} == {
         (m, p) for p, ops in paths.items() for m in ops}
     schemas = spec["components"]["schemas"]

@@ -92,11 +92,20 @@ def render(pack: Pack, fmt: str = "md") -> str | bytes:
 
 def make_brief(kb: "KnowledgeBase", topics: TopicsSpec | Mapping[str, Any] | str | Path,
                fmt: str | None = None) -> Brief:
-    """Load, build and render in one call (what ``POST /briefs`` does)."""
+    """Load, build and render in one call (what ``POST /briefs`` does).
+
+    ``topics`` may instead name chosen passages (``{"title", "passages": [ids]}``, kb/brief/chosen.py).
+    """
     if isinstance(topics, Mapping) and "format" in topics:
         fmt = fmt or topics["format"]
         topics = {k: v for k, v in topics.items() if k != "format"}
     fmt = normalise_format(fmt)
+    from kb.brief.chosen import build_chosen_pack, is_chosen, load_chosen
+
+    if is_chosen(topics):  # passages a person picked (the web page's pack), not topics to search
+        chosen = load_chosen(topics)  # type: ignore[arg-type]
+        pack = build_chosen_pack(kb, chosen)
+        return Brief(render(pack, fmt), fmt, MEDIA_TYPES[fmt], f"{_slug(chosen.title)}.{fmt}", pack)
     spec = load_topics(topics)
     pack = build_pack(kb, spec)
     return Brief(render(pack, fmt), fmt, MEDIA_TYPES[fmt], f"{_slug(spec.title)}.{fmt}", pack)

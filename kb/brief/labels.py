@@ -11,6 +11,7 @@ from kb.brief.pack import Generated
 
 _LABELS: dict[str, dict[str, str]] = {
     "en": {
+        "chosen": "Selected passages",
         "contents": "Contents",
         "questions": "Questions:",
         "sources": "Sources cited",
@@ -22,6 +23,7 @@ _LABELS: dict[str, dict[str, str]] = {
                      "(model {model}; {documents} documents, {passages} passages).",
     },
     "fr": {
+        "chosen": "Passages choisis",
         "contents": "Sommaire",
         "questions": "Questions :",
         "sources": "Sources citées",
@@ -33,6 +35,7 @@ _LABELS: dict[str, dict[str, str]] = {
                      "(modèle {model} ; {documents} documents, {passages} passages).",
     },
     "es": {
+        "chosen": "Pasajes seleccionados",
         "contents": "Índice",
         "questions": "Preguntas:",
         "sources": "Fuentes citadas",
@@ -44,6 +47,7 @@ _LABELS: dict[str, dict[str, str]] = {
                      "(modelo {model}; {documents} documentos, {passages} pasajes).",
     },
     "pt": {
+        "chosen": "Trechos selecionados",
         "contents": "Sumário",
         "questions": "Perguntas:",
         "sources": "Fontes citadas",
@@ -55,6 +59,7 @@ _LABELS: dict[str, dict[str, str]] = {
                      "(modelo {model}; {documents} documentos, {passages} trechos).",
     },
     "de": {
+        "chosen": "Ausgewählte Textstellen",
         "contents": "Inhalt",
         "questions": "Fragen:",
         "sources": "Zitierte Quellen",

@@ -85,10 +85,11 @@ def render_docx(pack: Pack) -> bytes:
         heading.paragraph_format.page_break_before = number > 0
         if topic.intro:
             doc.add_paragraph(_clean(topic.intro))
-        questions = doc.add_paragraph()
-        run = questions.add_run(f"{labels['questions']} " + " · ".join(_clean(q) for q in topic.questions))
-        run.font.size = Pt(9)
-        run.italic = True
+        if topic.questions:  # a pack of chosen passages (kb/brief/chosen.py) has none
+            questions = doc.add_paragraph()
+            run = questions.add_run(f"{labels['questions']} " + " · ".join(_clean(q) for q in topic.questions))
+            run.font.size = Pt(9)
+            run.italic = True
         if not topic.quotes:
             doc.add_paragraph(labels["no_quotes"]).runs[0].italic = True
         for quote in topic.quotes:

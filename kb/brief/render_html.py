@@ -72,8 +72,9 @@ def _topic(number: int, topic: PackTopic, labels: Labels, pack_lang: str | None)
     parts = [f'<section class="topic" id="topic-{number}">', f"<h2>{escape(topic.heading)}</h2>"]
     if topic.intro:
         parts.append(f'<p class="intro">{escape(topic.intro)}</p>')
-    questions = "".join(f"<span>{escape(q)}</span>" for q in topic.questions)
-    parts.append(f'<p class="questions">{escape(labels["questions"])} {questions}</p>')
+    if topic.questions:  # a pack of chosen passages (kb/brief/chosen.py) has none
+        questions = "".join(f"<span>{escape(q)}</span>" for q in topic.questions)
+        parts.append(f'<p class="questions">{escape(labels["questions"])} {questions}</p>')
     if not topic.quotes:
         parts.append(f'<p class="empty">{escape(labels["no_quotes"])}</p>')
     parts += [_quote(q, labels, pack_lang) for q in topic.quotes]

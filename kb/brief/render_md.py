@@ -59,8 +59,9 @@ def render_markdown(pack: Pack) -> str:
         out += [f"## {escape(topic.heading)}", ""]
         if topic.intro:
             out += [escape(line) for line in topic.intro.split("\n")] + [""]
-        questions = " · ".join(escape(q) for q in topic.questions)
-        out += [f"*{labels['questions']} {questions}*", ""]
+        if topic.questions:  # a pack of chosen passages (kb/brief/chosen.py) has none
+            questions = " · ".join(escape(q) for q in topic.questions)
+            out += [f"*{labels['questions']} {questions}*", ""]
         if not topic.quotes:
             out += [f"_{labels['no_quotes']}_", ""]
         for quote in topic.quotes:
