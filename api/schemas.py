@@ -12,6 +12,7 @@ advertises; the library re-checks them against the running ``Settings`` (see ``A
 
 from __future__ import annotations
 
+import re
 from functools import lru_cache
 from typing import Annotated, Literal
 
@@ -23,7 +24,7 @@ from kb.brief import FORMATS
 from kb.brief.chosen import MAX_PASSAGES
 from kb.brief.topics import MAX_HEADING_CHARS, MAX_INTRO_CHARS, MAX_PER_TOPIC, MAX_QUESTIONS, MAX_TOPICS
 from kb.models import LESSON_TYPES
-from kb.search.query import MODES, is_blank, is_blank_char
+from kb.search.query import MODES, NO_TEXT, has_text, is_blank, is_blank_char, is_text_char, not_a_language
 from kb.settings import Settings
 
 _DEFAULTS = Settings()
@@ -61,9 +62,27 @@ def not_blank_pattern() -> str:
     return f"[^{body}]"
 
 
+@lru_cache(maxsize=1)
+def text_pattern() -> str:
+    """``kb.search.query.has_text``'s rule as a JSON Schema pattern: a string holding a letter
+    or a digit (built from the rule, over the Basic Multilingual Plane, once)."""
+    runs: list[list[int]] = []
+    for cp in range(0x10000):
+        if is_text_char(chr(cp)):
+            continue
+        if runs and cp == runs[-1][1] + 1:
+            runs[-1][1] = cp
+        else:
+            runs.append([cp, cp])
+    body = "".join(f"\\u{a:04x}" if a == b else f"\\u{a:04x}-\\u{b:04x}" for a, b in runs)
+    return f"[^{body}]"
+
+
 def _query_text(value: str) -> str:
     if is_blank(value):
         raise ValueError("the query is empty")
+    if not has_text(value):
+        raise ValueError(NO_TEXT)
     return _encodable(value)
 
 
@@ -74,7 +93,14 @@ def _integral(value: object) -> object:
     return value
 
 
+_LANG_CODE = r"^\s*[A-Za-z]{2,3}\s*$"
+
+
 def _lang_code(value: str) -> str:
+    """The pattern the schema publishes, enforced here so that the answer uses the CLI's words
+    ("use ISO 639-1 codes such as 'fr'") rather than the regular expression."""
+    if not re.match(_LANG_CODE, value):
+        raise ValueError(not_a_language(value))
     return _encodable(value.strip().lower())
 
 
@@ -83,16 +109,17 @@ QueryText = Annotated[
     Field(
         min_length=1,
         max_length=MAX_QUERY_CHARS,
-        # Documents the "not only blanks" rule (spaces, control and invisible format characters,
-        # kb.search.is_blank); the validator below enforces it.
-        json_schema_extra={"pattern": not_blank_pattern()},
-        description=f"The question or keywords, in any language (1 to {MAX_QUERY_CHARS} characters, not only spaces).",
+        # Documents the "a letter or a digit somewhere" rule (kb.search.query.has_text, which
+        # also refuses blanks); the validator below enforces it.
+        json_schema_extra={"pattern": text_pattern()},
+        description=(f"The question or keywords, in any language (1 to {MAX_QUERY_CHARS} characters, "
+                     "with at least one letter or digit)."),
         examples=["obstacles à la reconnaissance des compétences des migrants"],
     ),
     AfterValidator(_query_text),
 ]
 #: an ISO 639 code, any case, spaces around allowed (kb.text.lang.iso_code applies the same rule)
-LangCode = Annotated[str, StringConstraints(min_length=1, max_length=16, pattern=r"^\s*[A-Za-z]{2,3}\s*$"),
+LangCode = Annotated[str, StringConstraints(min_length=1, max_length=16), Field(json_schema_extra={"pattern": _LANG_CODE}),
                      AfterValidator(_lang_code)]
 DocId = Annotated[str, StringConstraints(min_length=1, max_length=500), AfterValidator(_encodable)]
 RequestId = Annotated[str, StringConstraints(max_length=500), AfterValidator(_encodable)]

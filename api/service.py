@@ -133,7 +133,8 @@ class ApiService:
         """Counts from one committed state, without queueing behind searches (see the module's doc)."""
         with self._status_lock:
             if self._status_db is None:
-                self._status_db = Database(self.kb.index.dir, readonly=True)
+                # the index's own kind: a serving worker's keeps a connection per thread (kb/serving.py)
+                self._status_db = type(self.kb.index.db)(self.kb.index.dir, readonly=True)
             conn = self._status_db.conn
             conn.execute("BEGIN")
             try:

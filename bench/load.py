@@ -8,6 +8,14 @@ limit, and loopback targets only, so it can never be pointed at someone else's s
     python bench/load.py --index indexes/default              # starts `kb serve` itself
     python bench/load.py --url http://127.0.0.1:8000         # a server already running
     python bench/load.py --seconds 10 --clients 8 --json
+    python bench/load.py --workers 2 --novel --memory   # `kb serve --workers 2`, new questions, PSS
+
+``--novel`` makes every request a question never asked before (the server's query-vector
+cache never hits: each costs an encoding); without it the clients cycle through QUERIES,
+which after the first round are all cached. ``--workers N`` starts ``kb serve --workers N``.
+``--memory`` reports the proportional set size (PSS) of the server's processes after the
+load, summed: shared pages (the memory-mapped vectors, the page cache of the database)
+counted once across the processes that share them.
 
 Exit status 1 if any request failed (non-200 or a transport error).
 """
@@ -33,6 +41,8 @@ import httpx
 REPO = Path(__file__).resolve().parents[1]
 MAX_CLIENTS = 200
 MAX_SECONDS = 600
+#: passes over QUERIES on new connections before a repeated-question run (each worker sees each)
+WARM_PASSES = 8
 
 #: what facilitators and analysts actually ask, in the corpus's languages
 QUERIES: tuple[str, ...] = (
@@ -94,11 +104,25 @@ def require_loopback(url: str) -> None:
         raise SystemExit(f"refusing {url}: this load test targets loopback addresses only")
 
 
-async def client_loop(client: httpx.AsyncClient, number: int, deadline: float, k: int, tally: Tally) -> None:
+#: words that make a question new without making it nonsense (``--novel``)
+NOVEL_WORDS = ("women", "youth", "rural", "digital", "urban", "health", "seasonal", "domestic", "informal",
+               "returnees", "students", "farmers", "nurses", "engineers", "border", "coastal", "regional", "national")
+
+
+def novel_question(number: int) -> str:
+    """The ``number``-th question of a sequence in which no two are the same text."""
+    base = QUERIES[number % len(QUERIES)]
+    n = number // len(QUERIES)
+    words = len(NOVEL_WORDS)
+    return f"{base} {NOVEL_WORDS[n % words]} {NOVEL_WORDS[(n // words) % words]} {n // (words * words)}"
+
+
+async def client_loop(client: httpx.AsyncClient, number: int, deadline: float, k: int, tally: Tally,
+                      novel: bool = False, clients: int = 1) -> None:
     i = number
     while time.perf_counter() < deadline:
-        body = {"query": QUERIES[i % len(QUERIES)], "k": k}
-        i += 1
+        body = {"query": novel_question(i) if novel else QUERIES[i % len(QUERIES)], "k": k}
+        i += clients if novel else 1
         started = time.perf_counter()
         try:
             response = await client.post("/search", json=body)
@@ -108,14 +132,19 @@ async def client_loop(client: httpx.AsyncClient, number: int, deadline: float, k
         tally.record(status, time.perf_counter() - started, why)
 
 
-async def run_load(url: str, clients: int, seconds: float, k: int, headers: dict[str, str]) -> tuple[Tally, float]:
+async def run_load(url: str, clients: int, seconds: float, k: int, headers: dict[str, str],
+                   novel: bool = False) -> tuple[Tally, float]:
     tally = Tally()
     limits = httpx.Limits(max_connections=clients, max_keepalive_connections=clients)
+    if not novel:  # every worker encodes each repeated question once before the clock starts
+        async with httpx.AsyncClient(base_url=url, timeout=60.0, headers={**headers, "Connection": "close"}) as warm:
+            for _ in range(WARM_PASSES):
+                await asyncio.gather(*(warm.post("/search", json={"query": q, "k": k}) for q in QUERIES))
     async with httpx.AsyncClient(base_url=url, limits=limits, timeout=60.0, headers=headers) as client:
         await client.post("/search", json={"query": QUERIES[0], "k": k})  # warm the connection path
         started = time.perf_counter()
         deadline = started + seconds
-        await asyncio.gather(*(client_loop(client, n, deadline, k, tally) for n in range(clients)))
+        await asyncio.gather(*(client_loop(client, n, deadline, k, tally, novel, clients) for n in range(clients)))
         elapsed = time.perf_counter() - started
     return tally, elapsed
 
@@ -126,10 +155,11 @@ def free_port() -> int:
         return int(sock.getsockname()[1])
 
 
-def start_server(index: Path, log_path: Path) -> tuple[subprocess.Popen[bytes], str]:
+def start_server(index: Path, log_path: Path, workers: int | None = None) -> tuple[subprocess.Popen[bytes], str]:
     port = free_port()
     command = [sys.executable, "-c", "from kb.cli import main; main()", "serve", "--index", str(index),
-               "--host", "127.0.0.1", "--port", str(port), "--log-level", "warning"]
+               "--host", "127.0.0.1", "--port", str(port), "--log-level", "warning",
+               *(["--workers", str(workers)] if workers else [])]
     env = {k: v for k, v in os.environ.items() if k != "KB_API_KEY"}
     with open(log_path, "wb") as log:
         process = subprocess.Popen(command, cwd=REPO, env=env, stdout=log, stderr=subprocess.STDOUT)
@@ -138,14 +168,43 @@ def start_server(index: Path, log_path: Path) -> tuple[subprocess.Popen[bytes], 
     while time.monotonic() < deadline:
         if process.poll() is not None:
             raise SystemExit(f"kb serve exited with {process.returncode}:\n{log_path.read_text(errors='replace')}")
+        ready = not workers or f"with {workers} worker" in log_path.read_text(errors="replace")
         try:
-            if httpx.get(url + "/health", timeout=2).status_code == 200:
+            if ready and httpx.get(url + "/health", timeout=2).status_code == 200:
                 return process, url
         except httpx.TransportError:
             pass
         time.sleep(0.2)
     process.terminate()
     raise SystemExit("kb serve did not start within 180 s")
+
+
+def tree_pss_mb(pid: int) -> dict[str, float]:
+    """PSS (MB) of a process and its descendants, from /proc/<pid>/smaps_rollup; and their count."""
+    parents: dict[int, int] = {}
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                stat = (entry / "stat").read_text()
+                parents[int(entry.name)] = int(stat.rsplit(")", 1)[1].split()[1])
+            except (OSError, ValueError, IndexError):
+                continue
+    tree, frontier = {pid}, [pid]
+    while frontier:
+        parent = frontier.pop()
+        for child, ppid in parents.items():
+            if ppid == parent and child not in tree:
+                tree.add(child)
+                frontier.append(child)
+    total = 0.0
+    for member in tree:
+        try:
+            for line in Path(f"/proc/{member}/smaps_rollup").read_text().splitlines():
+                if line.startswith("Pss:"):
+                    total += int(line.split()[1]) / 1024
+        except OSError:
+            continue
+    return {"pss_mb": round(total, 1), "processes": len(tree)}
 
 
 def report(tally: Tally, elapsed: float, clients: int, health: dict[str, object]) -> dict[str, object]:
@@ -172,6 +231,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--k", type=int, default=10, help="passages per query (default 10)")
     parser.add_argument("--api-key", default=os.environ.get("KB_API_KEY"), help="sent as X-API-Key if given")
     parser.add_argument("--json", action="store_true", help="print the figures as one JSON object")
+    parser.add_argument("--workers", type=int, default=None, help="start `kb serve --workers N`")
+    parser.add_argument("--novel", action="store_true", help="every question new (no cached query vector)")
+    parser.add_argument("--memory", action="store_true", help="report the server processes' summed PSS after the load")
     args = parser.parse_args(argv)
     if not 1 <= args.clients <= MAX_CLIENTS or not 0 < args.seconds <= MAX_SECONDS:
         parser.error(f"--clients must be 1..{MAX_CLIENTS} and --seconds 0..{MAX_SECONDS}")
@@ -182,16 +244,20 @@ def main(argv: list[str] | None = None) -> int:
         require_loopback(url)
     else:
         log_path = Path(tempfile.gettempdir()) / f"kb-load-{os.getpid()}.log"
-        process, url = start_server(args.index, log_path)
+        process, url = start_server(args.index, log_path, args.workers)
+    memory = None
     try:
         headers = {"X-API-Key": args.api_key} if args.api_key else {}
         health = httpx.get(url + "/health", timeout=10).json()
-        tally, elapsed = asyncio.run(run_load(url, args.clients, args.seconds, args.k, headers))
+        tally, elapsed = asyncio.run(run_load(url, args.clients, args.seconds, args.k, headers, args.novel))
+        if args.memory and process is not None:
+            memory = tree_pss_mb(process.pid)
     finally:
         if process is not None:
             process.terminate()
             process.wait(timeout=30)
     figures = report(tally, elapsed, args.clients, health)
+    figures.update(workers=args.workers, novel=args.novel, memory=memory)
     if args.json:
         print(json.dumps(figures))
     else:
@@ -201,6 +267,8 @@ def main(argv: list[str] | None = None) -> int:
         print(f"  latency     p50 {figures['p50_ms']} ms   p95 {figures['p95_ms']} ms   "
               f"p99 {figures['p99_ms']} ms   max {figures['max_ms']} ms")
         print(f"  errors      {figures['errors']}   statuses {figures['statuses']}")
+        if memory:
+            print(f"  memory      {memory['pss_mb']} MB PSS over {memory['processes']} processes")
         for sample in tally.samples:
             print(f"    {sample}")
     return 1 if tally.errors else 0

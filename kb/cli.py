@@ -69,6 +69,7 @@ def ingest(
     workers: Optional[int] = typer.Option(None, "--workers", min=0, help="Extraction processes running beside embedding (default 2; 0: all in one process)."),
     wait: bool = typer.Option(False, "--wait", help="If another kb process is writing this index, wait for it instead of failing."),
     exclude: List[str] = typer.Option([], "--exclude", "-x", metavar="GLOB", help="Leave out files inside the folders whose name, folder name or relative path matches (repeatable), e.g. -x SOURCES.md -x drafts."),
+    ray: Optional[str] = typer.Option(None, "--ray", metavar="[ADDRESS]", help="Prepare and embed on a Ray cluster's workers while this process commits (needs: pip install 'kb[ray]'): ADDRESS of a running cluster (host:port, or auto for the one on this machine), or no address for a private one on this machine. Default: $KB_RAY_ADDRESS, else without Ray. With --ray, --workers caps the workers (default: one per CPU of the cluster)."),
     ocr: bool = typer.Option(False, "--ocr", help="Read PDF pages without a text layer (scans) with Tesseract OCR. Needs: apt-get install tesseract-ocr tesseract-ocr-fra tesseract-ocr-eng tesseract-ocr-spa tesseract-ocr-ara poppler-utils"),
     as_json: bool = JsonOpt,
 ) -> None:
@@ -81,11 +82,13 @@ def ingest(
     """
     from kb.progress import IngestProgress
 
-    kb = _open(index, create=True, model=model, workers=workers, ocr=ocr or None, companion=companion)
+    address = _ray_address(ray)
+    kb = _open(index, create=True, model=model, workers=None if address else workers, ocr=ocr or None,
+               companion=companion)
     progress = IngestProgress(quiet=as_json)
     try:
         report = kb.ingest([str(p) for p in paths], meta=meta, on_event=progress.event, wait=wait,
-                           glossary=glossary, exclude=exclude)
+                           glossary=glossary, exclude=exclude, ray=address, ray_workers=workers if address else None)
     except KBError as err:
         progress.close()
         _fail(err)
@@ -99,6 +102,26 @@ def ingest(
     if report.interrupted:
         raise typer.Exit(130)
     raise typer.Exit(1 if report.failed else 0)
+
+
+def _ray_address(flag: Optional[str]) -> Optional[str]:
+    """--ray's cluster, else $KB_RAY_ADDRESS's; refused in one line (exit 2) when Ray is not installed.
+
+    Checked before the index is opened, so that nothing is created for a run that cannot start.
+    """
+    import os
+
+    if flag is None and "KB_RAY_ADDRESS" not in os.environ:
+        return None
+    from kb.ingest.ray_cluster import require_ray, resolve_address
+
+    address = resolve_address(flag)
+    if address is not None:
+        try:
+            require_ray()
+        except KBError as err:
+            _fail(err)
+    return address
 
 
 @app.command()
@@ -135,6 +158,12 @@ def search(
         if not query:
             raise UsageError("missing QUERY (or use --queries FILE)")
         result = kb.search(query, k, lang, doc, mode, type_)
+        if not as_json:
+            from kb.ingest.naming import shown_here
+            from kb.render import render_result
+
+            paths = {h.passage.doc_id: kb.index.db.path_of(h.passage.doc_id) for h in result.hits}
+            text = render_result(result, lambda doc_id, source: shown_here(source, paths.get(doc_id)))
     except KBError as err:
         _fail(err)
     finally:
@@ -142,9 +171,7 @@ def search(
     if as_json:
         _dump(result.to_dict())
     else:
-        from kb.render import render_result
-
-        typer.echo(render_result(result))
+        typer.echo(text)
 
 
 @app.command()
@@ -229,6 +256,46 @@ def relabel(
 
 
 @app.command()
+def translate(
+    index: Optional[Path] = IndexOpt,
+    redo: bool = typer.Option(False, "--all", help="Translate every passage again, not only those without a translation."),
+    wait: bool = typer.Option(False, "--wait", help="Wait for another writer instead of failing."),
+    as_json: bool = JsonOpt,
+) -> None:
+    """Give stored passages their keyword text in the pivot language (Apertium, FreeDict).
+
+    For an index built before translation was installed (or with KB_TRANSLATE=0): keyword
+    search then matches questions across languages. Nothing is embedded again; `kb ingest`
+    translates new passages by itself. Needs the Debian packages `kb models` names.
+    """
+    kb = _open(index)
+    said = [0.0]
+
+    def progress(done: int, total: int) -> None:
+        import time
+
+        if not as_json and (time.monotonic() - said[0] > 10 or done >= total):
+            said[0] = time.monotonic()
+            typer.echo(f"translated {done}/{total} passages", err=True)
+
+    try:
+        report = kb.translate(redo=redo, wait=wait, on_progress=progress)
+    except KBError as err:
+        _fail(err)
+    finally:
+        kb.close()
+    if as_json:
+        _dump(report.to_dict())
+        return
+    for warning in report.warnings:
+        typer.echo(f"warning: {warning}", err=True)
+    record = report.record or {}
+    typer.echo(f"{report.translated} passages have {record.get('pivot', '?')} keyword text "
+               f"({record.get('version', 'nothing to do')}); {report.skipped} in languages without a route; "
+               f"{report.seconds:.1f} s")
+
+
+@app.command()
 def remove(
     docs_: List[str] = typer.Argument(..., metavar="DOC...", help="Document ids (see `kb docs`) or source paths."),
     index: Optional[Path] = IndexOpt,
@@ -284,15 +351,19 @@ def models(
     from kb.embed.catalog import list_models
 
     infos = list_models(measure=measure)
-    if as_json:
+    if as_json:  # a list of models (translation is in `kb stats --json`)
         _dump([i.to_dict() for i in infos])
         return
+    from kb.translate import shared
+
+    status = shared().status()
     for i in infos:
         speed = f", {i.passages_per_s} passages/s, query {i.query_ms} ms" if i.passages_per_s else ""
         flag = " (default)" if i.default else ""
         state = "" if i.available else "  [not installed]"
         dim = f"{i.dim}-d" if i.dim else "dim per model"
         typer.echo(f"{i.name}{flag}: {dim}; languages {i.languages}; {i.size}; {i.licence}{speed}{state}")
+    typer.echo(f"translation for keyword search: {status.describe()}")
 
 
 @app.command()
@@ -341,6 +412,7 @@ def serve(
     port: int = typer.Option(8000, "--port", min=1, max=65535, help="Port to listen on (1-65535)."),
     index: Optional[Path] = IndexOpt,
     log_level: str = typer.Option("info", "--log-level", help="uvicorn log level."),
+    workers: Optional[int] = typer.Option(None, "--workers", min=1, max=64, help="Serve from N processes, each with its own read-only view of the index (vectors memory-mapped and shared), all on one port; each follows ingests by itself. Default: one process, as before."),
 ) -> None:
     """Serve the web page at / and the HTTP API (POST /search, GET /health, /documents, /passages; docs at /docs).
 
@@ -350,11 +422,47 @@ def serve(
         from api.app import run
     except ImportError as err:
         _fail(KBError(f"the API needs its extra: pip install 'kb[api]' ({err})"))
+    if workers is not None:
+        from api.workers import run_workers
+
+        run_workers(_settings(index), host=host, port=port, workers=workers, log_level=log_level)
+        return
     run(_settings(index), host=host, port=port, log_level=log_level)
+
+
+@app.command()
+def snapshot(
+    dest: Path = typer.Argument(..., metavar="DEST", help="A new (or empty) folder for the copy."),
+    index: Optional[Path] = IndexOpt,
+    as_json: bool = JsonOpt,
+) -> None:
+    """Copy the index to DEST: one consistent state, searchable as it is (`kb serve --index DEST`).
+
+    Safe while `kb ingest` writes the index (it neither waits for nor stops the writer); for
+    read-only replicas on other machines (docs/scale-out.md).
+    """
+    from kb.snapshot import take_snapshot
+
+    try:
+        made = take_snapshot(_settings(index), dest)
+    except KBError as err:
+        _fail(err)
+    if as_json:
+        _dump(made)
+        return
+    from kb.render import count
+
+    typer.echo(f"snapshot {made['snapshot']}: generation {made['generation']}, "
+               f"{count(made['documents'], 'document')}, {count(made['passages'], 'passage')} "
+               f"in {made['seconds']:.1f} s", err=True)
 
 
 def main() -> None:
     """Console-script entry point: KBError anywhere becomes a one-line message and exit code."""
+    if "--ray" in sys.argv:  # an optional value: the parser needs one (kb/ingest/ray_cluster.py)
+        from kb.ingest.ray_cluster import bare_flag_argv
+
+        sys.argv = bare_flag_argv(sys.argv)
     try:
         app()
     except KBError as err:

@@ -82,6 +82,14 @@ class Glossary:
             entries.append(Entry(tuple(a.strip() for a in acronyms), {str(k): v.strip() for k, v in names.items()}))
         return cls(entries)
 
+    def with_terms(self, other: "Glossary") -> "Glossary":
+        """This glossary and the terms of ``other`` whose acronyms it does not know (its own win)."""
+        extra = [e for e in other.entries if not any(a.casefold() in self._by_acronym for a in e.acronyms)]
+        return Glossary(self.entries + extra) if extra else self
+
+    def acronyms(self) -> int:
+        return len(self._by_acronym)
+
     def to_json(self) -> str:
         return json.dumps({"terms": [{"acronyms": list(e.acronyms), "names": e.names} for e in self.entries]},
                           ensure_ascii=False)

@@ -26,6 +26,10 @@ MANIFEST_NAME = "index.json"
 
 
 class Index:
+    #: how the database and the vectors are held; kb/serving.py's read-only index swaps them
+    database_class = Database
+    live_vectors_class = LiveVectors
+
     def __init__(self, settings: Settings, db: Database, model: str, dim: int | None) -> None:
         self.settings = settings
         self.dir = Path(settings.index_dir)
@@ -36,9 +40,10 @@ class Index:
         self._companion_embedder: Embedder | None = None
         self._labeler = None
         self._lock = threading.RLock()
-        self._main = LiveVectors(db, self.dir, lambda: self.dim or self.embedder.dim)
+        self._main = self.live_vectors_class(db, self.dir, lambda: self.dim or self.embedder.dim)
         # the stored dimension: saving after `kb remove` must not load the companion model
-        self._companion = LiveVectors(db, self.dir, self._companion_dim, table=COMPANION_TABLE, name=COMPANION_FILE)
+        self._companion = self.live_vectors_class(db, self.dir, self._companion_dim, table=COMPANION_TABLE,
+                                                  name=COMPANION_FILE)
 
     # -- opening --------------------------------------------------------------------------
     @classmethod
@@ -55,7 +60,7 @@ class Index:
             for name in (asked, named(settings.companion) if settings.companion else None):
                 if name:
                     check_available(name)
-        db = Database(index_dir, readonly=readonly and exists)
+        db = cls.database_class(index_dir, readonly=readonly and exists)
         stored = db.get_meta("model")
         if stored and asked and stored != asked:
             db.close()
@@ -83,6 +88,14 @@ class Index:
                     )
                 self._embedder = embedder
             return self._embedder
+
+    def use_embedders(self, main: Embedder, companion: Embedder | None = None) -> None:
+        """Embed through these instead of loading the models here (kb/ingest/distributed.py: the models
+        live on the cluster's workers, and the writer asks them)."""
+        with self._lock:
+            self._embedder = main
+            if companion is not None:
+                self._companion_embedder = companion
 
     @property
     def labeler(self):

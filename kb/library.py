@@ -52,8 +52,13 @@ class KnowledgeBase:
     # -- writing ----------------------------------------------------------------------------
     def ingest(self, paths: Sequence[str | Path], meta: str | Path | None = None,
                on_event: EventHandler | None = None, wait: bool = False,
-               glossary: str | Path | None = None, exclude: Sequence[str] = ()) -> IngestReport:
+               glossary: str | Path | None = None, exclude: Sequence[str] = (),
+               ray: str | None = None, ray_workers: int | None = None) -> IngestReport:
         """Add or refresh documents; one writer at a time per index.
+
+        ``ray``: a Ray cluster's address (``local``: a private one) whose workers prepare and
+        embed the documents while this process commits them (kb/ingest/distributed.py); ``ray_workers``
+        caps how many (default: one per CPU of the cluster).
 
         ``exclude``: glob patterns of files inside the folders to leave out (kb/ingest.py).
 
@@ -75,7 +80,17 @@ class KnowledgeBase:
         manifest = Manifest.load(Path(meta)) if meta else None
         terms = Glossary.load(glossary) if glossary else None
         with WriterLock(self.index.dir, wait=wait):
-            return Ingestor(self.index, on_event, manifest, terms).run(paths, exclude)
+            if ray is None:
+                return Ingestor(self.index, on_event, manifest, terms).run(paths, exclude)
+            from kb.ingest.distributed import RayIngestor
+            from kb.ingest.ray_cluster import connected
+
+            with connected(ray):
+                ingestor = RayIngestor(self.index, on_event, manifest, terms, ray_workers)
+                try:
+                    return ingestor.run(paths, exclude)
+                finally:
+                    ingestor.close()
 
     def remove(self, doc_ids: Sequence[str], wait: bool = False) -> list[str]:
         """Delete documents by id (or by source path); returns the ids removed."""
@@ -192,6 +207,22 @@ class KnowledgeBase:
                 return relabel(self.index.db, self.index.labeler)
             return ensure_current(self.index.db, self.index.labeler)
 
+    # -- translation for keyword search (kb/translate/) --------------------------------------
+    def translate(self, redo: bool = False, wait: bool = False, on_progress=None):
+        """Give stored passages their pivot-language keyword text (nothing is embedded);
+        ``redo``: every passage, not only those without one. Returns a TranslateReport."""
+        from kb.derived.pivot import backfill
+        from kb.translate import enabled, shared
+
+        translator = enabled(self.settings.translate)
+        if translator is None:
+            reason = ("KB_TRANSLATE turns translation off" if not self.settings.translate
+                      else f"translation is {shared().status().describe()}")
+            raise UsageError(f"cannot translate: {reason}")
+        self.index.db.require_writable("translate")
+        with WriterLock(self.index.dir, wait=wait):
+            return backfill(self.index.db, translator, redo, on_progress)
+
     def type_counts(self) -> dict[str, Any]:
         """Passages per lesson type and language, and whether the labels match the cue file."""
         data = self.index.db.type_counts()
@@ -202,5 +233,18 @@ class KnowledgeBase:
     def stats(self) -> dict[str, Any]:
         manifest = self.index.manifest()
         size = sum(f.stat().st_size for f in self.index.dir.iterdir() if f.is_file())
-        manifest.update({"index": str(self.index.dir), "bytes_on_disk": size})
+        manifest.update({"index": str(self.index.dir), "bytes_on_disk": size, "glossary": self._glossary_stats()})
+        from kb.derived.pivot import summary
+
+        manifest["translation"] = summary(self.index.db, self.settings.translate)
         return manifest
+
+    def _glossary_stats(self) -> dict[str, int]:
+        """What query expansion has to go on: the user's glossary (terms, acronyms) and the
+        acronyms the documents define (kb/derived/acronyms.py)."""
+        from kb.glossary import Glossary
+        from kb.store.keys import ACRONYM_TERMS, GLOSSARY
+
+        given = Glossary.from_json(self.index.db.get_meta(GLOSSARY))
+        found = Glossary.from_json(self.index.db.get_meta(ACRONYM_TERMS))
+        return {"terms": len(given.entries), "acronyms": given.acronyms(), "defined_in_documents": found.acronyms()}

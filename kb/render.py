@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import shutil
 import textwrap
-from typing import Any
+from typing import Any, Callable
 
 from kb.models import Document, SearchResult
 
@@ -18,7 +18,8 @@ def _width() -> int:
     return max(60, min(110, shutil.get_terminal_size((100, 20)).columns))
 
 
-def render_result(result: SearchResult) -> str:
+def render_result(result: SearchResult, where: Callable[[str, str], str] | None = None) -> str:
+    """``where(doc_id, source)``: the file's path as this terminal should show it (default: ``source``)."""
     if not result.hits:
         return f'No passages found for "{result.query}".'
     width = _width()
@@ -34,7 +35,8 @@ def render_result(result: SearchResult) -> str:
         body = textwrap.fill(" ".join(p.text.split()), width=width - 4, initial_indent="    ",
                              subsequent_indent="    ", break_on_hyphens=False)
         lines.append(body)
-        lines.append(f"    — {hit.citation.source}  [{p.passage_id}]")
+        source = where(p.doc_id, hit.citation.source) if where else hit.citation.source
+        lines.append(f"    — {source}  [{p.passage_id}]")
         lines.extend(_versions(hit.extra, width))
         lines.append("")
     return "\n".join(lines).rstrip()
@@ -115,6 +117,23 @@ def _companion(info: dict[str, Any] | None) -> str:
     return f"{info['model']} ({info.get('dim') or '?'}-d{stored}), a third list in hybrid search"
 
 
+def _translation(info: dict[str, Any] | None, passages: int) -> str:
+    """The index's pivot texts and what this machine can translate (kb/derived/pivot.py)."""
+    if not info:
+        return "-"
+    recorded = info.get("recorded") or {}
+    if recorded:
+        text = (f"{info.get('passages', 0)} of {passages} passages into {recorded.get('pivot')}, for keyword "
+                f"search across languages ({recorded.get('version')})")
+    else:
+        text = "none"
+    if not info.get("enabled"):
+        return f"{text}; here: {info.get('available')}"
+    if passages and int(info.get("passages") or 0) < passages:
+        text += "; `kb translate` fills in passages ingested without it"
+    return text
+
+
 def render_stats(data: dict[str, Any]) -> str:
     langs = ", ".join(f"{k} {v}" for k, v in data.get("languages", {}).items()) or "-"
     size = data.get("bytes_on_disk", 0) / 1e6
@@ -122,9 +141,20 @@ def render_stats(data: dict[str, Any]) -> str:
         f"index      {data['index']}",
         f"model      {data['model']} ({data.get('dim') or '?'}-d)",
         f"companion  {_companion(data.get('companion'))}",
+        f"translated {_translation(data.get('translation'), data.get('passages', 0))}",
         f"documents  {data['documents']}",
         f"pages      {data['pages']}",
         f"passages   {data['passages']}",
         f"languages  {langs}",
         f"disk       {size:.1f} MB",
+        f"glossary   {_glossary(data.get('glossary') or {})}",
     ])
+
+
+def _glossary(g: dict[str, int]) -> str:
+    """Whether acronyms in questions get spelled out: a glossary given, and the ones the documents define."""
+    found = g.get("defined_in_documents", 0)
+    defined = f"; {count(found, 'acronym')} defined in the documents" if found else ""
+    if not g.get("terms"):
+        return f"none given (kb ingest PATH --glossary FILE, see docs/glossary.md){defined}"
+    return f"{count(g['terms'], 'term')}, {count(g.get('acronyms', 0), 'acronym')}{defined}"

@@ -55,6 +55,13 @@ class Settings:
     companion: str | None = None
     #: that list's fusion weight (0 searches without it); measured in bench/README.md; $KB_COMPANION_WEIGHT
     companion_weight: float = 0.2
+    #: translate passages (at ingestion, `kb translate`) and questions into a pivot language
+    #: for keyword matching across languages, where Apertium is installed (kb/translate/);
+    #: $KB_TRANSLATE=0 turns it off
+    translate: bool = True
+    #: the fusion weight in hybrid search of the keyword list over those translations: 0, not
+    #: fused (keyword mode always uses it); measured in docs/translation.md; $KB_PIVOT_WEIGHT
+    pivot_weight: float = 0.0
     #: a sentence-transformers CrossEncoder to rerank with (off when None)
     reranker: str | None = None
     #: the lesson-type cue file (None: the packaged kb/data/lesson_cues.yaml); $KB_LESSON_CUES
@@ -78,6 +85,8 @@ class Settings:
             keyword_weight=_number(env, "KB_KEYWORD_WEIGHT", cls.keyword_weight),
             companion=env.get("KB_COMPANION") or None,
             companion_weight=_number(env, "KB_COMPANION_WEIGHT", cls.companion_weight),
+            translate=env.get("KB_TRANSLATE", "1").strip().lower() not in ("0", "off", "no", "false"),
+            pivot_weight=_number(env, "KB_PIVOT_WEIGHT", cls.pivot_weight),
             lesson_cues=Path(env["KB_LESSON_CUES"]) if env.get("KB_LESSON_CUES") else None,
         )
         clean = {k: v for k, v in overrides.items() if v is not None}

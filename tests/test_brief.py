@@ -33,6 +33,7 @@ from kb.errors import UsageError
 from conftest import CORPUS, ROOT
 
 TOPICS = ROOT / "corpus" / "topics.yaml"
+WHOLES = ["Passages cités en partie, en entier"]  # the section that prints cut quotes whole
 BRIEF_SET = [
     ROOT / "corpus",
     CORPUS / "en" / "18-SKILLS DEVELOPMENT AND RECOGNITION.pdf",
@@ -197,10 +198,11 @@ def test_quotes_are_verbatim_and_citations_resolve(pack, brief_kb):
 
 
 def test_no_passage_twice_and_several_documents(pack):
-    ids = [q.passage_id for q in pack.quotes()]
-    assert len(ids) == len(set(ids))
-    texts = [q.text for q in pack.quotes()]
-    assert len(texts) == len(set(texts))
+    for topic in pack.topics:  # never twice under a topic; under two topics only with a note naming the other
+        assert len({q.passage_id for q in topic.quotes}) == len({q.text for q in topic.quotes}) == len(topic.quotes)
+        for q in topic.quotes:
+            assert q.also_under == [t.heading for t in pack.topics
+                                    if t is not topic and q.passage_id in {x.passage_id for x in t.quotes}]
     assert len({q.doc_id for q in pack.quotes()}) >= 3
 
 
@@ -248,9 +250,10 @@ def test_markdown_pack(pack, brief_kb):
     lines = md.splitlines()
     assert lines[0] == f"# {escape(pack.title)}"
     headings = [unescape(line[3:]) for line in lines if line.startswith("## ")]
-    assert headings == [t.heading for t in pack.topics] + ["Sources citées"]
-    for quote in pack.quotes():
-        marker = lines.index(f"<!-- passage {quote.passage_id} -->")
+    assert headings == [t.heading for t in pack.topics] + WHOLES * bool(pack.wholes) + ["Sources citées"]
+    marker = 0
+    for quote in pack.quotes():  # a passage quoted under two topics appears twice, in reading order
+        marker = lines.index(f"<!-- passage {quote.passage_id} -->", marker + 1)
         block = []
         for line in lines[marker + 1:]:
             if not line.startswith(">"):
@@ -315,7 +318,7 @@ def test_html_pack_is_self_contained_escaped_and_print_ready(pack):
     parsed = _PackHTML()
     parsed.feed(html)
     assert parsed.h1 == [pack.title]
-    assert parsed.h2 == [t.heading for t in pack.topics] + ["Sources citées"]
+    assert parsed.h2 == [t.heading for t in pack.topics] + WHOLES * bool(pack.wholes) + ["Sources citées"]
     assert [q["id"] for q in parsed.quotes] == [q.passage_id for q in pack.quotes()]
     for seen, quote in zip(parsed.quotes, pack.quotes()):
         assert seen["text"] == quote.display_text
@@ -353,9 +356,9 @@ def test_docx_pack_reads_back_with_the_same_structure(pack):
     styles = [p.style.name for p in paragraphs]
     assert paragraphs[styles.index("Title")].text == pack.title
     headings = [p.text for p in paragraphs if p.style.name == "Heading 1"]
-    assert headings == [t.heading for t in pack.topics] + ["Sources citées"]
+    assert headings == [t.heading for t in pack.topics] + WHOLES * bool(pack.wholes) + ["Sources citées"]
     breaks = [p.paragraph_format.page_break_before for p in paragraphs if p.style.name == "Heading 1"]
-    assert breaks == [False] + [True] * len(pack.topics)
+    assert breaks == [False] + [True] * (len(pack.topics) + bool(pack.wholes))
     section = doc.sections[0]  # A4 like the HTML pack (python-docx's template is US Letter), numbered pages
     assert (round(section.page_width.mm), round(section.page_height.mm)) == (210, 297)
     assert "PAGE" in section.footer.paragraphs[0]._p.xml

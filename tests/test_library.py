@@ -57,7 +57,7 @@ def test_pdf_passage_is_on_the_page_it_cites(fast_index):
         assert p.page_start is not None and p.page_end is not None
         cited = "".join(pages[p.page_start - 1 : p.page_end])
         # every 40-character stretch of the passage is on the cited pages (hyphens rejoined aside)
-        text = _norm(p.text)
+        text = _norm(re.sub(r"^[a-z]\. ", "", p.text))  # a list letter the PDF stores apart, put back by kb
         probes = [text[i : i + 40] for i in range(0, max(1, len(text) - 40), 97)]
         found = sum(1 for probe in probes if probe in cited)
         assert found >= 0.9 * len(probes), (p.passage_id, p.page_start, p.text[:200])

@@ -16,9 +16,9 @@ import numpy as np
 
 import kb as kb_package
 from kb.brief.excerpt import choose
-from kb.brief.pack import Generated, Pack, PackTopic, Quote, Source
+from kb.brief.pack import Generated, Pack, PackTopic, Quote, Source, Whole
 from kb.brief.pool import candidates
-from kb.brief.select import Candidate, Picker
+from kb.brief.select import REPEAT_MIN, Candidate, Picker
 from kb.brief.topics import TopicsSpec, load_topics
 from kb.brief.translations import Translation, TranslationFinder
 from kb.brief.vectors import Vectors
@@ -76,6 +76,7 @@ def build_pack(kb: KnowledgeBase, spec: TopicsSpec | Mapping[str, Any] | str, *,
     pickers = [Picker(cands) for cands in pools]
     question_vectors = [vectors.queries(t.questions) for t in spec.topics]
     quotes: list[list[Quote]] = [[] for _ in spec.topics]
+    quoted_vectors: list[list[np.ndarray]] = [[] for _ in spec.topics]
     # round robin: every topic takes its best quote before any topic takes a second one, the
     # topic with the fewest candidates first, so that a passage fitting two topics does not
     # leave one of them with nothing
@@ -94,15 +95,79 @@ def build_pack(kb: KnowledgeBase, spec: TopicsSpec | Mapping[str, Any] | str, *,
             quote, vector = made
             pickers[t].record(quote.doc_id, vector)
             quotes[t].append(quote)
+            quoted_vectors[t].append(vector)
             if len(quotes[t]) >= spec.quota(spec.topics[t]):
                 open_topics.remove(t)
+    for t, topic in enumerate(spec.topics):  # what the round robin could not give without repeats
+        _fill(kb, vectors, finder, pools[t], spec, t, quotes[t], quoted_vectors[t], state, question_vectors[t])
+    _note_repeats(spec, quotes)
     topics = [PackTopic(topic.heading, list(topic.questions), got, topic.intro, topic.type)
               for topic, got in zip(spec.topics, quotes) if got or spec.group_by != "type"]
     state.renumber([q for t in topics for q in t.quotes])
     return Pack(
         title=spec.title, intro=spec.intro, lang=spec.lang, topics=topics,
-        sources=list(state.sources.values()), generated=_generated(kb, now),
+        sources=list(state.sources.values()), generated=_generated(kb, now), wholes=_wholes(kb, topics),
     )
+
+
+def _fill(kb: KnowledgeBase, vectors: Vectors, finder: TranslationFinder, pool: list[Candidate],
+          spec: TopicsSpec, t: int, got: list[Quote], got_vectors: list[np.ndarray], state: _PackState,
+          question_vectors: np.ndarray) -> None:
+    """Fill a topic short of its quota with its own good candidates, quoted under other topics or
+    not: a passage that answers two topics belongs under both. The first round gave every topic
+    its best unquoted passage; here a topic whose best passage went to another topic shows it
+    too, and every topic gets the passages it ranks at least ``REPEAT_MIN`` (0..1 scale)."""
+    quota = spec.quota(spec.topics[t])
+    if len(got) >= quota:
+        return
+    own = _PackState()
+    own.sources = state.sources  # one numbering of sources for the whole pack
+    for q in got:
+        passage = kb.passage(q.passage_id)
+        own.ids.add(q.passage_id)
+        if passage is not None:
+            own.ids.update(t.passage_id for t in finder.find(passage))
+            own.keys.add(text_key(passage.text))
+    picker = Picker([c for c in pool if c.score >= REPEAT_MIN or not got])
+    for q, v in zip(got, got_vectors):
+        picker.record(q.doc_id, v)
+    while len(got) < quota:
+        cand = picker.pick(own.ids, own.keys)
+        if cand is None:
+            return
+        made = _quote(kb, vectors, finder, cand, spec.lang, own, question_vectors)
+        if made is None:
+            continue
+        quote, vector = made
+        picker.record(quote.doc_id, vector)
+        got.append(quote)
+        got_vectors.append(vector)
+
+
+def _note_repeats(spec: TopicsSpec, quotes: list[list[Quote]]) -> None:
+    """Each quote names the other topics that quote the same passage."""
+    where: dict[str, list[int]] = {}
+    for t, got in enumerate(quotes):
+        for q in got:
+            where.setdefault(q.passage_id, []).append(t)
+    for t, got in enumerate(quotes):
+        for q in got:
+            q.also_under = [spec.topics[u].heading for u in where[q.passage_id] if u != t]
+
+
+def _wholes(kb: KnowledgeBase, topics: list[PackTopic]) -> list[Whole]:
+    """The passages quoted in part, whole, numbered in reading order (the pack's last section)."""
+    out: dict[str, Whole] = {}
+    for topic in topics:
+        for q in topic.quotes:
+            if not (q.trimmed_start or q.trimmed_end):
+                continue
+            if q.passage_id not in out:
+                passage = kb.passage(q.passage_id)
+                out[q.passage_id] = Whole(len(out) + 1, q.passage_id, passage.text if passage else q.text,
+                                          q.citation, q.source_number)
+            q.whole = out[q.passage_id].number
+    return list(out.values())
 
 
 def _quote(kb: KnowledgeBase, vectors: Vectors, finder: TranslationFinder, cand: Candidate,

@@ -2,9 +2,10 @@
 
 A printed pack is read on paper in a session: a 1,400-character paragraph is too
 long to quote whole, but a cut in mid-sentence or a paraphrase would misquote the
-source. So a long passage is cut only at sentence boundaries, the excerpt is always a
-verbatim substring of the passage (``passage.text[start:end]``), and the renderers
-mark each cut with "…". The window kept is the one closest to the topic's questions.
+source. So a long passage is cut only where a sentence ends, the excerpt is always a
+verbatim substring of the passage (``passage.text[start:end]``), the renderers mark each
+cut with "…" and say so, and the pack prints the whole passage at its end. The window
+kept is the one closest to the topic's questions.
 """
 
 from __future__ import annotations
@@ -22,9 +23,10 @@ START_BONUS = 0.05
 #: a leading or trailing "sentence" with fewer letters is a stray list marker, not content
 MIN_LETTERS_IN_SPAN = 3
 
-# a sentence ends at . ! ? ; or : followed by space and a capital, digit, quote or bracket,
-# or at a blank line; abbreviations followed by lower case ("É.-U. par an") do not end one
-_BOUNDARY = re.compile(r"(?<=[.!?;:…])[\"'”»)]?\s+(?=[\"'“«(\[A-ZÀ-ÖØ-Þ0-9])|\n\s*\n")
+# a sentence ends at . ! ? or … followed by space and a capital, digit, quote or bracket, or at
+# a blank line (a list item ends there); abbreviations followed by lower case ("É.-U. par an")
+# do not end one, nor does ";" or ":" (a cut there would leave half a sentence quoted)
+_BOUNDARY = re.compile(r"(?<=[.!?…])[\"'”»)]?\s+(?=[\"'“«(\[A-ZÀ-ÖØ-Þ0-9])|\n\s*\n")
 
 
 @dataclass(frozen=True)

@@ -11,6 +11,9 @@ from kb.brief.pack import Generated
 
 _LABELS: dict[str, dict[str, str]] = {
     "en": {
+        "also_under": "Also quoted under",
+        "excerpt": "Excerpt, cut where sentences end; the whole passage is no. {n} of “{wholes}”.",
+        "wholes": "Passages quoted in part, whole",
         "chosen": "Selected passages",
         "contents": "Contents",
         "questions": "Questions:",
@@ -23,6 +26,9 @@ _LABELS: dict[str, dict[str, str]] = {
                      "(model {model}; {documents} documents, {passages} passages).",
     },
     "fr": {
+        "also_under": "Cité aussi sous",
+        "excerpt": "Extrait, coupé en fin de phrase ; le passage entier est le n° {n} de « {wholes} ».",
+        "wholes": "Passages cités en partie, en entier",
         "chosen": "Passages choisis",
         "contents": "Sommaire",
         "questions": "Questions :",
@@ -35,6 +41,9 @@ _LABELS: dict[str, dict[str, str]] = {
                      "(modèle {model} ; {documents} documents, {passages} passages).",
     },
     "es": {
+        "also_under": "Citado también en",
+        "excerpt": "Extracto, cortado al final de una frase; el pasaje completo es el n.º {n} de «{wholes}».",
+        "wholes": "Pasajes citados en parte, completos",
         "chosen": "Pasajes seleccionados",
         "contents": "Índice",
         "questions": "Preguntas:",
@@ -47,6 +56,9 @@ _LABELS: dict[str, dict[str, str]] = {
                      "(modelo {model}; {documents} documentos, {passages} pasajes).",
     },
     "pt": {
+        "also_under": "Citado também em",
+        "excerpt": "Excerto, cortado no fim de uma frase; o trecho completo é o n.º {n} de «{wholes}».",
+        "wholes": "Trechos citados em parte, completos",
         "chosen": "Trechos selecionados",
         "contents": "Sumário",
         "questions": "Perguntas:",
@@ -59,6 +71,9 @@ _LABELS: dict[str, dict[str, str]] = {
                      "(modelo {model}; {documents} documentos, {passages} trechos).",
     },
     "de": {
+        "also_under": "Auch zitiert unter",
+        "excerpt": "Auszug, an Satzenden gekürzt; die ganze Textstelle ist Nr. {n} von „{wholes}“.",
+        "wholes": "Teilweise zitierte Textstellen, vollständig",
         "chosen": "Ausgewählte Textstellen",
         "contents": "Inhalt",
         "questions": "Fragen:",
@@ -86,6 +101,9 @@ _LANGUAGE_NAMES: dict[str, dict[str, str]] = {
 }
 
 
+_QUOTE_MARKS = {"fr": ("« ", " »"), "es": ("«", "»"), "pt": ("«", "»"), "de": ("„", "“")}
+
+
 class Labels:
     def __init__(self, lang: str | None) -> None:
         self.lang = lang if lang in _LABELS else "en"
@@ -110,6 +128,14 @@ class Labels:
         if other_languages:
             notes.append(f"{self['also_in']} {self.languages(other_languages)}")
         return " · ".join(notes)
+
+    def excerpt(self, number: int) -> str:
+        """Said under a quote cut from its passage: where the cut is and where the whole passage is."""
+        return self["excerpt"].format(n=number, wholes=self["wholes"])
+
+    def also_under(self, headings: list[str]) -> str:
+        left, right = _QUOTE_MARKS.get(self.lang, ("“", "”"))
+        return f"{self['also_under']} " + ", ".join(f"{left}{h}{right}" for h in headings)
 
     def generated(self, g: Generated) -> str:
         date = g.at.replace("T", " ").replace("Z", " UTC")

@@ -32,6 +32,10 @@ class Quote:
     score: float = 0.0
     trimmed_start: bool = False
     trimmed_end: bool = False
+    #: headings of the other topics that quote the same passage
+    also_under: list[str] = field(default_factory=list)
+    #: number of the whole passage in the pack's "whole passages" section when this is an excerpt (else 0)
+    whole: int = 0
 
     @property
     def display_text(self) -> str:
@@ -56,6 +60,20 @@ class PackTopic:
     quotes: list[Quote]
     intro: str | None = None
     type: str | None = None
+
+
+@dataclass
+class Whole:
+    """A passage quoted in part, printed whole at the end of the pack (quotes are word for word)."""
+
+    number: int
+    passage_id: str
+    text: str
+    citation: Citation
+    source_number: int
+
+    def cite(self) -> str:
+        return self.citation.short()
 
 
 @dataclass
@@ -102,6 +120,8 @@ class Pack:
     generated: Generated
     intro: str | None = None
     lang: str | None = None
+    #: the passages quoted in part, whole (``Quote.whole`` numbers them)
+    wholes: list[Whole] = field(default_factory=list)
 
     def quotes(self) -> list[Quote]:
         return [q for t in self.topics for q in t.quotes]

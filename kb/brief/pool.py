@@ -57,6 +57,8 @@ def search_pool(kb: KnowledgeBase, topic: TopicSpec, lang: str | None, k: int = 
 
     pool = Pool()
     types = topic_types(topic)  # a topic of type "barrier" quotes only passages labelled so
+    if lang and not kb.index.db.holds_language([lang]):
+        lang = None  # a preference no passage can meet (a French pack of English documents) is no filter
     for question in topic.questions:
         result = kb.search(question, k=k, mode="hybrid", types=types)
         for rank, hit in enumerate(result.hits):

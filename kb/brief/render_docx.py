@@ -15,6 +15,7 @@ from kb.brief.labels import Labels
 from kb.brief.pack import Pack, Quote
 
 QUOTE_STYLE = "Quote"
+WHOLE_STYLE = "Intense Quote"  # the passages quoted in part, whole: told apart from the quotes themselves
 CITATION_STYLE = "Normal"
 # characters XML 1.0 cannot carry; passages should never hold them, but one must not break the file
 _XML_INVALID = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ufffe\uffff]")
@@ -40,6 +41,25 @@ def _quote(doc, quote: Quote, labels: Labels, pack_lang: str | None) -> None:
     notes = labels.language_notes(quote.lang, quote.other_languages, pack_lang)
     if notes:
         cite.add_run(f" · {notes}").font.size = Pt(8)
+    for note in ([labels.excerpt(quote.whole)] if quote.whole else []) + (
+            [labels.also_under(quote.also_under)] if quote.also_under else []):
+        cite.add_run("\n" + _clean(note)).font.size = Pt(8)
+
+
+def _wholes(doc, pack: Pack, labels: Labels) -> None:
+    """The passages quoted in part, whole, numbered as the quotes' notes say."""
+    from docx.shared import Pt
+
+    if not pack.wholes:
+        return
+    heading = doc.add_heading(_clean(labels["wholes"]), level=1)
+    heading.paragraph_format.page_break_before = True
+    for whole in pack.wholes:
+        doc.add_paragraph(f"{whole.number}.").runs[0].bold = True
+        doc.add_paragraph(_clean(whole.text), style=WHOLE_STYLE).paragraph_format.keep_with_next = True
+        cite = doc.add_paragraph(style=CITATION_STYLE)
+        cite.add_run(f"— {_clean(whole.cite())} [{whole.source_number}]").italic = True
+        cite.paragraph_format.space_after = Pt(12)
 
 
 def _a4_with_page_numbers(doc) -> None:
@@ -94,6 +114,7 @@ def render_docx(pack: Pack) -> bytes:
             doc.add_paragraph(labels["no_quotes"]).runs[0].italic = True
         for quote in topic.quotes:
             _quote(doc, quote, labels, pack.lang)
+    _wholes(doc, pack, labels)
     sources = doc.add_heading(labels["sources"], level=1)
     sources.paragraph_format.page_break_before = True
     for source in pack.sources:

@@ -32,7 +32,7 @@ nav.contents h3 { margin: 0 0 1mm; font-size: 10pt; text-transform: uppercase; l
                   color: var(--muted); }
 nav.contents ol { margin: 0; padding-left: 6mm; }
 nav.contents a { color: var(--ink); text-decoration: none; }
-section.topic + section.topic, section.sources { break-before: page; page-break-before: always; }
+section.topic + section.topic, section.wholes, section.sources { break-before: page; page-break-before: always; }
 .questions { color: var(--muted); font-size: 9.5pt; margin: 0 0 4mm; }
 .questions span + span::before { content: " · "; }
 figure.quote { margin: 0 0 5mm; padding: 3mm 5mm 3mm 6mm; background: var(--tint);
@@ -42,7 +42,13 @@ figure.quote blockquote { margin: 0; font-family: "DejaVu Serif", "Liberation Se
 figure.quote figcaption { margin-top: 2mm; font-size: 9pt; color: var(--muted); }
 figure.quote figcaption cite { font-style: italic; color: var(--ink); }
 figure.quote .ref { color: var(--accent); text-decoration: none; font-weight: bold; }
-figure.quote .langs { display: block; margin-top: .5mm; font-size: 8.5pt; }
+figure.quote .langs, figure.quote .note { display: block; margin-top: .5mm; font-size: 8.5pt; }
+figure.quote .note a { color: inherit; }
+ol.wholes { padding-left: 7mm; }
+ol.wholes li { margin-bottom: 5mm; break-inside: avoid; page-break-inside: avoid; }
+ol.wholes .whole { font-family: "DejaVu Serif", "Liberation Serif", Georgia, serif; font-size: 10.5pt;
+                   white-space: pre-line; padding-left: 4mm; border-left: 2px solid var(--rule); }
+ol.wholes .whole-cite { margin: 1mm 0 0; font-size: 9pt; color: var(--muted); }
 .empty { color: var(--muted); font-style: italic; }
 ol.sources { padding-left: 7mm; font-size: 10pt; }
 ol.sources li { margin-bottom: 2.5mm; }
@@ -64,8 +70,32 @@ def _quote(quote: Quote, labels: Labels, pack_lang: str | None) -> str:
         f"<blockquote{lang_attr}>{escape(quote.display_text)}</blockquote>"
         f"<figcaption>— <cite>{escape(title)}</cite>{escape(rest)} "
         f'<a class="ref" href="#source-{quote.source_number}">[{quote.source_number}]</a>{langs}'
-        f"</figcaption></figure>"
+        f"{_notes(quote, labels)}</figcaption></figure>"
     )
+
+
+def _notes(quote: Quote, labels: Labels) -> str:
+    """Where an excerpt was cut and where its whole passage is; the other topics quoting it."""
+    out = ""
+    if quote.whole:
+        out += (f'<span class="note excerpt"><a href="#whole-{quote.whole}">'
+                f"{escape(labels.excerpt(quote.whole))}</a></span>")
+    if quote.also_under:
+        out += f'<span class="note also">{escape(labels.also_under(quote.also_under))}</span>'
+    return out
+
+
+def _wholes(pack: Pack, labels: Labels) -> str:
+    if not pack.wholes:
+        return ""
+    items = []
+    for w in pack.wholes:
+        title, rest = w.citation.title, w.cite()[len(w.citation.title):]
+        items.append(f'<li id="whole-{w.number}" value="{w.number}" data-passage-id="{escape(w.passage_id)}">'
+                     f'<div class="whole">{escape(w.text)}</div><p class="whole-cite">— <cite>{escape(title)}</cite>'
+                     f'{escape(rest)} <a class="ref" href="#source-{w.source_number}">[{w.source_number}]</a></p></li>')
+    return (f'<section class="wholes"><h2>{escape(labels["wholes"])}</h2>'
+            f'<ol class="wholes">{"".join(items)}</ol></section>')
 
 
 def _topic(number: int, topic: PackTopic, labels: Labels, pack_lang: str | None) -> str:
@@ -111,5 +141,5 @@ def render_html(pack: Pack) -> str:
         f"<title>{escape(pack.title)}</title>\n<style>{CSS}</style>\n</head>\n<body>\n"
         f'<header class="pack"><h1>{escape(pack.title)}</h1>{intro}</header>\n'
         f'<nav class="contents"><h3>{escape(labels["contents"])}</h3><ol>{contents}</ol></nav>\n'
-        f"{body}\n{_sources(pack, labels)}\n</body>\n</html>\n"
+        f"{body}\n{_wholes(pack, labels)}\n{_sources(pack, labels)}\n</body>\n</html>\n"
     )

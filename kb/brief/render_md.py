@@ -47,7 +47,25 @@ def _quote(quote: Quote, labels: Labels, pack_lang: str | None) -> list[str]:
     lines = [f"<!-- passage {quote.passage_id} -->"]
     lines += _blockquote(quote.display_text)
     lines += [">", f"> {cite}", ""]
-    return lines
+    notes = []  # under the quote, outside it: what the reader should know about the cut and repeats
+    if quote.whole:
+        notes.append(f"*{escape(labels.excerpt(quote.whole))}* ([{quote.whole}](#whole-{quote.whole}))")
+    if quote.also_under:
+        notes.append(f"*{escape(labels.also_under(quote.also_under))}*")
+    return lines + ([" · ".join(notes), ""] if notes else [])
+
+
+def _wholes(pack: Pack, labels: Labels) -> list[str]:
+    """The passages quoted in part, whole: the pack quotes word for word."""
+    if not pack.wholes:
+        return []
+    out = [f"## {labels['wholes']}", ""]
+    for whole in pack.wholes:
+        title, rest = whole.citation.title, whole.cite()[len(whole.citation.title):]
+        out += [f'<a id="whole-{whole.number}"></a>', "", f"**{whole.number}.** <!-- passage {whole.passage_id} -->", ""]
+        out += _blockquote(whole.text)
+        out += [">", f"> — *{escape(title)}*{escape(rest)} [{whole.source_number}]", ""]
+    return out
 
 
 def render_markdown(pack: Pack) -> str:
@@ -66,6 +84,7 @@ def render_markdown(pack: Pack) -> str:
             out += [f"_{labels['no_quotes']}_", ""]
         for quote in topic.quotes:
             out += _quote(quote, labels, pack.lang)
+    out += _wholes(pack, labels)
     out += [f"## {labels['sources']}", ""]
     for source in pack.sources:
         line = f"{source.number}. **{escape(source.title)}**"

@@ -25,6 +25,9 @@ LAMBDA = 0.7
 #: cost of each passage already chosen from the same document (relevance is scaled to 0..1)
 DOC_PENALTY = 0.15
 MIN_LETTERS = 100
+#: a passage quoted under another topic is quoted again under a topic short of quotes when the
+#: topic ranks it this high (candidates are scaled 0..1 per topic, kb/brief/pool.py)
+REPEAT_MIN = 0.75
 _SENTENCE_END = re.compile(r"[.!?…](?=[\s\"'”»)]|$)")
 
 

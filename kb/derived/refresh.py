@@ -80,12 +80,20 @@ def _language_means(index: "Index", changed: Sequence[str], out: Refreshed) -> b
     return True
 
 
+def _acronyms(index: "Index", changed: Sequence[str], out: Refreshed) -> bool:
+    """Acronyms the changed documents define ("Talent Beyond Boundaries (TBB)"), for the search."""
+    from kb.derived.acronyms import refresh
+
+    return refresh(index.db, changed)
+
+
 #: (name in the report's timings, step); run in this order
 STEPS: tuple[tuple[str, Callable[["Index", Sequence[str], Refreshed], bool]], ...] = (
     ("roles", _roles),
     ("relabel", _relabel),
     ("link", _links),
     ("language_means", _language_means),
+    ("acronyms", _acronyms),
 )
 
 

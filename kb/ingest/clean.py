@@ -21,6 +21,7 @@ from functools import lru_cache
 from typing import Any, Sequence
 
 from kb.ingest import structure as st
+from kb.ingest.glued import unglue_caps
 from kb.models import CleanText, Page, PageSpan
 
 __all__ = ["PAGE_JOINER", "clean_pages", "drop_running_lines", "join_hyphenated", "reflow"]
@@ -52,7 +53,7 @@ def clean_pages(pages: list[Page], lang: str | None) -> CleanText:
     lang = lang or _guess_language(texts)
     wf_lang = lang if lang in _wordfreq_languages() else "en"
     seen = word_counts(texts)
-    texts = [join_hyphenated(t, wf_lang, seen) for t in texts]
+    texts = [unglue_caps(join_hyphenated(t, wf_lang, seen), wf_lang) for t in texts]
     paragraphs = [reflow(t) for t in texts]
     dropped += sum(r.dropped for r in paragraphs)
     texts = [PAGE_JOINER.join(r.paragraphs) for r in paragraphs]
@@ -279,7 +280,8 @@ class _Flow:
         elif m or st.is_bare_marker(s) or st.is_bare_marker(prev):
             return True
         if self.heading:
-            caps = st.is_all_caps(s) and st.is_all_caps(prev)
+            # the last line of a title set in capitals may be one short word ("WORK", "DÉCENT")
+            caps = st.is_all_caps(prev) and (st.is_all_caps(s) or st.is_upper_word_run(s))
             return not ((caps and self.gap <= 1) or st.starts_lower(s))
         if self._heading_line(s):
             return True

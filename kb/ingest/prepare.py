@@ -38,6 +38,7 @@ def prepare(path: str, doc_id: str, lang_hint: str | None, min_chars: int, max_c
     from kb.ingest.chunk import chunk
     from kb.ingest.clean import clean_pages
     from kb.ingest.extract import extract
+    from kb.ingest.glued import unglue_caps
     from kb.text.roles import role_of
     from kb.text.lang import detect_language
 
@@ -55,8 +56,9 @@ def prepare(path: str, doc_id: str, lang_hint: str | None, min_chars: int, max_c
     passages = chunk(clean, doc_id, min_chars=min_chars, max_chars=max_chars)
     if not passages:
         raise ExtractionError("no passages: the text is too short or only headings")
+    title = unglue_caps(extracted.title, lang) if extracted.title else Path(path).stem
     return PreparedDoc(
-        title=extracted.title or Path(path).stem, lang=lang, format=extracted.format,
+        title=title, lang=lang, format=extracted.format,
         pages=len(extracted.pages), passages=passages, metadata=dict(extracted.metadata),
         seconds=time.perf_counter() - started, roles=[role_of(p.text) for p in passages],
     )

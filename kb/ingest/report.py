@@ -16,6 +16,8 @@ class FileOutcome:
     pages: int = 0
     passages: int = 0
     reason: str | None = None
+    #: things the user should know about a file that went in (text left untranslated)
+    warnings: list[str] = field(default_factory=list)
 
 
 @dataclass
@@ -48,7 +50,28 @@ class IngestReport:
             "companion_embedded": self.companion_embedded, "interrupted": self.interrupted,
             "seconds": {k: round(v, 3) for k, v in self.seconds.items()},
             "failures": [{"path": o.path, "reason": o.reason} for o in self.failed],
+            "warnings": [{"path": o.path, "warning": w} for o in self.outcomes for w in o.warnings],
         }
 
 
-EventHandler = Callable[[str, FileOutcome | None], None]
+@dataclass(frozen=True)
+class ProgressEvent:
+    """One thing an ingest reports as it goes, to a progress display or a caller's handler.
+
+    ``kind``: "start" (``files`` found), "document" (a prepared file about to be embedded:
+    ``passages`` to embed), "embedded" (``passages`` of that document done so far), "file"
+    (a file finished: its ``outcome``), "companion" (an older index getting its companion
+    model's vectors: ``done`` of ``total`` stored passages).
+    """
+
+    kind: str
+    path: str = ""
+    doc_id: str | None = None
+    files: int = 0
+    passages: int = 0
+    done: int = 0
+    total: int = 0
+    outcome: FileOutcome | None = None
+
+
+EventHandler = Callable[[ProgressEvent], None]

@@ -21,6 +21,10 @@ EDGE_TOP = 8          # running headers sit among the first lines of a page ...
 EDGE_BOTTOM = 5       # ... and footers among the last ones
 RUNNING_SHARE = 0.4   # a line is "running" when it recurs on this share of pages ...
 RUNNING_MIN = 3       # ... and on at least this many
+EDGE_SKIPS = 2        # short lines looked past at a page's edge to reach its running lines ...
+EDGE_SKIP_CHARS = 30  # ... when this short
+GLUED_MIN = 10       # characters of a line key that may count where it is run into another line
+VARIANT_PREFIX = 30   # characters of a line key shared with a running line: a variant of that footer
 BULLET_CHARS = "•▪●◦■□➢►✓‣⁃◆❖"
 UPPER = "A-ZÀ-ÖØ-ÞĀ-Ž"
 
@@ -40,7 +44,8 @@ _LEGAL = re.compile(
 _SECTION_SIGN = re.compile(r"^\s*§{1,2}\s*(\d{1,4}[a-z]?)(?=\s*$|\s+[" + UPPER + r"(]|\.)")
 _SUB_PAREN = re.compile(r"^\s*\(([a-z]{1,2}|[ivx]{1,5})\)(?=\s+\S)")
 _SUB_CLOSE = re.compile(r"^\s*([a-z]|[ivx]{1,5})\)(?=\s+\S)")
-_SUB_DOT = re.compile(r"^\s*([a-z])\.(?=\s+[" + UPPER + r"])")
+# "b. … de services": an item whose first words the PDF lost (kb/ingest/extract/pdf_layout.py)
+_SUB_DOT = re.compile(r"^\s*([a-z])\.(?=\s+(?:[" + UPPER + r"]|… ))")
 _SUB_NUM = re.compile(r"^\s*\((\d{1,2})\)(?=\s+\S)")
 _ROMAN = re.compile(r"^\s*([IVX]{1,6})\.(?=\s+\S)")
 _BULLET = re.compile(r"^\s*[" + BULLET_CHARS + r"](?=\s*\S)")
@@ -130,6 +135,13 @@ def is_all_caps(text: str) -> bool:
     upper = sum(c.isupper() for c in cased)
     words = [w for w in text.split() if any(c.isalpha() for c in w)]
     return upper / len(cased) >= 0.85 and (len(words) >= 2 or len(cased) >= 8)
+
+
+def is_upper_word_run(text: str, max_words: int = 3) -> bool:
+    """A few words in capitals ("WORK", "PLUS SOUPLES"): too short for ``is_all_caps`` to trust alone."""
+    words = text.split()
+    cased = [c for c in text if c.isalpha() and c.lower() != c.upper()]
+    return 0 < len(words) <= max_words and len(cased) >= 2 and all(c.isupper() for c in cased)
 
 
 def ends_with_punct(text: str) -> bool:
@@ -277,9 +289,45 @@ def running_keys(texts: list[str]) -> tuple[set[str], set[str]]:
             if key and all(p != page for p, _ in seen.get(key, [])[-1:]):
                 seen.setdefault(key, []).append((page, tuple(int(n) for n in re.findall(r"\d+", line))))
         folios.update({f for f in map(_folio_title, edge) if f})
+    _count_glued(texts, seen)
     need = max(RUNNING_MIN, math.ceil(RUNNING_SHARE * len(texts)))
-    keys = {k for k, v in seen.items() if len(v) >= need and _numbers_move_with_pages(v)}
+    keys = {k for k, v in seen.items()
+            if (len(v) >= need or _every_other_page([p for p, _ in v], len(texts))) and _numbers_move_with_pages(v)}
     return keys, {k for k, n in folios.items() if n >= RUNNING_MIN}
+
+
+def _count_glued(texts: list[str], seen: dict[str, list[tuple[int, tuple[int, ...]]]]) -> None:
+    """An edge line that starts or ends with another edge line's text counts as that line too: a
+    short running title run into the footer ("RemittancesExtract from …") is still that title."""
+    short = [k for k in seen if len(k) >= GLUED_MIN]
+    for page, text in enumerate(texts):
+        lines = text.split("\n")
+        for i in _edge_indexes(lines):
+            key = _line_key(lines[i])
+            for k in short:
+                if len(k) < len(key) and (key.startswith(k) or key.endswith(k)) and all(p != page for p, _ in seen[k]):
+                    width = len(seen[k][0][1])
+                    seen[k].append((page, tuple(int(n) for n in re.findall(r"\d+", lines[i]))[:width]))
+    for v in seen.values():
+        v.sort()
+
+
+def _covered(key: str, keys: set[str]) -> bool:
+    """The line is running lines run together ("Envois de fonds" + the footer's two lines)."""
+    parts = list(keys)
+    reach = [True] + [False] * len(key)
+    for i in range(len(key)):
+        if reach[i]:
+            for k in parts:
+                if key.startswith(k, i):
+                    reach[i + len(k)] = True
+    return reach[-1]
+
+
+def _every_other_page(pages: list[int], count: int) -> bool:
+    """A header of left-hand (or right-hand) pages only: on every other page from the second
+    or third to the end ("› GCM OBJECTIVE 3" on pages 2 and 4 of five)."""
+    return count >= 4 and len(pages) >= 2 and pages[0] in (1, 2) and pages == list(range(pages[0], count, 2))
 
 
 def drop_running_lines(texts: list[str]) -> tuple[list[str], int]:
@@ -295,11 +343,15 @@ def drop_running_lines(texts: list[str]) -> tuple[list[str], int]:
         key = _line_key(line)
         if is_page_number(line) or key in keys or _folio_title(line) in folios:
             return True
+        if key in folios:  # the running title alone, printed beside the page number elsewhere
+            return True
+        if len(key) >= VARIANT_PREFIX and any(key[:VARIANT_PREFIX] in k for k in keys):
+            return True  # another wording of a long running footer
         if len(key) < 15:
             return False
         if any(key in k for k in keys):  # a piece of a footer that wrapped here
             return True
-        return any(key.startswith(k) and key[len(k):] in keys for k in keys)  # two footer lines as one
+        return _covered(key, keys)  # footer lines run together
 
     out, dropped = [], 0
     for text in texts:
@@ -307,10 +359,14 @@ def drop_running_lines(texts: list[str]) -> tuple[list[str], int]:
         kill: set[int] = set()
         filled = [i for i, line in enumerate(lines) if line.strip()]
         for order, limit in ((filled, EDGE_TOP), (filled[::-1], EDGE_BOTTOM)):
+            skips = EDGE_SKIPS
             for i in order[:limit]:
-                if not running(lines[i]):
+                if running(lines[i]):
+                    kill.add(i)
+                elif skips and len(lines[i].strip()) <= EDGE_SKIP_CHARS:
+                    skips -= 1  # a logo's words ("Repository of Practices") below the footer: kept, looked past
+                else:
                     break
-                kill.add(i)
         dropped += sum(len(lines[i].strip()) for i in kill)
         out.append("\n".join(line for i, line in enumerate(lines) if i not in kill))
     return out, dropped

@@ -15,6 +15,8 @@ class Candidate:
     dense: float | None = None
     keyword: float | None = None
     companion: float | None = None
+    #: bm25 of the passage's pivot-language text against the translated question
+    pivot: float | None = None
     rerank: float | None = None
     ranks: dict[str, int] = field(default_factory=dict)
 

@@ -33,6 +33,8 @@ class Query:
             text = _undo_surrogates(text)
         if not isinstance(text, str) or is_blank(text):
             raise UsageError("the query is empty")
+        if not has_text(text):
+            raise UsageError(NO_TEXT)
         if len(text) > max_chars:
             raise UsageError(f"the query is {len(text)} characters long; the limit is {max_chars}")
         if isinstance(k, bool) or not isinstance(k, int) or not 1 <= k <= k_max:
@@ -71,6 +73,26 @@ def is_blank(text: str) -> bool:
     return all(is_blank_char(ch) for ch in text)
 
 
+NO_TEXT = "the query has no letters or digits: nothing to search for"
+
+
+def is_text_char(ch: str) -> bool:
+    """A letter or digit, in any script (or a character outside the Basic Multilingual Plane,
+    or half of one, which the API's schema pattern cannot tell apart)."""
+    code = ord(ch)
+    return code >= 0xD800 and (code >= 0x10000 or code <= 0xDFFF) or unicodedata.category(ch)[0] in "LN"
+
+
+def has_text(text: str) -> bool:
+    """Something to search for: "?!...;:" has nothing, and would return arbitrary passages."""
+    return any(is_text_char(ch) for ch in text)
+
+
+def not_a_language(value: object) -> str:
+    """The one message for a language filter that is no language code (the CLI's and the API's)."""
+    return f"language filter {value!r} is not a language code: use ISO 639-1 codes such as 'fr'"
+
+
 def lang_codes(langs: Sequence[str]) -> list[str]:
     """Language filter values as ISO 639 codes ("FR " -> "fr"); anything else ("english") is a
     mistake to report, not a filter that silently matches nothing."""
@@ -80,6 +102,6 @@ def lang_codes(langs: Sequence[str]) -> list[str]:
     for lang in langs:
         code = iso_code(lang)
         if code is None:
-            raise UsageError(f"language filter {lang!r} is not a language code: use ISO 639-1 codes such as 'fr'")
+            raise UsageError(not_a_language(lang))
         out.append(code)
     return out

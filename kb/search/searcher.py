@@ -15,6 +15,7 @@ from typing import Callable, Sequence
 import numpy as np
 
 from kb.glossary import META_KEY as GLOSSARY_KEY, Expansion, Glossary
+from kb.store.keys import ACRONYM_TERMS
 from kb.index import Index
 from kb.models import Hit, SearchResult
 from kb.search.cite import citation_for, version_of
@@ -24,7 +25,9 @@ from kb.search.language import QueryLanguage
 from kb.search.query import Query
 from kb.search.roles import asks_for, keep
 from kb.text.roles import CONTENT
+from kb.search.translated import PivotSearch
 from kb.settings import Settings
+from kb.store.keyword_rows import KEYWORD_TABLE
 from kb.text.keywords import tokens
 from kb.text.urls import only_links
 
@@ -51,9 +54,11 @@ class Searcher:
         self._langs: OrderedDict[str, str | None] = OrderedDict()
         self._langs_generation = -1
         self._query_language = QueryLanguage(index.db)
-        self._glossary, self._glossary_raw = Glossary([]), None
+        self._glossary: Glossary = Glossary([])
+        self._glossary_raw: tuple[str | None, str | None] | None = None
         self._pool: ThreadPoolExecutor | None = None
         self._means: tuple[str | None, object] | None = None
+        self._pivot = PivotSearch(index, self.settings)
 
     def _language(self, text: str) -> str | None:
         """The language of ``text`` (kb/search/language.py: the index's words help on short queries),
@@ -71,9 +76,10 @@ class Searcher:
 
     def _expand(self, text: str, lang: str | None) -> Expansion:
         """The query with the index glossary's acronyms spelled out (kb/glossary.py)."""
-        raw = self.index.db.get_meta(GLOSSARY_KEY)
-        if raw != self._glossary_raw:
-            self._glossary, self._glossary_raw = Glossary.from_json(raw), raw
+        raw = (self.index.db.get_meta(GLOSSARY_KEY), self.index.db.get_meta(ACRONYM_TERMS))
+        if raw != self._glossary_raw:  # the user's glossary, then the acronyms the documents define
+            self._glossary = Glossary.from_json(raw[0]).with_terms(Glossary.from_json(raw[1]))
+            self._glossary_raw = raw
         return self._glossary.expand(text, lang)
 
     def _vector_later(self, text: str, side: str = "dense") -> Callable[[], np.ndarray]:
@@ -125,7 +131,7 @@ class Searcher:
         # a lookup of a few words is keyword intent ("obstacles à l'information"): its exact
         # matches weigh as much as meaning; a question's words only break ties (README)
         lookup = len(tokens(query.text)) <= self.LOOKUP_WORDS
-        keyword, exact = None, set()
+        keyword, exact, budget = None, set(), None
         if query.mode in ("hybrid", "keyword"):  # while the query is embedded
             budget = self.QUESTION_KEYWORD_BUDGET if query.mode == "hybrid" and not lookup else None
             # a lookup of an acronym also finds its name spelled out ("TBB": "Talent Beyond Boundaries");
@@ -133,14 +139,20 @@ class Searcher:
             # lost a rank each), and the dense side reads the name already
             keyword, exact = self._keyword(query.text, query_lang, depth, allowed, expansion.aliases, budget, lookup,
                                            expansion.names if lookup else ())
+        own_weight = 1.0 if lookup else settings.keyword_weight
+        # the question in the pivot language, matched on the passages' translations (kb/search/translated.py)
+        pivot, pivot_weight = self._pivot.for_query(
+            query.text, query_lang, query.mode, lookup, own_weight, depth, allowed, budget or self.KEYWORD_BUDGET,
+            self._keyword_matches)
         if vector is not None:
             lists["dense"] = self._dense(vector(), query_lang, depth, allowed)
         if keyword is not None:
             lists["keyword"] = keyword
+        if pivot:
+            lists["pivot"] = pivot
         if companion is not None:
             lists["companion"] = self._companion(companion(), depth, allowed)
-        weights = {"dense": 1.0, "keyword": 1.0 if lookup else settings.keyword_weight,
-                   "companion": settings.companion_weight}
+        weights = {"dense": 1.0, "keyword": own_weight, "companion": settings.companion_weight, "pivot": pivot_weight}
         item_weights = self._cross_lingual(query.text, lists, query_lang, expansion)
         if exact:  # a lookup: passages with the words as typed outrank meaning alone (EXACT_LOOKUP_BOOST)
             item_weights = {"keyword": dict.fromkeys(exact, self.EXACT_LOOKUP_BOOST)}
@@ -341,11 +353,11 @@ class Searcher:
             first = [(r, s + lift) for r, s in first]
         return (first + rest)[:depth], seen
 
-    def _keyword_matches(self, expr: str, depth: int, allowed) -> list[tuple[int, float]]:
-        """An FTS5 MATCH, within ``allowed`` rowids (sorted) when a filter is set."""
+    def _keyword_matches(self, expr: str, depth: int, allowed, table: str = KEYWORD_TABLE) -> list[tuple[int, float]]:
+        """An FTS5 MATCH on ``table``, within ``allowed`` rowids (sorted) when a filter is set."""
         db = self.index.db
         if allowed is None:
-            return db.keyword_search(expr, depth)
+            return db.keyword_search(expr, depth, table=table)
         allowed = np.asarray(allowed, dtype=np.int64)  # sorted (Database.rowids_where)
         if len(allowed) == 0:
             return []
@@ -353,8 +365,8 @@ class Searcher:
         if len(breaks) < self.MAX_RANGES:  # documents: a few runs of consecutive ids
             starts = np.concatenate([[allowed[0]], allowed[breaks + 1]])
             ends = np.concatenate([allowed[breaks], [allowed[-1]]])
-            return db.keyword_search(expr, depth, list(zip(starts.tolist(), ends.tolist())))
-        found = db.keyword_search(expr, depth * 4)
+            return db.keyword_search(expr, depth, list(zip(starts.tolist(), ends.tolist())), table)
+        found = db.keyword_search(expr, depth * 4, table=table)
         keep = in_sorted(allowed, [i for i, _ in found])
         return [hit for hit, ok in zip(found, keep.tolist()) if ok][:depth]
 
@@ -392,7 +404,7 @@ class Searcher:
             passage = passages[g.rowid]
             extra: dict[str, object] = {
                 "scores": {k: v for k, v in (("dense", cand.dense), ("keyword", cand.keyword),
-                                             ("companion", cand.companion), ("rerank", cand.rerank))
+                                             ("companion", cand.companion), ("pivot", cand.pivot), ("rerank", cand.rerank))
                            if v is not None},
                 "types": types.get(g.rowid, {}),
             }

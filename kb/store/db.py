@@ -23,7 +23,9 @@ from kb.store.keyword_rows import KeywordRows
 from kb.store.keys import COMPANION_DTYPE, COMPANION_TABLE, GENERATION
 from kb.store.links import LinkRows
 from kb.store.passage_rows import PassageRows
+from kb.store.rows import shown_source
 from kb.store.role_rows import RoleRows
+from kb.store.pivot_rows import PivotRows
 from kb.store.types import TypeRows
 from kb.store.vector_rows import VectorRows
 
@@ -52,7 +54,7 @@ def _refused(err: BaseException) -> bool:
 
 def _row_to_document(row: sqlite3.Row) -> Document:
     return Document(
-        doc_id=row["doc_id"], source=row["source"], title=row["title"], lang=row["lang"],
+        doc_id=row["doc_id"], source=shown_source(row["source"]), title=row["title"], lang=row["lang"],
         format=row["format"], sha256=row["sha256"], pages=row["pages"],
         passages=row["passages"], organisation=row["organisation"], year=row["year"],
         country=row["country"], url=row["url"], tags=json.loads(row["tags"] or "[]"),
@@ -60,7 +62,7 @@ def _row_to_document(row: sqlite3.Row) -> Document:
     )
 
 
-class Database(PassageRows, VectorRows, KeywordRows, TypeRows, RoleRows, LinkRows):
+class Database(PassageRows, VectorRows, KeywordRows, PivotRows, TypeRows, RoleRows, LinkRows):
     """One index's SQLite file; its reads and writes by kind live in the mixins (kb/store/*_rows.py)."""
 
     def __init__(self, index_dir: Path, readonly: bool = False) -> None:
@@ -75,6 +77,7 @@ class Database(PassageRows, VectorRows, KeywordRows, TypeRows, RoleRows, LinkRow
         self._filter_cache: dict[tuple, np.ndarray] = {}
         self._df_cache: dict[str, int] = {}
         self._df_generation = -1
+        self._other_df: dict[tuple[int, str], dict[str, int]] = {}
         self._word_lang_cache: dict[tuple[str, int], dict[str, float]] = {}
         self.writable = False
         if readonly:
@@ -202,6 +205,20 @@ class Database(PassageRows, VectorRows, KeywordRows, TypeRows, RoleRows, LinkRow
             mtime=row["mtime"], extra=json.loads(row["extra"] or "{}"),
         )
 
+    def source_of(self, doc_id: str) -> str | None:
+        """The path a document's citations show, as stored."""
+        row = self.conn.execute("SELECT source FROM documents WHERE doc_id = ?", (doc_id,)).fetchone()
+        return row[0] if row else None
+
+    def path_of(self, doc_id: str) -> str | None:
+        """The file's absolute path on this machine (for this machine's terminal only)."""
+        row = self.conn.execute("SELECT path FROM documents WHERE doc_id = ?", (doc_id,)).fetchone()
+        return row[0] if row else None
+
+    def set_source(self, doc_id: str, source: str) -> None:
+        with self.conn:
+            self.conn.execute("UPDATE documents SET source = ? WHERE doc_id = ?", (source, doc_id))
+
     def doc_id_taken(self, doc_id: str, path: str) -> bool:
         row = self.conn.execute(
             "SELECT path FROM documents WHERE doc_id = ?", (doc_id,)
@@ -264,11 +281,13 @@ class Database(PassageRows, VectorRows, KeywordRows, TypeRows, RoleRows, LinkRow
         types: Sequence[Mapping[str, float]] | None = None,
         companion_vectors: dict[str, np.ndarray] | None = None,
         roles: Sequence[str] | None = None,
+        pivot_bodies: Sequence[str | None] | None = None,
     ) -> tuple[list[int], list[int]]:
         """Swap a document's rows in one transaction; returns (removed ids, added ids).
 
         ``types`` are the passages' lesson types ({type: confidence}), row for row;
-        ``companion_vectors`` the companion model's new vectors by text hash, stored with them.
+        ``companion_vectors`` the companion model's new vectors by text hash, stored with them;
+        ``pivot_bodies`` their keyword text in the pivot language, row for row (None: none).
         """
         doc = record.document
         with self.conn:
@@ -306,6 +325,8 @@ class Database(PassageRows, VectorRows, KeywordRows, TypeRows, RoleRows, LinkRow
                 self.write_types(added, types)
             if roles is not None:
                 self.write_roles(added, roles)
+            if pivot_bodies is not None:
+                self.write_pivot((r, b) for r, b in zip(added, pivot_bodies) if b is not None)
             self._bump_generation(removed, added)
         return removed, added
 
@@ -325,6 +346,7 @@ class Database(PassageRows, VectorRows, KeywordRows, TypeRows, RoleRows, LinkRow
             )
         ]
         self.conn.executemany("DELETE FROM passages_fts WHERE rowid = ?", [(i,) for i in ids])
+        self.delete_pivot(ids)
         self.conn.execute("DELETE FROM documents WHERE doc_id = ? OR path = ?", (doc_id, path))
         return ids
 

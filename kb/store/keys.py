@@ -15,8 +15,11 @@ GENERATION = "generation"        # bumped by every committed change (kb/store/li
 LANGUAGE_MEANS = "language_means"  # per-language mean vectors (kb/derived/language_means.py)
 LESSON_CUES = "lesson_cues"      # fingerprint of the cue file the lesson types came from
 GLOSSARY = "glossary"            # acronyms for query expansion (kb/glossary.py)
+ACRONYMS = "acronyms_found"      # acronyms each document defines (kb/derived/acronyms.py) ...
+ACRONYM_TERMS = "acronym_terms"  # ... and the glossary terms made of them, for the search
 ROLES = "roles"                  # version of the rules the stored passage roles came from
 TRANSLATIONS = "translations"    # version of the link rules the translation links came from
+TRANSLATOR = "translator"        # pivot language and translator versions of the pivot texts (kb/translate/)
 COMPANION_MODEL = "companion_model"  # the companion model, "none", or absent until complete
 COMPANION_DIM = "companion_dim"
 #: the element type of the companion's stored vectors, fixed when the index is created:

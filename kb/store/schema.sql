@@ -40,6 +40,9 @@ CREATE TABLE IF NOT EXISTS embeddings (text_sha TEXT PRIMARY KEY, vector BLOB NO
 CREATE TABLE IF NOT EXISTS companion_embeddings (text_sha TEXT PRIMARY KEY, vector BLOB NOT NULL);
 -- Keyword index over normalised (folded, stemmed) passage text; rowid = passages.id.
 CREATE VIRTUAL TABLE IF NOT EXISTS passages_fts USING fts5(body, tokenize = 'unicode61 remove_diacritics 2');
+-- The same for each passage's machine translation into the pivot language (kb/translate/),
+-- stemmed in that language; for keyword matching across languages only, never shown.
+CREATE VIRTUAL TABLE IF NOT EXISTS pivot_fts USING fts5(body, tokenize = 'unicode61 remove_diacritics 2');
 -- What each generation changed, so a reader holding older vectors catches up on those rows
 -- instead of rebuilding everything. Pruned to the last few thousand generations.
 CREATE TABLE IF NOT EXISTS changes (generation INTEGER PRIMARY KEY, removed TEXT NOT NULL, added TEXT NOT NULL);

@@ -149,6 +149,8 @@ class VectorIndex:
         self.threshold = threshold if threshold is not None else _env_int("KB_IVF_THRESHOLD", DEFAULT_THRESHOLD)
         #: final size the caller expects (sizes nlist when converting); None: unknown
         self.expected = expected
+        #: read from a memory-mapped snapshot file (``load(..., mmap=True)``): read-only
+        self.mapped = False
         self.index = index if index is not None else faiss.IndexIDMap2(faiss.IndexFlatIP(dim))
         self.params: dict = dict(params or {})
         ivf = self._ivf
@@ -177,8 +179,13 @@ class VectorIndex:
         return {"kind": self.kind, "params": dict(self.params) if self.kind == "ivf" else {}}
 
     # -- writing ----------------------------------------------------------------------------
+    def _writable(self) -> None:
+        if self.mapped:  # FAISS aborts the process on a write to a mapped index: refuse politely
+            raise RuntimeError("a memory-mapped vector index is read-only; load a private copy to change it")
+
     def add(self, ids: np.ndarray, vectors: np.ndarray) -> None:
         ids = np.asarray(ids)
+        self._writable()
         if len(ids):
             self.index.add_with_ids(np.ascontiguousarray(vectors, dtype=np.float32), ids.astype(np.int64))
             if self._should_convert():
@@ -186,6 +193,7 @@ class VectorIndex:
 
     def remove(self, ids: Iterable[int]) -> None:
         ids = np.fromiter(ids, dtype=np.int64)
+        self._writable()
         if len(ids):
             self.index.remove_ids(self._faiss.IDSelectorBatch(ids))
 
@@ -409,8 +417,12 @@ class VectorIndex:
 
     @classmethod
     def load(cls, index_dir: Path, dim: int, generation: int, *, kind: str | None = None,
-             threshold: int | None = None, name: str = "vectors") -> "VectorIndex | None":
-        """The snapshot if it matches ``generation`` (and the configured kind), else None (caller rebuilds)."""
+             threshold: int | None = None, name: str = "vectors", mmap: bool = False) -> "VectorIndex | None":
+        """The snapshot if it matches ``generation`` (and the configured kind), else None (caller rebuilds).
+
+        ``mmap``: map the file instead of reading it (flat and ivf codes alike): processes serving
+        one index then share one copy in the page cache (kb/serving.py); such an index is read-only.
+        """
         stamp = cls.read_stamp(index_dir, name)
         if stamp is None:
             return None
@@ -423,7 +435,7 @@ class VectorIndex:
                 return None  # asked for another kind: rebuild from SQLite
             import faiss
 
-            index = faiss.read_index(str(index_dir / stamp["file"]))
+            index = faiss.read_index(str(index_dir / stamp["file"]), faiss.IO_FLAG_MMAP_IFC if mmap else 0)
         except (OSError, ValueError, KeyError, TypeError, RuntimeError):
             return None
         if index.ntotal != stamp.get("count") or index.d != dim:
@@ -431,4 +443,5 @@ class VectorIndex:
         loaded = cls(dim, index, kind=setting, threshold=threshold, params=stamp.get("params") or None)
         if loaded.kind != stored_kind:
             return None
+        loaded.mapped = mmap
         return loaded

@@ -16,7 +16,7 @@ from kb.text.urls import URL_OR_EMAIL
 log = logging.getLogger("kb.ingest.extract")
 
 # Stems that say nothing about the document: use the folder name instead (de/bqfg/index.md).
-_GENERIC_STEMS = {"index", "readme", "document", "main", "default", "content"}
+GENERIC_STEMS = {"index", "readme", "document", "main", "default", "content"}
 _PAGE_NUMBER = re.compile(
     r"^(?:page|p\.|seite|página|pagina)?\s*\d{1,4}\s*"
     r"(?:(?:/|of|de|sur|von|di)\s*\d{1,4})?\s*[-–—|.]?\s*$",
@@ -55,7 +55,7 @@ def squash(text: str) -> str:
 def stem_title(path: Path) -> str:
     """Last-resort title from the file name: underscores to spaces, generic stems skipped."""
     stem = path.stem
-    if stem.lower() in _GENERIC_STEMS and path.parent.name:
+    if stem.lower() in GENERIC_STEMS and path.parent.name:
         stem = path.parent.name
     return squash(re.sub(r"[_]+", " ", stem)) or path.name
 

@@ -31,6 +31,8 @@ from kb.ingest.extract._common import (
     stem_title,
     strip_folio,
 )
+from kb.ingest.extract.pdf_layout import Positions, relaid
+from kb.ingest.extract.un_title import un_resolution_title
 from kb.text.keywords import fold
 from kb.models import ExtractedDocument, Page
 
@@ -270,7 +272,9 @@ def _read_pages(reader: Any, path: Path) -> tuple[list[Page], list[str], list[_L
     collector = _LineCollector()
     for index, page in enumerate(reader.pages):
         try:
-            text = page.extract_text(visitor_text=collector if index == 0 else None) or ""
+            positions = Positions()
+            visitor = _both(collector, positions) if index == 0 else positions
+            text = relaid(positions, page.extract_text(visitor_text=visitor) or "")
         except Exception as err:
             errors.append(one_line(f"page {index + 1}: {type(err).__name__}: {err}", 160))
             text = ""
@@ -280,11 +284,23 @@ def _read_pages(reader: Any, path: Path) -> tuple[list[Page], list[str], list[_L
     return pages, errors[:_MAX_WARNINGS], collector.lines
 
 
+def _both(*visitors: Any) -> Any:
+    """One pypdf text visitor that feeds several."""
+    def visit(*args: Any) -> None:
+        for visitor in visitors:
+            visitor(*args)
+    return visit
+
+
 def _title(meta_title: str | None, lines: list[_Line], pages: list[Page], path: Path) -> str:
-    """Metadata title if meaningful, else the most prominent block of page 1, else the name."""
+    """A resolution's own title line, else the metadata title if meaningful, else the most
+    prominent block of page 1, else the name."""
+    first_text = pages[0].text if pages else ""
+    resolution = un_resolution_title(first_text)
+    if resolution:
+        return resolution
     if meta_title and _meaningful(meta_title, path):
         return meta_title
-    first_text = pages[0].text if pages else ""
     return _prominent_block(lines) or first_heading(first_text.split("\n")) or stem_title(path)
 
 
