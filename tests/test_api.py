@@ -724,8 +724,7 @@ def test_ingest_while_serving_is_picked_up_without_restart(index_copy: Path, tmp
 @pytest.mark.slow  # translations are linked by the real model's vectors
 def test_search_names_translations_and_documents_list_their_versions(real_api_server: Server,
                                                                      doc_ids: dict[str, str]) -> None:
-    """GCM objective 18 is in the base index in English, French and Spanish: linked at ingestion
-    (this passage of the Spanish sheet aligns with one of the English sheet only)."""
+    """GCM objective 18 is in the base index in English, French and Spanish: linked at ingestion."""
     api_server = real_api_server
     query = "¿Cómo facilitar el reconocimiento mutuo de las cualificaciones de los trabajadores migrantes?"
     data = search(api_server, {"query": query, "k": 5}).json()
