@@ -1,13 +1,12 @@
 """A briefing pack from chosen passage ids (kb/brief/chosen.py): what the web page's pack asks for.
 
-Fast: an index of three real language versions of one PDF plus a text file, built with the
-deterministic test-hash embedder.
+Fast: conftest's fast_index (three real language versions of one PDF, a Markdown file and the
+mission's paper), built once per run with the deterministic test-hash embedder.
 """
 
 from __future__ import annotations
 
 import io
-from pathlib import Path
 
 import pytest
 
@@ -17,26 +16,12 @@ from kb.brief.render_md import unescape
 from kb.errors import UnknownIdError, UsageError
 from kb.search.cite import citation_for
 
-CORPUS = Path(__file__).resolve().parents[2] / "shared" / "corpus"
-FILES = (
-    CORPUS / "en" / "18-SKILLS DEVELOPMENT AND RECOGNITION.pdf",
-    CORPUS / "fr" / "18 - PERFECTIONNEMENT ET RECONNAISSANCE DES QUALIFICATIONS.pdf",
-    CORPUS / "es" / "18 DESARROLLO Y CONOCIMIENTO DE CUALIFICACIONES.pdf",
-    CORPUS / "fr" / "000_56388bd38537218d.txt",
-)
-
-
 @pytest.fixture(scope="module")
-def kb(tmp_path_factory):
+def kb(fast_index):
     from kb.library import KnowledgeBase
     from kb.settings import Settings
 
-    if not all(f.is_file() for f in FILES):
-        pytest.skip("shared corpus not available")
-    index = tmp_path_factory.mktemp("chosen") / "index"
-    with KnowledgeBase.open(Settings(index_dir=index, model="test-hash", companion="none"), create=True) as made:
-        assert not made.ingest(list(FILES)).failed
-    with KnowledgeBase.open(Settings(index_dir=index)) as opened:
+    with KnowledgeBase.open(Settings(index_dir=fast_index)) as opened:  # read only
         yield opened
 
 

@@ -38,11 +38,9 @@ def kb(*args: object) -> subprocess.CompletedProcess:
 
 
 @pytest.fixture
-def index(tmp_path: Path) -> Path:
-    folder = tmp_path / "index"
-    done = kb("ingest", ROOT / "corpus", CORPUS / "de", "--index", folder, *FAST)
-    assert done.returncode == 0, done.stderr
-    return folder
+def index(fast_index_copy: Path) -> Path:
+    """A private copy of conftest's fast_index (real files, the hashing embedder)."""
+    return fast_index_copy
 
 
 # -- in process ----------------------------------------------------------------------------------

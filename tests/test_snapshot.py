@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import CORPUS, ROOT
+from conftest import CORPUS, ROOT, kb_cli
 
 KB = [sys.executable, "-c", "from kb.cli import main; main()"]
 FAST = ["--model", "test-hash", "--companion", "none"]
@@ -58,34 +58,31 @@ def check_consistent(index: Path) -> dict[str, int]:
     return {"generation": generation, "documents": documents, "passages": passages}
 
 
-def test_a_snapshot_is_the_index_searchable_as_it_is(tmp_path: Path) -> None:
-    index = tmp_path / "index"
-    built = kb("ingest", ROOT / "corpus", CORPUS / "de", "--index", index, *FAST)
-    assert built.returncode == 0, built.stderr
-    done = kb("snapshot", tmp_path / "replica", "--index", index, "--json")
+def test_a_snapshot_is_the_index_searchable_as_it_is(tmp_path: Path, fast_index_copy: Path) -> None:
+    index = fast_index_copy  # kb runs in this process (conftest.kb_cli); a copy of the session index
+    done = kb_cli("snapshot", tmp_path / "replica", "--index", index, "--json")
     assert done.returncode == 0, done.stderr
     made = json.loads(done.stdout)
     mode = sqlite3.connect(tmp_path / "replica" / "kb.sqlite").execute("PRAGMA journal_mode").fetchone()[0]
     assert mode == "delete"  # as written: a replica can open it in a folder it may not write
     held = check_consistent(tmp_path / "replica")
     assert held["passages"] == made["passages"] > 0 and held["generation"] == made["generation"]
-    same = kb("search", "skills", "--index", tmp_path / "replica", "--json", "--k", "3")
-    orig = kb("search", "skills", "--index", index, "--json", "--k", "3")
+    same = kb_cli("search", "skills", "--index", tmp_path / "replica", "--json", "--k", "3")
+    orig = kb_cli("search", "skills", "--index", index, "--json", "--k", "3")
     assert json.loads(same.stdout)["results"] == json.loads(orig.stdout)["results"]
 
 
-def test_snapshot_refuses_an_occupied_folder_and_a_missing_index(tmp_path: Path) -> None:
-    index = tmp_path / "index"
-    assert kb("ingest", ROOT / "corpus", "--index", index, *FAST).returncode == 0
+def test_snapshot_refuses_an_occupied_folder_and_a_missing_index(tmp_path: Path, fast_index_copy: Path) -> None:
+    index = fast_index_copy
     (tmp_path / "taken").mkdir()
     (tmp_path / "taken" / "notes.txt").write_text("mine")
-    occupied = kb("snapshot", tmp_path / "taken", "--index", index)
+    occupied = kb_cli("snapshot", tmp_path / "taken", "--index", index)
     assert occupied.returncode == 2 and "not an empty folder" in occupied.stderr
     assert (tmp_path / "taken" / "notes.txt").read_text() == "mine"
-    missing = kb("snapshot", tmp_path / "copy", "--index", tmp_path / "nothing")
+    missing = kb_cli("snapshot", tmp_path / "copy", "--index", tmp_path / "nothing")
     assert missing.returncode == 4 and not (tmp_path / "copy").exists()
     (tmp_path / "empty").mkdir()
-    assert kb("snapshot", tmp_path / "empty", "--index", index).returncode == 0  # an empty folder will do
+    assert kb_cli("snapshot", tmp_path / "empty", "--index", index).returncode == 0  # an empty folder will do
 
 
 @pytest.mark.slow
