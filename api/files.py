@@ -70,9 +70,9 @@ def _disposition(kind: str, name: str) -> str:
     return f"{kind}; filename=\"{ascii_name}\"; filename*=UTF-8''{quote(name, safe='')}"
 
 
-def file_response(doc: Document, verified: Verified) -> Response:
-    """The ingested file of ``doc``, or a 404/409 whose ``detail`` says why it cannot be."""
-    path = Path(doc.source)
+def file_response(doc: Document, path: Path, verified: Verified) -> Response:
+    """The ingested file of ``doc`` at ``path`` (the absolute path the index recorded at ingestion),
+    or a 404/409 whose ``detail`` says why it cannot be."""
     media, kind = MEDIA.get(doc.format, ("application/octet-stream", "attachment"))
     try:
         unchanged = path.is_file() and verified.sha256(path) == doc.sha256

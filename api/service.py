@@ -22,6 +22,7 @@ Nothing here writes to the index.
 from __future__ import annotations
 
 import threading
+from pathlib import Path
 from dataclasses import asdict
 from collections import deque
 from contextlib import contextmanager
@@ -170,9 +171,10 @@ class ApiService:
 
         with self.snapshot() as kb:
             found = kb.document(doc_id)
-        if found is None:
+            where = kb.index.db.path_of(doc_id)  # where ingest read it: citations show the path as typed
+        if found is None or where is None:
             raise NotFound(f"no document {doc_id!r} in the index (see GET /documents)")
-        return file_response(found, self._verified)  # hashed outside the lock: searches need not wait
+        return file_response(found, Path(where), self._verified)  # hashed outside the lock: searches need not wait
 
     def passage(self, passage_id: str) -> dict[str, Any]:
         with self.snapshot() as kb:

@@ -9,9 +9,9 @@ machine, started by the command itself and counted in its time). The wall times 
 round are measured minutes apart on the same machine, so their ratios are the figures to
 quote; the absolute times move with whatever else the machine runs (the load average is
 printed). Default files: ../shared/corpus/fr (10 files, ~660 passages), default model
-and companion. Per-stage costs for docs/scale-out.md come from the reports: extraction
-CPU-seconds, the workers' embedding CPU-seconds (model and companion apart) and the
-writer's store seconds, each per passage.
+and companion. Per-stage costs for docs/scale-out.md come from the reports: the workers'
+CPU-seconds of extraction and of embedding (model and companion apart; CPU time, so a busy
+machine does not inflate them) and the writer's store seconds, each per passage.
 """
 
 from __future__ import annotations
@@ -51,11 +51,13 @@ def per_passage(runs: dict[str, dict]) -> dict[str, float]:
     ray = runs["ray-2"]
     n = max(ray["passages"], 1)
     secs = ray["seconds"]
+    plain = runs["plain"]
     return {
-        "extract_cpu_s": round(secs.get("extract", 0.0) / n, 5),
-        "embed_model_cpu_s": round(secs.get("embed_workers_model", 0.0) / max(ray["embedded"], 1), 5),
-        "embed_companion_cpu_s": round(secs.get("embed_workers_companion", 0.0) / max(ray["embedded"], 1), 5),
-        "store_s": round(secs.get("store", 0.0) / n, 5),
+        "extract_cpu_s": round(secs.get("workers_extract_cpu", 0.0) / n, 5),
+        "embed_model_cpu_s": round(secs.get("workers_embed_model_cpu", 0.0) / max(ray["embedded"], 1), 5),
+        "embed_companion_cpu_s": round(secs.get("workers_embed_companion_cpu", 0.0) / max(ray["embedded"], 1), 5),
+        "writer_store_s_ray": round(secs.get("store", 0.0) / n, 5),
+        "writer_store_s_plain": round(plain["seconds"].get("store", 0.0) / max(plain["passages"], 1), 5),
         "workers_start_s": round(secs.get("workers_start", 0.0), 1),
     }
 

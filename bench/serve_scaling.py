@@ -85,39 +85,52 @@ def index_models(index: Path) -> list[str]:
     return [meta["model"]] + ([meta["companion_model"]] if meta.get("companion_model") not in (None, "none") else [])
 
 
+def median(values: list[float]) -> float:
+    ordered = sorted(values)
+    mid = len(ordered) // 2
+    return round(ordered[mid] if len(ordered) % 2 else (ordered[mid - 1] + ordered[mid]) / 2, 2)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--index", type=Path, required=True, help="a copy: `kb serve` may open it for writing")
     parser.add_argument("--seconds", type=float, default=30.0)
+    parser.add_argument("--rounds", type=int, default=1, help="repeat the whole matrix; ratios are per round, then the median")
     parser.add_argument("--memory-only", action="store_true")
     parser.add_argument("--json", action="store_true")
     args = parser.parse_args()
-    results: dict[str, dict] = {}
-    for workers, name in SERVERS:
-        runs = {}
-        if args.memory_only:
-            runs["repeated-10"] = load(args.index, workers, 10, args.seconds, False, True)
-        else:
-            runs["repeated-50"] = load(args.index, workers, 50, args.seconds, False, True)
-            runs["novel-50"] = load(args.index, workers, 50, args.seconds, True, False)
-            runs["repeated-1"] = load(args.index, workers, 1, args.seconds, False, False)
-        results[name] = runs
-        for kind, r in runs.items():
-            print(f"{name:12} {kind:12} {r['requests_per_s']:6} req/s  p50 {r['p50_ms']:7} ms  p95 {r['p95_ms']:7} ms  "
-                  f"errors {r['errors']}  " + (f"PSS {r['memory']['pss_mb']} MB" if r.get("memory") else "")
-                  + f"  (load {r['load_avg']})", file=sys.stderr, flush=True)
-    out: dict[str, object] = {"index": str(args.index), "cpus": os.cpu_count(), "servers": results}
+    kinds = [("repeated-10", 10, False)] if args.memory_only else [
+        ("repeated-50", 50, False), ("novel-50", 50, True), ("repeated-1", 1, False)]
+    rounds: list[dict[str, dict]] = []
+    for number in range(args.rounds):
+        results: dict[str, dict] = {}
+        for workers, name in SERVERS:
+            results[name] = {}
+            for position, (kind, clients, novel) in enumerate(kinds):
+                r = load(args.index, workers, clients, args.seconds, novel, memory=position == 0)
+                results[name][kind] = r
+                print(f"round {number + 1} {name:12} {kind:12} {r['requests_per_s']:6} req/s  p50 {r['p50_ms']:7} ms  "
+                      f"p95 {r['p95_ms']:7} ms  errors {r['errors']}  "
+                      + (f"PSS {r['memory']['pss_mb']} MB" if r.get("memory") else "") + f"  (load {r['load_avg']})",
+                      file=sys.stderr, flush=True)
+        rounds.append(results)
+    first = kinds[0][0]
+    out: dict[str, object] = {"index": str(args.index), "cpus": os.cpu_count(), "rounds": rounds}
+    out["memory_workers2_over_workers1"] = median(
+        [r["--workers 2"][first]["memory"]["pss_mb"] / r["--workers 1"][first]["memory"]["pss_mb"] for r in rounds])
     if not args.memory_only:
         models = index_models(args.index)
         out["encoder_bound_qps"] = {n: encoder_bound(models, n, min(args.seconds, 20)) for n in (1, 2)}
-        one, two = results["--workers 1"], results["--workers 2"]
-        out["workers2_over_workers1"] = {
-            "repeated_throughput": round(two["repeated-50"]["requests_per_s"] / one["repeated-50"]["requests_per_s"], 2),
-            "novel_throughput": round(two["novel-50"]["requests_per_s"] / one["novel-50"]["requests_per_s"], 2)}
-        out["novel_over_encoder_bound"] = round(two["novel-50"]["requests_per_s"] / out["encoder_bound_qps"][2], 2)
-    mem = {name: r[next(iter(r))]["memory"]["pss_mb"] for name, r in results.items()}
-    out["memory_workers2_over_workers1"] = round(mem["--workers 2"] / mem["--workers 1"], 2)
-    print(json.dumps(out) if args.json else json.dumps(out, indent=1))
+        ratio = lambda kind, a, b: median(  # noqa: E731
+            [r[a][kind]["requests_per_s"] / r[b][kind]["requests_per_s"] for r in rounds])
+        out["workers2_over_workers1"] = {"repeated_throughput": ratio("repeated-50", "--workers 2", "--workers 1"),
+                                         "novel_throughput": ratio("novel-50", "--workers 2", "--workers 1")}
+        out["novel_workers2_over_encoder_bound"] = round(
+            median([r["--workers 2"]["novel-50"]["requests_per_s"] for r in rounds]) / out["encoder_bound_qps"][2], 2)
+        out["one_client_p95_ms"] = {name: median([r[name]["repeated-1"]["p95_ms"] for r in rounds])
+                                    for _, name in SERVERS}
+        out["errors"] = sum(run["errors"] for r in rounds for server in r.values() for run in server.values())
+    print(json.dumps(out) if args.json else json.dumps({k: v for k, v in out.items() if k != "rounds"}, indent=1))
 
 
 if __name__ == "__main__":

@@ -149,7 +149,7 @@ def scale(args: argparse.Namespace) -> None:
         a = time.perf_counter()
         text = t.translate(q["query"], q["lang"])
         b = time.perf_counter()
-        expr = match_expression(text, t.pivot, doc_freq, min(Searcher.QUESTION_KEYWORD_BUDGET, PivotSearch.BUDGET))
+        expr = match_expression(text, t.pivot, doc_freq, args.budget or min(Searcher.KEYWORD_BUDGET, PivotSearch.BUDGET))
         if expr:
             conn.execute("SELECT rowid, -bm25(pivot_fts) FROM pivot_fts WHERE pivot_fts MATCH ? "
                          "ORDER BY bm25(pivot_fts) LIMIT 50", (expr,)).fetchall()
@@ -178,6 +178,7 @@ def main() -> None:
     s.add_argument("--size", type=int, default=100_000)
     s.add_argument("--file", default=str(Path(__file__).with_name("questions.jsonl")))
     s.add_argument("--work", default="/tmp/kb-pivot-scale.sqlite")
+    s.add_argument("--budget", type=int, default=0, help="the pivot OR's budget (default: kb's)")
     args = parser.parse_args()
     {"questions": questions, "passages": passages, "scale": scale}[args.what](args)
 

@@ -140,6 +140,10 @@ def search(
 ) -> None:
     """Find the passages that answer QUERY, each with its citation (document, page, paragraph).
 
+    A hit's score is the cosine similarity between the question and the passage under the
+    index's model (0 to 1, comparable across questions of one index); hits are ordered by fused
+    rank, which also weighs keyword matches, so a lower score can rank above a higher one.
+
     Example: kb search "obstacles à la reconnaissance des compétences" --lang fr --k 5
     """
     kb = _open(index, model=model, reranker=rerank)

@@ -110,6 +110,8 @@ def test_hybrid_search_fuses_the_pivot_list_only_when_weighted_and_only_across_l
         weighted = _ranked_langs(kb.with_settings(pivot_weight=0.6), QUESTION_EN, "hybrid")
         assert any("pivot" in scores for lang, scores in weighted if lang == "fr")
         assert all("pivot" not in scores for lang, scores in weighted if lang == "en")
+        dense = _ranked_langs(kb.with_settings(pivot_weight=0.6), QUESTION_EN, "dense")
+        assert dense and all("pivot" not in scores for _, scores in dense)  # dense stays the model's alone
 
 
 def test_german_goes_through_the_dictionary_into_the_pivot(tmp_path):

@@ -28,7 +28,7 @@ from collections import deque
 from concurrent.futures import Future
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Callable
 
 import numpy as np
 
@@ -146,7 +146,7 @@ class RayIngestor(Ingestor):
         inflight: dict[object, tuple[_Call, int]] = {}
         self._report, self._open = report, 0
         last_save = time.perf_counter()
-        report.seconds.setdefault("embed_workers", 0.0)
+        report.seconds.setdefault("workers_embed", 0.0)
         try:
             while fresh or queue or inflight:
                 self._send(pool, queue, fresh, inflight)
@@ -210,7 +210,8 @@ class RayIngestor(Ingestor):
         if doc.done:
             return
         if call.method == "prepare":
-            prepared, reason = value  # type: ignore[misc]
+            prepared, reason, cpu = value  # type: ignore[misc]
+            report.seconds["workers_extract_cpu"] = report.seconds.get("workers_extract_cpu", 0.0) + cpu
             if reason is not None:
                 self._commit(doc, _future(error=KBError(reason)))
                 return
@@ -219,11 +220,11 @@ class RayIngestor(Ingestor):
                 queue.append(part)
                 doc.waiting += 1
         else:
-            vectors, seconds = value  # type: ignore[misc]
+            vectors, seconds, cpu = value  # type: ignore[misc]
             doc.vectors.setdefault(call.table or "", {}).update(vectors)
-            report.seconds["embed_workers"] += seconds  # CPU-seconds of the workers, both models
-            key = "embed_workers_companion" if call.table == COMPANION_TABLE else "embed_workers_model"
-            report.seconds[key] = report.seconds.get(key, 0.0) + seconds
+            report.seconds["workers_embed"] += seconds  # the workers' wall time, both models
+            key = "workers_embed_companion_cpu" if call.table == COMPANION_TABLE else "workers_embed_model_cpu"
+            report.seconds[key] = report.seconds.get(key, 0.0) + cpu
             doc.waiting -= 1
         if doc.waiting == 0:
             self._commit(doc, _future(doc.prepared))
@@ -281,10 +282,11 @@ class RayIngestor(Ingestor):
 
     # -- vectors from the workers, in the plain store step ------------------------------------------
     def _vectors(self, embedder, shas: list[str], texts: list[str], table: str,
-                 report: IngestReport | None = None) -> tuple[np.ndarray, dict[str, np.ndarray]]:
+                 report: IngestReport | None = None, progress: Callable[[int], None] | None = None,
+                 ) -> tuple[np.ndarray, dict[str, np.ndarray]]:
         given = self._given_vectors.get(table)
         if given is None:
-            return super()._vectors(embedder, shas, texts, table, report)
+            return super()._vectors(embedder, shas, texts, table, report, progress)
         db = self.index.db
         cached = db.cached_vectors(shas, table)  # committed since the document was sent: as plain ingest would
         wanted = {s: t for s, t in zip(shas, texts) if s not in cached}
@@ -293,4 +295,6 @@ class RayIngestor(Ingestor):
         fresh = {s: db.stored(v, table) for s, v in fresh.items()}
         if report is not None:
             report.embedded += len(fresh)
+        if progress is not None:  # the document's passages, all embedded already
+            progress(len(shas))
         return np.stack([cached[s] if s in cached else fresh[s] for s in shas]), fresh

@@ -50,29 +50,32 @@ class IngestWorker:
         return os.getpid()
 
     def prepare(self, name: str, data: bytes, doc_id: str, lang_hint: str | None, min_chars: int,
-                max_chars: int, ocr: bool) -> tuple[object | None, str | None]:
-        """(PreparedDoc, None), or (None, the reason) for a file that cannot be read.
+                max_chars: int, ocr: bool) -> tuple[object | None, str | None, float]:
+        """(PreparedDoc, None, CPU seconds), or (None, the reason, CPU seconds) for a file that
+        cannot be read.
 
         A bad file is an answer, not an exception: a Ray error then always means a lost
-        worker, which the writer retries elsewhere.
+        worker, which the writer retries elsewhere. CPU seconds, not wall time: on a shared
+        machine they are what a cluster's size can be planned from (docs/scale-out.md).
         """
         from kb.ingest.prepare import prepare
 
+        cpu = time.process_time()
         with tempfile.TemporaryDirectory(prefix="kb-ray-") as folder:
             path = Path(folder) / name
             path.write_bytes(data)
             try:
-                return prepare(str(path), doc_id, lang_hint, min_chars, max_chars, ocr), None
+                return prepare(str(path), doc_id, lang_hint, min_chars, max_chars, ocr), None, time.process_time() - cpu
             except Exception as err:  # noqa: BLE001 - one bad file must not stop the others
-                return None, failure_reason(err)
+                return None, failure_reason(err), time.process_time() - cpu
 
-    def embed(self, table: str, texts_by_sha: dict[str, str]) -> tuple[dict[str, np.ndarray], float]:
-        """Vectors by text hash, exactly as plain ingestion computes them, and the seconds it took."""
+    def embed(self, table: str, texts_by_sha: dict[str, str]) -> tuple[dict[str, np.ndarray], float, float]:
+        """Vectors by text hash, exactly as plain ingestion computes them; wall and CPU seconds."""
         from kb.embed.batch import embed_batched
 
-        started = time.perf_counter()
+        started, cpu = time.perf_counter(), time.process_time()
         vectors = embed_batched(self.embedders[table], texts_by_sha)
-        return vectors, time.perf_counter() - started
+        return vectors, time.perf_counter() - started, time.process_time() - cpu
 
     def encode(self, table: str, texts: list[str], is_query: bool) -> np.ndarray:
         """A few texts encoded at the writer's request (the lesson labels' descriptions)."""
