@@ -45,11 +45,13 @@ SMALL_SET = [
     CORPUS / "en" / "2022-06-10-los-angeles-declaration-on-migration-and-protection.md",
 ]
 
-#: the deterministic embedder of the fast tier, and no second model beside it
+#: the deterministic embedder of the fast tier, and no second model beside it; one extraction
+#: worker, not two: the pool's code path is the same and each worker started costs about a second
+#: of CPU (the session index and the slow tests keep the default two)
 FAST_MODEL = "test-hash"
-FAST = {"model": FAST_MODEL, "companion": "none"}
+FAST = {"model": FAST_MODEL, "companion": "none", "workers": 1}
 #: the same on the command line, for `kb ingest`
-FAST_ARGS = ("--model", FAST_MODEL, "--companion", "none")
+FAST_ARGS = ("--model", FAST_MODEL, "--companion", "none", "--workers", "1")
 #: where a test only needs an index to start from (its subject is not ingestion), the files are
 #: read in the test's process: starting kb's extraction workers costs more than reading them
 SETUP = {"workers": 0}
@@ -120,7 +122,7 @@ def fast_index(tmp_path_factory) -> Path:
     """The fast tier's one index, read only: SMALL_SET plus the mission's paper (corpus/, with its
     manifest and glossary), built once per run with the hashing embedder."""
     index_dir = tmp_path_factory.mktemp("fast") / "index"
-    return _build(index_dir, fast_settings(index_dir))
+    return _build(index_dir, fast_settings(index_dir, workers=2))  # two workers, as users run it
 
 
 @pytest.fixture

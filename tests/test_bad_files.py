@@ -30,8 +30,8 @@ import pytest
 ROOT = Path(__file__).resolve().parent.parent
 CORPUS = Path(os.environ.get("KB_SHARED_CORPUS", ROOT.parent / "shared" / "corpus"))
 KB = [sys.executable, "-c", "from kb.cli import main; main()"]
-#: a new index here gets the hashing embedder and no companion (conftest.FAST_ARGS)
-FAST_ARGS = ("--model", "test-hash", "--companion", "none")
+#: a new index here gets the hashing embedder, no companion and one extraction worker
+FAST_ARGS = ("--model", "test-hash", "--companion", "none", "--workers", "1")
 
 #: small real PDFs whose truncations and mutations make most of the suite
 SEED_PDFS = [
@@ -52,8 +52,10 @@ def run_kb(*args: str, cwd: Path | None = None) -> subprocess.CompletedProcess:
     about files, not models."""
     from conftest import kb_cli
 
-    if args and args[0] == "ingest" and "--model" not in args:
-        args = (*args, *FAST_ARGS)
+    if args and args[0] == "ingest":
+        given = set(args)
+        args = (*args, *(a for i in range(0, len(FAST_ARGS), 2) if FAST_ARGS[i] not in given
+                         for a in FAST_ARGS[i:i + 2]))
     return kb_cli(*args, cwd=cwd or ROOT)
 
 

@@ -55,8 +55,15 @@ def test_embedding_reports_passages_inside_a_long_document(tmp_path):
     assert ("document", "document", 109) in events
 
 
-def test_plain_progress_lines_say_passages_rate_and_time_left(tmp_path):
-    done = _ingest(tmp_path / "index", str(CORPUS / "de"))
+@pytest.fixture(scope="module")
+def german_laws(tmp_path_factory) -> tuple[Path, subprocess.CompletedProcess]:
+    """`kb ingest` of the two German laws (de/bqfg/index.md, de/intv/index.md), once for the module."""
+    index = tmp_path_factory.mktemp("de") / "index"
+    return index, _ingest(index, str(CORPUS / "de"))
+
+
+def test_plain_progress_lines_say_passages_rate_and_time_left(german_laws):
+    _, done = german_laws
     lines = [line for line in done.stderr.splitlines() if line.startswith("added")]
     assert len(lines) == 2
     assert all(re.search(r"· [\d,]+ of about [\d,]+ passages, [\d.]+ passages/s, .* left$", line) for line in lines)
@@ -158,9 +165,9 @@ def test_an_absolute_path_stored_by_an_older_kb_is_not_shown(tmp_path):
 
 
 # -- 3. document ids and titles -----------------------------------------------------------------
-def test_index_md_files_take_their_folder_names_as_ids(tmp_path):
-    _ingest(tmp_path / "index", str(CORPUS / "de"))
-    docs = {d["doc_id"]: d for d in _documents(tmp_path / "index")}
+def test_index_md_files_take_their_folder_names_as_ids(german_laws):
+    index, _ = german_laws
+    docs = {d["doc_id"]: d for d in _documents(index)}
     assert set(docs) == {"bqfg", "intv"}
     assert docs["bqfg"]["title"].startswith("Gesetz über die Feststellung der Gleichwertigkeit")
 

@@ -187,6 +187,8 @@ def check_chunks(clean, passages, doc_id: str, max_chars: int) -> None:
 @FUZZ
 @given(hs.lists(_PAGE, min_size=1, max_size=6), hs.sampled_from(["en", "fr", "es", "ar", None]),
        hs.integers(20, 400), hs.integers(120, 1600), hs.booleans())
+# page numbers and a literal "#" at the page edge: IndexError in structure.running_keys
+@example(["IOM | OIM\n\n1", "IOM | OIM\n\n2", "IOM | OIM\n#\n3"], "en", 300, 1500, False)
 def test_pipeline_offsets_and_coverage(pages: list[str], lang: str | None, min_chars: int, max_chars: int,
                                        headers: bool) -> None:
     assume(max_chars >= min_chars)

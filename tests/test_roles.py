@@ -22,6 +22,11 @@ def info_passages():
     return prepare(str(INFO_MNGT), "info", None, 300, 1500)
 
 
+#: the report is one of the long PDFs (conftest.LONG_PDFS): seconds of pypdf for each read
+long_pdf = pytest.mark.slow
+
+
+@long_pdf
 def test_staff_notice_and_contents_of_a_real_report_are_told_apart_from_its_findings(info_passages):
     by_role: dict[str, list[str]] = {}
     for passage, role in zip(info_passages.passages, info_passages.roles):
@@ -75,6 +80,7 @@ def info_index(tmp_path_factory):
     return settings
 
 
+@long_pdf
 def test_search_leaves_the_staff_list_out_of_an_answer_unless_asked(info_index):
     from kb.library import KnowledgeBase
 
@@ -88,6 +94,7 @@ def test_search_leaves_the_staff_list_out_of_an_answer_unless_asked(info_index):
         assert kb.search("Ritu Shroff", k=5).hits[0].passage.text.count("Ritu Shroff")  # a lookup keeps it
 
 
+@long_pdf
 def test_scores_are_similarities_that_differ_between_hits(info_index):
     from kb.library import KnowledgeBase
 

@@ -179,6 +179,7 @@ def _kb(*args: str, env: dict[str, str] | None = None, cwd: Path | None = None) 
                           capture_output=True, text=True, env=full, cwd=cwd, timeout=300)
 
 
+@pytest.mark.slow  # four or five kb processes of their own (the translator is one per process)
 def test_without_apertium_kb_works_as_before_and_names_the_packages(tmp_path):
     none = {"KB_APERTIUM_MODES": str(tmp_path / "no-modes"), "KB_DICTD_DIR": str(tmp_path / "no-dictd")}
     index = str(tmp_path / "idx")
@@ -197,6 +198,7 @@ def test_without_apertium_kb_works_as_before_and_names_the_packages(tmp_path):
     assert refused.returncode == 2 and "apertium-fr-es" in refused.stderr
 
 
+@pytest.mark.slow  # four or five kb processes of their own (the translator is one per process)
 def test_kb_translate_command_and_stats_line(tmp_path):
     _need("fr-es", "eng-spa")
     index = str(tmp_path / "idx")

@@ -269,6 +269,8 @@ def _numbers_move_with_pages(seen: list[tuple[int, tuple[int, ...]]]) -> bool:
     A body line that merely looks alike on many pages ("Artículo 12.", "Artículo 31.")
     has numbers that do neither.
     """
+    if len({len(nums) for _, nums in seen}) > 1:
+        return False  # "1" and a literal "#" share a key (_line_key): not one line whose numbers move
     for j in range(len(seen[0][1])):
         values = [nums[j] for _, nums in seen]
         offsets = Counter(v - page for page, v in zip((p for p, _ in seen), values))
