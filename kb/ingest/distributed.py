@@ -214,12 +214,18 @@ class RayIngestor(Ingestor):
         return calls
 
     def _lost(self, call: Call, err: BaseException, queue: deque) -> None:
-        """A worker died with this call: send it again, or after MAX_ATTEMPTS fail its file."""
+        """A worker died with this call: send it again, or after MAX_ATTEMPTS fail its file
+        (a translation is left to the writer instead)."""
         if call.doc.done:
             return
         call.attempts += 1
         if call.attempts < MAX_ATTEMPTS:
             queue.appendleft(call)
+            return
+        if call.method == "translate":  # as in plain ingestion, translation never costs a
+            call.doc.waiting -= 1  # document its place: with no pivot given, WorkerPivot translates
+            if call.doc.waiting == 0:
+                self._commit(call.doc, done_future(call.doc.prepared))
             return
         doing = "reading" if call.method == "prepare" else "embedding"
         reason = f"Ray workers were lost {call.attempts} times while {doing} it ({type(err).__name__})"
