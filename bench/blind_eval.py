@@ -39,6 +39,9 @@ LEVERS: dict[str, dict[str, object]] = {
     "keyword-weight-0.1": {"keyword_weight": 0.1},
     "keyword-weight-0.6": {"keyword_weight": 0.6},
     "cross-keyword-0.5": {"cross_keyword_weight": 0.5},
+    "bridge-0.3": {"bridge_weight": 0.3},
+    "bridge-0.5": {"bridge_weight": 0.5},
+    "bridge-0.7": {"bridge_weight": 0.7},
 }
 
 
@@ -62,6 +65,8 @@ def main() -> None:
     parser.add_argument("--index", required=True)
     parser.add_argument("--half", choices=sorted(HALVES), default="dev")
     parser.add_argument("--levers", nargs="*", default=list(LEVERS))
+    parser.add_argument("--versions", action="store_true",
+                        help="also count a hit whose translation or duplicate holds the answer (kb eval --versions)")
     parser.add_argument("--json", help="write every report here")
     parser.add_argument("--failures", action="store_true", help="list the questions missed at 10 (dev only)")
     args = parser.parse_args()
@@ -71,9 +76,9 @@ def main() -> None:
     with KnowledgeBase.open(Settings.from_env(args.index)) as base:
         for name in args.levers:
             kb = base.with_settings(**{k: v for k, v in LEVERS[name].items() if k != "mode"})
-            report = evaluate(kb, qrels, mode=LEVERS[name].get("mode"))  # type: ignore[arg-type]
+            report = evaluate(kb, qrels, mode=LEVERS[name].get("mode"), versions=args.versions)  # type: ignore[arg-type]
             reports[name] = report.to_dict()
-            print(f"== {name} ({args.half}, {report.seconds:.0f} s)")
+            print(f"== {name} ({args.half}{', versions count' if args.versions else ''}, {report.seconds:.0f} s)")
             print("  all        " + row(report.overall))
             for label, want in (("same-lang ", False), ("cross-lang", True)):
                 part = summarise(r.metrics for r in report.results if cross.get(r.question.id) == want)

@@ -82,8 +82,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     ap.add_argument("--own-index", type=Path, default=None,
                     help="shared-corpus index for the own set (default indexes/bench-corpus-<model>-ctx "
                          "if it exists, else indexes/bench-corpus-<model>)")
+    ap.add_argument("--set", action="append", default=[], metavar="NAME=VALUE",
+                    help="a Settings change for every run (e.g. bridge_weight=1), repeatable")
+    ap.add_argument("--no-own", action="store_true", help="skip the own set")
     ap.add_argument("--json", type=Path)
     args = ap.parse_args(argv)
+    changes = {k: float(v) for k, v in (item.split("=", 1) for item in args.set)}
     langs = tuple(x.strip() for x in args.langs.split(",") if x.strip())
     strengths = [float(x) for x in args.strengths.split(",")]
     modes = [m.strip() for m in args.modes.split(",") if m.strip()]
@@ -99,7 +103,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         print("|---|---|" + "---|---|" * len(QUESTION_LANGS))
         for mode in modes:
             for s in strengths:
-                got = xquad_mixed(kb.with_settings(language_centering=s), langs, DEFAULT_DATA, args.limit, mode)
+                got = xquad_mixed(kb.with_settings(language_centering=s, **changes), langs, DEFAULT_DATA, args.limit, mode)
                 results["xquad_mixed"][f"{mode}@{s}"] = got
                 cells = []
                 for q in QUESTION_LANGS:
@@ -111,6 +115,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         kb.close()
 
     own = args.own_index
+    if args.no_own:
+        return 0
     if own is None:
         ctx = ROOT / "indexes" / f"bench-corpus-{args.model}-ctx"
         own = ctx if ctx.exists() else ROOT / "indexes" / f"bench-corpus-{args.model}"
@@ -120,7 +126,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         print("| mode | strength | R@1 | R@5 | R@10 | MRR@10 |\n|---|---|---|---|---|---|")
         for mode in modes:
             for s in strengths:
-                o = evaluate(kb.with_settings(language_centering=s), DEFAULT_QRELS, mode=mode).overall
+                o = evaluate(kb.with_settings(language_centering=s, **changes), DEFAULT_QRELS, mode=mode).overall
                 results["own_set"][f"{mode}@{s}"] = o
                 print(f"| {mode} | {s} | {o['recall@1']:.3f} | {o['recall@5']:.3f} | {o['recall@10']:.3f} | "
                       f"{o['mrr@10']:.3f} |", flush=True)

@@ -322,6 +322,7 @@ def eval_(
     qrels: Path = typer.Argument(..., metavar="QRELS", help="Questions with their expected passages, JSON lines: {\"id\", \"query\", \"lang\", \"relevant\": [{\"passage_id\"} or {\"text\", \"doc\"}]}; \"doc\" is a document id or part of its file path. Example: bench/questions.jsonl"),
     k: int = typer.Option(10, "--k", "-k", help="Depth of the ranking judged (Recall@1/5/10, MRR@k, nDCG@k)."),
     mode: Optional[str] = typer.Option(None, "--mode", help="hybrid (default), dense or keyword."),
+    versions: bool = typer.Option(False, "--versions", help="Also count a hit whose translation or duplicate, named beside it, holds the answer (a Spanish question is shown the Spanish version of an English answer)."),
     index: Optional[Path] = IndexOpt,
     as_json: bool = JsonOpt,
 ) -> None:
@@ -333,7 +334,7 @@ def eval_(
 
     kb = _open(index)
     try:
-        report = evaluate(kb, qrels, k=k, mode=mode)
+        report = evaluate(kb, qrels, k=k, mode=mode, versions=versions)
     except KBError as err:
         _fail(err)
     finally:

@@ -277,20 +277,32 @@ def _normalised_passages(kb: "KnowledgeBase") -> list[tuple[str, str, str]]:
     return out
 
 
-def _judge(question: Question, hit: "Hit", cache: dict[str, str]) -> bool:
+def _judge(question: Question, hit: "Hit", cache: dict[str, str], versions: bool = False) -> bool:
+    """Whether the hit holds an answer; with ``versions``, also when one of the versions named
+    beside it (its translations and duplicates, kb/search/group.py) does: a Spanish question
+    whose answer the set names in an English report is shown the Spanish version of that
+    passage, with the English one linked (``cache``: passage id -> normalised text)."""
     passage: Passage = hit.passage
     norm = cache.get(passage.passage_id)
     if norm is None:
         norm = cache[passage.passage_id] = normalise(passage.text)
-    return question.is_relevant(passage.passage_id, norm, hit.citation.source)
+    if question.is_relevant(passage.passage_id, norm, hit.citation.source):
+        return True
+    if not versions:
+        return False
+    named = [*hit.extra.get("translations", ()), *hit.extra.get("duplicates", ())]
+    return any(v["passage_id"] in cache and question.is_relevant(v["passage_id"], cache[v["passage_id"]],
+                                                                  v["citation"]["source"]) for v in named)
 
 
-def evaluate(kb: "KnowledgeBase", qrels_path: str | Path, k: int = 10, mode: str | None = None) -> EvalReport:
+def evaluate(kb: "KnowledgeBase", qrels_path: str | Path, k: int = 10, mode: str | None = None,
+             versions: bool = False) -> EvalReport:
     """Run every question of ``qrels_path`` against ``kb`` and score the rankings.
 
     The embedding model is loaded once by the index and reused for every question.  The
     search depth is at least 10 so that Recall@10 is always measured; ``k`` sets the
-    cut-off of MRR and nDCG (and adds a Recall@k when above 10).
+    cut-off of MRR and nDCG (and adds a Recall@k when above 10). ``versions``: a hit also counts
+    when a translation or duplicate named beside it holds the answer (_judge).
     """
     if isinstance(k, bool) or not isinstance(k, int) or k < 1:
         raise UsageError(f"k must be a positive whole number, got {k!r}")
@@ -305,7 +317,7 @@ def evaluate(kb: "KnowledgeBase", qrels_path: str | Path, k: int = 10, mode: str
         n_relevant = sum(1 for pid, norm, src in corpus if question.is_relevant(pid, norm, src))
         query = kb.query(question.query, k=depth, mode=chosen_mode, id=question.id)
         hits = kb.run_query(query).hits
-        ranked = [_judge(question, hit, cache) for hit in hits]
+        ranked = [_judge(question, hit, cache, versions) for hit in hits]
         first = next((i for i, r in enumerate(ranked, start=1) if r), None)
         top = [{"rank": h.rank, "relevant": r, "source": h.citation.source, "cite": h.citation.short(),
                 "text": h.passage.text[:160]} for h, r in list(zip(hits, ranked))[:3]]
@@ -314,7 +326,7 @@ def evaluate(kb: "KnowledgeBase", qrels_path: str | Path, k: int = 10, mode: str
     return EvalReport(
         qrels=str(qrels_path), model=kb.index.model, mode=chosen_mode, k=k, results=results,
         seconds=time.perf_counter() - started,
-        settings={"rrf_k": s.rrf_k, "keyword_weight": s.keyword_weight},
+        settings={"rrf_k": s.rrf_k, "keyword_weight": s.keyword_weight, "versions": versions},
     )
 
 

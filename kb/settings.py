@@ -62,6 +62,10 @@ class Settings:
     #: the fusion weight in hybrid search of the keyword list over those translations: 0, not
     #: fused (keyword mode always uses it); measured in docs/translation.md; $KB_PIVOT_WEIGHT
     pivot_weight: float = 0.0
+    #: in hybrid search, the share of a passage's dense score taken from its cosine with the
+    #: question translated into the passage's language (kb/search/bridge.py; 0 turns it off;
+    #: measured in docs/translation.md); $KB_BRIDGE_WEIGHT
+    bridge_weight: float = 0.3
     #: a sentence-transformers CrossEncoder to rerank with (off when None)
     reranker: str | None = None
     #: the lesson-type cue file (None: the packaged kb/data/lesson_cues.yaml); $KB_LESSON_CUES
@@ -87,6 +91,7 @@ class Settings:
             companion_weight=_number(env, "KB_COMPANION_WEIGHT", cls.companion_weight),
             translate=env.get("KB_TRANSLATE", "1").strip().lower() not in ("0", "off", "no", "false"),
             pivot_weight=_number(env, "KB_PIVOT_WEIGHT", cls.pivot_weight),
+            bridge_weight=_number(env, "KB_BRIDGE_WEIGHT", cls.bridge_weight),
             lesson_cues=Path(env["KB_LESSON_CUES"]) if env.get("KB_LESSON_CUES") else None,
         )
         clean = {k: v for k, v in overrides.items() if v is not None}

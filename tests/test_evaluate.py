@@ -198,3 +198,24 @@ def test_bench_question_set_is_well_formed():
     for q in questions:
         assert all(r.text and r.doc for r in q.relevant), q.id
         assert all(len(r.text.split()) <= 12 for r in q.relevant), q.id  # a key phrase, not a passage
+
+
+def test_versions_count_only_when_asked(fast_index, tmp_path: Path):
+    """A question answered by an English passage, asked in Spanish, is shown the Spanish version
+    with the English one named beside it: a miss as judged strictly, a hit with --versions."""
+    from kb.library import KnowledgeBase
+    from kb.settings import Settings
+
+    with KnowledgeBase.open(Settings(index_dir=fast_index)) as kb:
+        query = "mecanismos para verificar las credenciales de los migrantes antes de la partida"
+        hit = next((h for h in kb.search(query, k=10).hits
+                    if h.passage.lang == "es" and any(t["lang"] == "en" for t in h.extra.get("translations", ()))), None)
+        assert hit is not None, "the GCM sheet's Spanish passage with its English version linked"
+        english = next(t for t in hit.extra["translations"] if t["lang"] == "en")
+        qrels = tmp_path / "qrels.jsonl"
+        qrels.write_text(json.dumps({"id": "v", "lang": "es", "query": query,
+                                     "relevant": [{"passage_id": english["passage_id"]}]}) + "\n", encoding="utf-8")
+        strict = evaluate(kb, qrels)
+        counted = evaluate(kb, qrels, versions=True)
+    assert strict.results[0].first_rank is None or strict.results[0].first_rank > hit.rank
+    assert counted.results[0].first_rank == hit.rank and counted.settings["versions"] is True

@@ -18,6 +18,7 @@ from kb.glossary import META_KEY as GLOSSARY_KEY, Expansion, Glossary
 from kb.store.keys import ACRONYM_TERMS
 from kb.index import Index
 from kb.models import Hit, SearchResult
+from kb.search.bridge import Bridge
 from kb.search.cite import citation_for, version_of
 from kb.search.fusion import Candidate, fuse, in_sorted, keep_language_shares
 from kb.search.group import group, text_key, versions_by_language
@@ -59,6 +60,7 @@ class Searcher:
         self._pool: ThreadPoolExecutor | None = None
         self._means: tuple[str | None, object] | None = None
         self._pivot = PivotSearch(index, self.settings)
+        self._bridge = Bridge(index, self.settings)
 
     def _language(self, text: str) -> str | None:
         """The language of ``text`` (kb/search/language.py: the index's words help on short queries),
@@ -108,6 +110,25 @@ class Searcher:
 
         return result
 
+    def _vectors_later(self, texts: Sequence[str]) -> Callable[[], list[np.ndarray]]:
+        """Like _vector_later for several texts under the index's model, the ones not cached
+        embedded as one batch (a question's translations, kb/search/bridge.py)."""
+        missing = list(dict.fromkeys(t for t in texts if ("dense", t) not in self._cache))
+        future = None
+        if missing:
+            embedder = self.index.embedder
+            if self._pool is None:
+                self._pool = ThreadPoolExecutor(max_workers=2, thread_name_prefix="kb-embed")
+            future = self._pool.submit(embedder.encode_queries, missing)
+
+        def result() -> list[np.ndarray]:
+            found = dict(zip(missing, future.result())) if future is not None else {}
+            for text, vec in found.items():
+                _remember(self._cache, ("dense", text), vec, self.CACHE_SIZE)
+            return [found[t] if t in found else self._cache[("dense", t)] for t in texts]
+
+        return result
+
     def search(self, query: Query) -> SearchResult:
         settings = self.settings
         depth = max(query.k * 5, 50)
@@ -125,6 +146,10 @@ class Searcher:
             vector = self._vector_later(expansion.dense) if dense_wanted else None
             companion = self._vector_later(expansion.dense, "companion") if with_companion else None
         lists: dict[str, list[tuple[int, float]]] = {}
+        # the question in the index's other languages, embedded while the keyword side runs
+        bridge = None
+        if query.mode == "hybrid" and settings.bridge_weight > 0:
+            bridge = self._bridge.start(query.text, query_lang, query.langs, self._vectors_later)
         allowed = None
         if query.langs or query.doc_ids or query.types:
             allowed = self.index.db.rowids_where(query.langs, query.doc_ids, query.types)
@@ -145,7 +170,13 @@ class Searcher:
             query.text, query_lang, query.mode, lookup, own_weight, depth, allowed, budget or self.KEYWORD_BUDGET,
             self._keyword_matches)
         if vector is not None:
-            lists["dense"] = self._dense(vector(), query_lang, depth, allowed)
+            if bridge is None:
+                lists["dense"] = self._dense(vector(), query_lang, depth, allowed)
+            else:  # a wider pool: a passage the translation lifts may start lower
+                found = self._dense(vector(), query_lang, depth * self.BRIDGE_POOL, allowed)
+                found = bridge.rescore(found, self.index.db.langs_of([r for r, _ in found]), settings.bridge_weight,
+                                       self._cosines)
+                lists["dense"] = found[:depth]
         if keyword is not None:
             lists["keyword"] = keyword
         if pivot:
@@ -236,6 +267,23 @@ class Searcher:
         scores = means.rescore(query, vectors, [langs.get(int(i)) for i in ids], strength)
         order = np.argsort(-scores, kind="stable")[:depth]
         return [(int(ids[i]), float(scores[i])) for i in order]
+
+    #: dense candidates re-scored by the bridge, per passage wanted (kb/search/bridge.py)
+    BRIDGE_POOL = 4
+
+    def _cosines(self, vector: np.ndarray, lang: str, rowids: Sequence[int]) -> np.ndarray:
+        """Dense scores of ``rowids`` (all in ``lang``) for a question in ``lang``, corrected
+        for language bias as _nearest corrects them."""
+        ids, vectors = self.index.db.vectors_for(rowids)
+        strength = self.settings.language_centering
+        means = self._language_means() if strength else None
+        if means is not None and means.applies(lang):
+            query = means.query(vector, lang, strength)
+            found = means.rescore(query, vectors, [lang] * len(ids), strength)
+        else:
+            found = vectors @ np.asarray(vector, dtype=np.float32).ravel()
+        by_id = dict(zip(ids.tolist(), found.tolist()))
+        return np.array([by_id.get(r, -1.0) for r in rowids], dtype=np.float32)
 
     def _language_means(self):
         """The index's language means, re-read when an ingest stored new ones (computed once for
