@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -91,6 +92,23 @@ def test_gcm_translations_are_linked_and_only_they(small_index):
             linked = {other for other, _ in kb.index.db.document_translations(doc_id)}
             assert linked == set(ids.values()) - {doc_id}, (lang, linked)
         assert kb.index.db.document_translations(mission) == []  # same themes, not a translation
+
+
+@pytest.mark.slow  # translation links from the real model's vectors
+def test_each_lettered_action_is_linked_to_its_letter_in_english(small_index):
+    """The actions of a GCM sheet share one theme, so no action stands far above the others of
+    the other sheet; yet each is its counterpart's nearest, at the same place (MIN_Z_MUTUAL)."""
+    with _kb(small_index) as kb:
+        db = kb.index.db
+        ids = {Path(d.source).name: d.doc_id for d in kb.documents()}
+        spanish = [p for p in db.passages_of(ids[GCM18["es"].name]) if re.match(r"[a-l]\. ", p.text)]
+        rowids = [db.rowid_of(p.passage_id) for p in spanish]
+        links = db.translations_of(rowids)
+        linked = db.passages_by_rowids([o for versions in links.values() for o, _ in versions])
+    assert len(spanish) == 12  # a. to l.
+    for passage, rowid in zip(spanish, rowids):
+        english = [linked[o].text[:2] for o, _ in links.get(rowid, []) if linked[o].lang == "en"]
+        assert english == [passage.text[:2]], (passage.text[:40], english)
 
 
 @pytest.mark.slow  # ranking and translation links

@@ -24,9 +24,15 @@ import numpy as np
 from kb.store.db import Database
 
 #: stored in the index's meta; a new version relinks every document on the next ingest
-LINKS_VERSION = "2"
+LINKS_VERSION = "3"
 #: a best match must stand this many standard deviations above the rest of its row
 MIN_Z = 2.0
+#: or this many, when the two passages are each other's best match: the lettered actions of a
+#: GCM sheet are all about one theme, so "l." in Spanish stands only 1.6 deviations above the
+#: other actions of the English sheet, yet it is "l." there that is nearest, and vice versa.
+#: Such pairs link passages of documents linked by the clear winners; they do not count
+#: towards linking two documents.
+MIN_Z_MUTUAL = 1.0
 #: and sit near the same relative position: within this share of the document, or within
 #: BAND_PASSAGES passages for short documents (chunking shifts a few passages at most)
 MAX_SHIFT = 0.05
@@ -53,7 +59,8 @@ def align(ids_a: np.ndarray, vecs_a: np.ndarray, ids_b: np.ndarray, vecs_b: np.n
     Each passage's best match in the other document counts when it is a clear winner of its
     row (z-score) and lies near the same relative position. Not requiring the match to be
     mutual lets one passage align with two when the language versions were chunked apart.
-    The score is the share of passages, on both sides, whose best match counts.
+    The score is the share of passages, on both sides, whose best match counts; mutual best
+    matches of a lower z-score (MIN_Z_MUTUAL) are paired too, without counting in the score.
     """
     n, m = len(ids_a), len(ids_b)
     if n < 2 or m < 2:
@@ -64,13 +71,16 @@ def align(ids_a: np.ndarray, vecs_a: np.ndarray, ids_b: np.ndarray, vecs_b: np.n
     band = max(MAX_SHIFT, BAND_PASSAGES / min(n, m))
     pairs: dict[tuple[int, int], float] = {}
     good = 0
-    for matrix, here, there, flip in ((sims, pos_a, pos_b, False), (sims.T, pos_b, pos_a, True)):
-        best = matrix.argmax(axis=1)
+    best_of = (sims.argmax(axis=1), sims.argmax(axis=0))
+    for side, (matrix, here, there, flip) in enumerate(((sims, pos_a, pos_b, False), (sims.T, pos_b, pos_a, True))):
+        best = best_of[side]
+        mutual = best_of[1 - side][best] == np.arange(len(best))
         top = matrix[np.arange(len(best)), best]
         z = (top - matrix.mean(axis=1)) / (matrix.std(axis=1) + 1e-6)
-        ok = (z >= MIN_Z) & (np.abs(here - there[best]) <= band)
+        near = np.abs(here - there[best]) <= band
+        ok = (z >= MIN_Z) & near
         good += int(ok.sum())
-        for i in np.flatnonzero(ok):
+        for i in np.flatnonzero(ok | (near & mutual & (z >= MIN_Z_MUTUAL))):
             a, b = (int(best[i]), int(i)) if flip else (int(i), int(best[i]))
             pairs[(int(ids_a[a]), int(ids_b[b]))] = round(float(sims[a, b]), 4)
     return Alignment(good / (n + m), [(a, b, s) for (a, b), s in sorted(pairs.items())])
