@@ -13,6 +13,7 @@ from conftest import CORPUS
 
 INFO_MNGT = CORPUS / "en" / "Info_Mngt_eval_2019.pdf"
 ISP = CORPUS / "en" / "ISP_IOM_Case-Management-Return-Reintegr-JI-Review_final.pdf"
+KENYA = CORPUS / "en" / "THE-REFUGEES-GENERAL-REGULATIONS-2024.pdf"
 
 
 @pytest.fixture(scope="module")
@@ -56,6 +57,20 @@ def test_a_blank_form_and_a_link_list_are_boilerplate_but_a_list_item_is_not():
     assert role_of(form) == roles.FORM
     assert role_of("https://www.unhcr.org/a.pdf\nhttps://www.ilo.org/b.pdf") == roles.LINKS
     assert role_of("b) Cónyuge;") == roles.CONTENT  # a short item of a legal list, not a link list
+
+
+def test_the_schedules_of_a_real_regulation_are_forms_and_its_articles_are_not():
+    """Kenya's refugee regulations end in forms whose blanks are dotted runs inside the lines
+    ("Name……… Signature……… Stamp………"), one blank per label in two languages."""
+    from kb.ingest.prepare import prepare
+
+    prepared = prepare(str(KENYA), "kenya", None, 300, 1500)
+    texts = {role: [p.text for p, r in zip(prepared.passages, prepared.roles) if r == role]
+             for role in set(prepared.roles)}
+    assert any("Signature……" in t and "Stamp……" in t for t in texts[roles.FORM])
+    assert any(t.startswith("Date of separation") for t in texts[roles.FORM])
+    assert any("shall fast track the refugee status determination" in t for t in texts[roles.CONTENT])
+    assert len(texts[roles.FORM]) < 0.1 * len(prepared.passages)
 
 
 def test_queries_ask_for_boilerplate_by_name_in_several_languages():

@@ -27,7 +27,7 @@ FORM = "form"
 #: every role but content; the order is the order of the checks
 BOILERPLATE = (LINKS, CONTENTS, FORM, LEGAL, BIBLIOGRAPHY, STAFF)
 #: bumped when the rules change, so an index's stored roles are recomputed (kb/derived/refresh.py)
-ROLES_VERSION = "1"
+ROLES_VERSION = "2"
 
 _LEADER = re.compile(r"[.…·_]{5,}\s*(?:\d{1,4}|[ivxlc]{1,6})\b", re.IGNORECASE)
 _CONTENTS_HEAD = re.compile(
@@ -88,10 +88,19 @@ def is_contents(text: str) -> bool:
     return leaders >= 3 or (leaders >= 1 and (bool(_CONTENTS_HEAD.search(text[:200])) or _words(text) <= 12))
 
 
+#: a blank to fill in, anywhere in a line: "Name……………", "Stamp.........", "____"
+_BLANK = re.compile(r"…{2,}|\.{6,}|_{4,}")
+
+
 def is_form(text: str) -> bool:
+    """Field lines ("Date of birth: ", boxes), or blanks throughout: a bilingual form puts one
+    label per line in each language, so most of its lines have no blank of their own."""
     lines = _lines(text)
     fields = sum(bool(_FIELD_LINE.search(ln)) for ln in lines)
-    return len(lines) >= 3 and fields >= 3 and fields >= 0.4 * len(lines)
+    if len(lines) >= 3 and fields >= 3 and fields >= 0.4 * len(lines):
+        return True
+    blanks = len(_BLANK.findall(text))
+    return blanks >= 5 and _words(text) <= 25 * blanks
 
 
 def is_legal(text: str) -> bool:
