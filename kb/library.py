@@ -237,7 +237,15 @@ class KnowledgeBase:
         from kb.derived.pivot import summary
 
         manifest["translation"] = summary(self.index.db, self.settings.translate)
+        manifest["bridge"] = self._bridge_stats(manifest["translation"])
         return manifest
+
+    def _bridge_stats(self, translation: dict[str, Any]) -> dict[str, Any]:
+        """Which of the index's languages questions are translated into for dense scores
+        (kb/search/bridge.py): those a route reaches, when translation is on here."""
+        reachable = set(translation.get("languages") or ()) if translation.get("enabled") else set()
+        langs = sorted(lang for lang in self.index.db.document_languages() if lang in reachable)
+        return {"weight": self.settings.bridge_weight, "languages": langs}
 
     def _glossary_stats(self) -> dict[str, int]:
         """What query expansion has to go on: the user's glossary (terms, acronyms) and the

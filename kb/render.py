@@ -134,6 +134,16 @@ def _translation(info: dict[str, Any] | None, passages: int) -> str:
     return text
 
 
+def _bridge(info: dict[str, Any] | None) -> str:
+    """Whether questions are translated into the index's languages for dense scores (kb/search/bridge.py)."""
+    if not info or not info.get("weight"):
+        return "not translated for dense scores (KB_BRIDGE_WEIGHT 0)"
+    if len(info.get("languages") or ()) < 2:
+        return "not translated for dense scores (translation off here, or one language)"
+    return (f"translated into {', '.join(info['languages'])} for dense scores across languages "
+            f"(KB_BRIDGE_WEIGHT {info['weight']:g})")
+
+
 def render_stats(data: dict[str, Any]) -> str:
     langs = ", ".join(f"{k} {v}" for k, v in data.get("languages", {}).items()) or "-"
     size = data.get("bytes_on_disk", 0) / 1e6
@@ -142,6 +152,7 @@ def render_stats(data: dict[str, Any]) -> str:
         f"model      {data['model']} ({data.get('dim') or '?'}-d)",
         f"companion  {_companion(data.get('companion'))}",
         f"translated {_translation(data.get('translation'), data.get('passages', 0))}",
+        f"questions  {_bridge(data.get('bridge'))}",
         f"documents  {data['documents']}",
         f"pages      {data['pages']}",
         f"passages   {data['passages']}",

@@ -66,6 +66,9 @@ class Settings:
     #: question translated into the passage's language (kb/search/bridge.py; 0 turns it off;
     #: measured in docs/translation.md); $KB_BRIDGE_WEIGHT
     bridge_weight: float = 0.3
+    #: in hybrid and dense search, how much more a passage of the lesson type a question names
+    #: weighs (kb/search/intent.py; 0 turns it off); $KB_INTENT_WEIGHT
+    intent_weight: float = 0.5
     #: a sentence-transformers CrossEncoder to rerank with (off when None)
     reranker: str | None = None
     #: the lesson-type cue file (None: the packaged kb/data/lesson_cues.yaml); $KB_LESSON_CUES
@@ -92,6 +95,7 @@ class Settings:
             translate=env.get("KB_TRANSLATE", "1").strip().lower() not in ("0", "off", "no", "false"),
             pivot_weight=_number(env, "KB_PIVOT_WEIGHT", cls.pivot_weight),
             bridge_weight=_number(env, "KB_BRIDGE_WEIGHT", cls.bridge_weight),
+            intent_weight=_number(env, "KB_INTENT_WEIGHT", cls.intent_weight),
             lesson_cues=Path(env["KB_LESSON_CUES"]) if env.get("KB_LESSON_CUES") else None,
         )
         clean = {k: v for k, v in overrides.items() if v is not None}

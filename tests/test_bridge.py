@@ -90,3 +90,13 @@ def test_german_questions_reach_other_languages_through_the_dictionary(index):
     found = bridge.translations("Welche Schwierigkeiten haben Flüchtlinge bei der Anerkennung?", "de", ["en", "fr"])
     assert "refugee" in found["en"].lower() and "recognition" in found["en"].lower()
     assert "réfugi" in found["fr"].lower()  # word by word into English, then Apertium on to French
+
+
+def test_stats_say_which_languages_questions_are_translated_into(index):
+    from kb.render import render_stats
+
+    stats = index.stats()
+    assert stats["bridge"] == {"weight": 0.3, "languages": ["en", "fr"]}
+    assert "questions  translated into en, fr for dense scores" in render_stats(stats)
+    off = index.with_settings(translate=False).stats()
+    assert "questions  not translated for dense scores" in render_stats(off)
