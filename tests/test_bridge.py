@@ -100,3 +100,25 @@ def test_stats_say_which_languages_questions_are_translated_into(index):
     assert "questions  translated into en, fr for dense scores" in render_stats(stats)
     off = index.with_settings(translate=False).stats()
     assert "questions  not translated for dense scores" in render_stats(off)
+
+
+def test_translation_into_some_languages_only_is_not_done(tmp_path):
+    """All or none: Arabic has no Apertium pair and only a small dictionary, so with an Arabic
+    document in the index English questions are translated into nothing; without it, into French."""
+    _need_apertium()
+    folder = tmp_path / "docs"
+    folder.mkdir()
+    arabic = ("يواجه اللاجئون عقبات كثيرة في الاعتراف بمؤهلاتهم المهنية وشهاداتهم، ويتجاهل أصحاب العمل "
+              "هذه المؤهلات في كثير من الأحيان، وإجراءات الاعتراف طويلة ومكلفة.\n")
+    for name, text in (("fr", FRENCH), ("en", ENGLISH), ("ar", arabic)):
+        (folder / f"{name}.txt").write_text(text * 3, encoding="utf-8")
+    settings = Settings(index_dir=tmp_path / "idx", model="test-hash", companion="none", workers=0)
+    with KnowledgeBase.open(settings, create=True) as kb:
+        kb.ingest([folder])
+        bridge = Bridge(kb.index, kb.settings)
+        assert set(bridge.languages()) == {"ar", "en", "fr"}
+        assert bridge.targets("en") == []
+        assert bridge.targets("en", wanted=["en", "fr"]) == ["fr"]  # --lang en fr: Arabic is out of the question
+        assert bridge.targets("ar") == []
+        kb.remove(["ar"])
+        assert Bridge(kb.index, kb.settings).targets("en") == ["fr"]

@@ -11,7 +11,8 @@ questions), nothing at ingestion.
 
 Where Apertium has no pair (German, Arabic), the route goes through a dictionary, which gives
 every sense of every word. Such a word list is a rough question, but only part of a passage's
-score comes from it (the blend in Pending.rescore); docs/translation.md has what it gained and cost.
+score comes from it (the blend in Pending.rescore), and only a large dictionary is used
+(MIN_HEADWORDS); docs/translation.md has what it gained and cost.
 """
 
 from __future__ import annotations
@@ -36,25 +37,37 @@ class Bridge:
     """Translates questions for one index (an LRU of recent ones) into its other languages."""
 
     CACHE_SIZE = 1024
+    #: a route's dictionary steps must have this many entries: FreeDict's German dictionaries
+    #: (460-520k) gave German questions answers on XQuAD, its Arabic ones (53-87k) lost Arabic
+    #: questions 8 points of cross-language Recall@1 there (docs/translation.md)
+    MIN_HEADWORDS = 100_000
+    #: a language with this share of the passages must be reachable for any to be translated
+    #: into (targets); smaller ones (a few Swahili form pages) are translated into when they can be
+    MIN_SHARE = 0.02
 
     def __init__(self, index: "Index", settings: "Settings") -> None:
         self.index = index
         self.settings = settings
         self._texts: OrderedDict[tuple[str, str, str], str | None] = OrderedDict()
-        self._langs: tuple[int, tuple[str, ...]] = (-1, ())
+        self._langs: tuple[int, dict[str, int]] = (-1, {})
 
-    def languages(self) -> tuple[str, ...]:
-        """The index's document languages, read once per generation (the documents table is
-        small; counting passages by language takes a third of a second at 1M passages)."""
+    def languages(self) -> dict[str, int]:
+        """The index's document languages and their passages, read once per generation (the
+        documents table is small; counting passages by language takes 0.3 s at 1M passages)."""
         generation = self.index.db.generation()
         if self._langs[0] != generation:
-            found = tuple(self.index.db.document_languages())
-            self._langs = (generation, found)
+            self._langs = (generation, self.index.db.document_languages())
         return self._langs[1]
 
     def targets(self, lang: str | None, wanted: Sequence[str] = ()) -> list[str]:
         """The languages a question in ``lang`` is translated into: the index's others that a
-        route reaches (and that a language filter ``wanted`` allows)."""
+        route reaches (and that a language filter ``wanted`` allows); none when a language
+        holding MIN_SHARE of the passages is out of reach.
+
+        All or none, because a question and a passage in one language score higher than across
+        two: translating into some languages only lifts them over the others. German questions
+        on XQuAD, translated into English and Spanish but not Arabic, fell from Recall@1 0.75 to
+        0.49 on paragraphs in all three."""
         if not lang or not self.settings.translate:
             return []
         from kb.translate import enabled
@@ -62,12 +75,18 @@ class Bridge:
         translator = enabled(True)
         if translator is None:
             return []
+        counts = self.languages()
+        total = sum(counts.values()) or 1
         out = []
-        for target in self.languages():
+        for target, passages in counts.items():
             if target == lang or (wanted and target not in wanted):
                 continue
-            if translator.can(lang, target):
+            steps = translator.route(lang, target)
+            if steps and all((translator.headwords(step) or self.MIN_HEADWORDS) >= self.MIN_HEADWORDS
+                             for step in steps):
                 out.append(target)
+            elif passages / total >= self.MIN_SHARE:
+                return []
         return out
 
     def translations(self, text: str, lang: str, targets: Sequence[str]) -> dict[str, str]:

@@ -84,9 +84,17 @@ class FreeDict:
         self._map: mmap.mmap | None = None
         self._data: DictFile | None = None
         self.lookup = lru_cache(maxsize=50_000)(self._lookup)
+        self._headwords: int | None = None
 
     def available(self) -> bool:
         return self.index_path.is_file() and self.dict_path.is_file()
+
+    def headwords(self) -> int:
+        """Entries in the dictionary's index (one line each): how much of a language it covers."""
+        if self._headwords is None:
+            index, _ = self._open()
+            self._headwords = index[:].count(b"\n")
+        return self._headwords
 
     def _open(self) -> tuple[mmap.mmap, DictFile]:
         with self._lock:

@@ -115,6 +115,10 @@ class Translator:
             self._status = Status(reachable if routes else (), missing, version, self.pivot, described)
         return self._status
 
+    def headwords(self, step: Step) -> int | None:
+        """A dictionary step's number of entries (None for an Apertium pair)."""
+        return self._dict(step.name).headwords() if step.kind == "freedict" else None
+
     # -- translating ------------------------------------------------------------------
     def _pipe(self, mode: str) -> ApertiumPipe:
         with self._lock:
