@@ -13,6 +13,7 @@ kb/data/lesson_cues.yaml: a question says "obstacles", a passage says "cannot ac
 from __future__ import annotations
 
 import re
+from typing import Callable, Iterable
 
 _CUES: dict[str, str] = {
     "barrier": (
@@ -56,3 +57,24 @@ _PATTERNS = {kind: re.compile(cues, re.IGNORECASE) for kind, cues in _CUES.items
 def asked_types(text: str) -> tuple[str, ...]:
     """The lesson types ``text`` names, in kb's order of types (none for a plain fact question)."""
     return tuple(kind for kind, pattern in _PATTERNS.items() if pattern.search(text))
+
+
+def weigh_asked_types(text: str, lists: dict[str, list[tuple[int, float]]],
+                      types_of: Callable[[Iterable[int]], dict[int, dict[str, float]]], weight: float,
+                      item_weights: dict[str, dict[int, float]] | None) -> dict[str, dict[int, float]] | None:
+    """Fusion's per-item weights with the passages of the types ``text`` asks for at 1 + ``weight``
+    in every list (``types_of``: Database.passage_types); other weights of an item multiply with it."""
+    asked = set(asked_types(text))
+    if not asked:
+        return item_weights
+    rowids = sorted({r for found in lists.values() for r, _ in found})
+    types = types_of(rowids)
+    boosted = [r for r in rowids if asked & set(types.get(r, {}))]
+    if not boosted:
+        return item_weights
+    out = {name: dict(weights) for name, weights in (item_weights or {}).items()}
+    for name in lists:
+        scale = out.setdefault(name, {})
+        for r in boosted:
+            scale[r] = scale.get(r, 1.0) * (1.0 + weight)
+    return out

@@ -22,6 +22,7 @@ from kb.search.bridge import Bridge
 from kb.search.cite import citation_for, version_of
 from kb.search.fusion import Candidate, fuse, in_sorted, keep_language_shares
 from kb.search.group import group, text_key, versions_by_language
+from kb.search.intent import weigh_asked_types
 from kb.search.language import QueryLanguage
 from kb.search.query import Query
 from kb.search.roles import asks_for, keep
@@ -187,8 +188,9 @@ class Searcher:
         item_weights = self._cross_lingual(query.text, lists, query_lang, expansion)
         if exact:  # a lookup: passages with the words as typed outrank meaning alone (EXACT_LOOKUP_BOOST)
             item_weights = {"keyword": dict.fromkeys(exact, self.EXACT_LOOKUP_BOOST)}
-        if settings.intent_weight > 0 and not query.types:
-            item_weights = self._intent(query.text, lists, item_weights)
+        if settings.intent_weight > 0 and not query.types:  # kb/search/intent.py
+            item_weights = weigh_asked_types(query.text, lists, self.index.db.passage_types, settings.intent_weight,
+                                             item_weights)
         fused = fuse(lists, weights, settings.rrf_k, item_weights)
         if not lookup and "dense" in lists and "keyword" in lists and query_lang:
             fused = keep_language_shares(fused, lists["dense"], self.index.db.langs_of([c.rowid for c in fused]),
@@ -206,27 +208,6 @@ class Searcher:
         if vector is not None:
             self._similarity_scores(hits, vector())
         return SearchResult(query.text, hits, id=query.id, query_lang=query_lang)
-
-    def _intent(self, text: str, lists: dict[str, list[tuple[int, float]]],
-                item_weights: dict[str, dict[int, float]] | None) -> dict[str, dict[int, float]] | None:
-        """Passages of the lesson type the question asks for weigh 1 + intent_weight in every
-        list (kb/search/intent.py); the other weights of an item multiply with it."""
-        from kb.search.intent import asked_types
-
-        asked = set(asked_types(text))
-        if not asked:
-            return item_weights
-        rowids = list({r for found in lists.values() for r, _ in found})
-        types = self.index.db.passage_types(rowids)
-        boosted = [r for r in rowids if asked & set(types.get(r, {}))]
-        if not boosted:
-            return item_weights
-        out = {name: dict(weights) for name, weights in (item_weights or {}).items()}
-        for name in lists:
-            scale = out.setdefault(name, {})
-            for r in boosted:
-                scale[r] = scale.get(r, 1.0) * (1.0 + self.settings.intent_weight)
-        return out
 
     def _without_boilerplate(self, text: str, fused: list[Candidate], lookup: bool) -> list[Candidate]:
         """Staff lists, notices, bibliographies, contents, forms and link lists out, unless asked for
