@@ -122,3 +122,24 @@ def test_translation_into_some_languages_only_is_not_done(tmp_path):
         assert bridge.targets("ar") == []
         kb.remove(["ar"])
         assert Bridge(kb.index, kb.settings).targets("en") == ["fr"]
+
+
+def test_the_blend_keeps_the_scale_of_the_question_s_own_scores(fast_index):
+    """In an index where the question's language has too few passages for a language mean, its
+    dense scores are plain cosines; the passages' scores against a translation must be plain
+    too, or the blend pushes every translated language down (a corrected cosine runs lower).
+    A "translation" identical to the question leaves every score as it was."""
+    from kb.search.bridge import Pending
+    from kb.search.searcher import Searcher
+
+    with KnowledgeBase.open(Settings(index_dir=fast_index)) as kb:
+        searcher = Searcher(kb.index, kb.settings)
+        assert not searcher._centered("es") and searcher._centered("en")  # es: 17 passages, en: 31
+        vector = kb.index.embedder.encode_queries(["¿Promueve la declaración la portabilidad de las prestaciones?"])[0]
+        found = searcher._dense(vector, "es", 50, None)
+        langs = kb.index.db.langs_of([r for r, _ in found])
+        same = Pending(["en", "fr"], lambda: [vector, vector])
+        centered = searcher._centered("es")
+        out = dict(same.rescore(found, langs, 0.3, lambda v, lang, ids: searcher._cosines(v, lang, ids, centered)))
+    assert any(langs[r] == "en" for r, _ in found)
+    assert all(out[r] == pytest.approx(score, abs=1e-5) for r, score in found)

@@ -175,8 +175,9 @@ class Searcher:
                 lists["dense"] = self._dense(vector(), query_lang, depth, allowed)
             else:  # a wider pool: a passage the translation lifts may start lower
                 found = self._dense(vector(), query_lang, depth * self.BRIDGE_POOL, allowed)
+                centered = self._centered(query_lang)
                 found = bridge.rescore(found, self.index.db.langs_of([r for r, _ in found]), settings.bridge_weight,
-                                       self._cosines)
+                                       lambda vec, lang, ids: self._cosines(vec, lang, ids, centered))
                 lists["dense"] = found[:depth]
         if keyword is not None:
             lists["keyword"] = keyword
@@ -275,12 +276,21 @@ class Searcher:
     #: dense candidates re-scored by the bridge, per passage wanted (kb/search/bridge.py)
     BRIDGE_POOL = 4
 
-    def _cosines(self, vector: np.ndarray, lang: str, rowids: Sequence[int]) -> np.ndarray:
-        """Dense scores of ``rowids`` (all in ``lang``) for a question in ``lang``, corrected
-        for language bias as _nearest corrects them."""
-        ids, vectors = self.index.db.vectors_for(rowids)
+    def _centered(self, lang: str | None) -> bool:
+        """Whether _nearest corrects a question in ``lang`` for language bias."""
         strength = self.settings.language_centering
         means = self._language_means() if strength else None
+        return bool(means is not None and means.applies(lang))
+
+    def _cosines(self, vector: np.ndarray, lang: str, rowids: Sequence[int], centered: bool) -> np.ndarray:
+        """Dense scores of ``rowids`` (all in ``lang``) for a question in ``lang``, on the scale of
+        the question's own dense scores: corrected for language bias only when those were
+        (``centered``): a corrected cosine runs well below a plain one, and blending the two
+        pushed every passage of a translated language down in an index whose question language
+        had too few passages for a mean."""
+        ids, vectors = self.index.db.vectors_for(rowids)
+        strength = self.settings.language_centering
+        means = self._language_means() if centered else None
         if means is not None and means.applies(lang):
             query = means.query(vector, lang, strength)
             found = means.rescore(query, vectors, [lang] * len(ids), strength)
