@@ -137,7 +137,7 @@ def _translation(info: dict[str, Any] | None, passages: int) -> str:
 def _bridge(info: dict[str, Any] | None) -> str:
     """Whether questions are translated into the index's languages for dense scores (kb/search/bridge.py)."""
     if not info or not info.get("weight"):
-        return "not translated for dense scores (KB_BRIDGE_WEIGHT 0)"
+        return "not translated for dense scores (KB_BRIDGE_WEIGHT 0; 0.3 turns it on, docs/translation.md)"
     if len(info.get("languages") or ()) < 2:
         return "not translated for dense scores (translation off here, or one language)"
     return (f"translated into {', '.join(info['languages'])} for dense scores across languages "

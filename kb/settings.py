@@ -63,9 +63,10 @@ class Settings:
     #: fused (keyword mode always uses it); measured in docs/translation.md; $KB_PIVOT_WEIGHT
     pivot_weight: float = 0.0
     #: in hybrid search, the share of a passage's dense score taken from its cosine with the
-    #: question translated into the passage's language (kb/search/bridge.py; 0 turns it off;
-    #: measured in docs/translation.md); $KB_BRIDGE_WEIGHT
-    bridge_weight: float = 0.3
+    #: question translated into the passage's language (kb/search/bridge.py; 0.3 measured best;
+    #: off by default: it costs a novel question four times the CPU, docs/translation.md);
+    #: $KB_BRIDGE_WEIGHT
+    bridge_weight: float = 0.0
     #: in hybrid and dense search, how much more a passage of the lesson type a question names
     #: weighs (kb/search/intent.py; 0 turns it off); $KB_INTENT_WEIGHT
     intent_weight: float = 0.5

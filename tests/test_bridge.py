@@ -95,10 +95,11 @@ def test_german_questions_reach_other_languages_through_the_dictionary(index):
 def test_stats_say_which_languages_questions_are_translated_into(index):
     from kb.render import render_stats
 
-    stats = index.stats()
+    stats = index.with_settings(bridge_weight=0.3).stats()
     assert stats["bridge"] == {"weight": 0.3, "languages": ["en", "fr"]}
     assert "questions  translated into en, fr for dense scores" in render_stats(stats)
-    off = index.with_settings(translate=False).stats()
+    assert "questions  not translated for dense scores (KB_BRIDGE_WEIGHT 0" in render_stats(index.stats())  # the default
+    off = index.with_settings(bridge_weight=0.3, translate=False).stats()
     assert "questions  not translated for dense scores" in render_stats(off)
 
 
