@@ -28,7 +28,7 @@ LINKS_VERSION = "3"
 #: a best match must stand this many standard deviations above the rest of its row
 MIN_Z = 2.0
 #: or this many, when the two passages are each other's best match: the lettered actions of a
-#: GCM sheet are all about one theme, so "l." in Spanish stands only 1.6 deviations above the
+#: GCM sheet are all about one theme, so "l." in Spanish stands less than 2 deviations above the
 #: other actions of the English sheet, yet it is "l." there that is nearest, and vice versa.
 #: Such pairs link passages of documents linked by the clear winners; they do not count
 #: towards linking two documents.

@@ -37,9 +37,9 @@ class Bridge:
     """Translates questions for one index (an LRU of recent ones) into its other languages."""
 
     CACHE_SIZE = 1024
-    #: a route's dictionary steps must have this many entries: FreeDict's German dictionaries
-    #: (460-520k) gave German questions answers on XQuAD, its Arabic ones (53-87k) lost Arabic
-    #: questions 8 points of cross-language Recall@1 there (docs/translation.md)
+    #: a route's dictionary steps must have this many entries: FreeDict's large German
+    #: dictionaries helped German questions, its small Arabic ones cost Arabic questions answers
+    #: across languages (docs/translation.md)
     MIN_HEADWORDS = 100_000
     #: a language with this share of the passages must be reachable for any to be translated
     #: into (targets); smaller ones (a few Swahili form pages) are translated into when they can be
@@ -52,8 +52,8 @@ class Bridge:
         self._langs: tuple[int, dict[str, int]] = (-1, {})
 
     def languages(self) -> dict[str, int]:
-        """The index's document languages and their passages, read once per generation (the
-        documents table is small; counting passages by language takes 0.3 s at 1M passages)."""
+        """The index's document languages and their passages, read once per generation (from
+        the small documents table: counting a large index's passages by language is slow)."""
         generation = self.index.db.generation()
         if self._langs[0] != generation:
             self._langs = (generation, self.index.db.document_languages())
@@ -65,9 +65,8 @@ class Bridge:
         holding MIN_SHARE of the passages is out of reach.
 
         All or none, because a question and a passage in one language score higher than across
-        two: translating into some languages only lifts them over the others. German questions
-        on XQuAD, translated into English and Spanish but not Arabic, fell from Recall@1 0.75 to
-        0.49 on paragraphs in all three."""
+        two: translating into some languages only lifts them over the others (German questions
+        on XQuAD's paragraphs in en/es/ar lost most Arabic answers; docs/translation.md)."""
         if not lang or not self.settings.translate:
             return []
         from kb.translate import enabled
