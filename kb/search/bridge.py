@@ -17,10 +17,11 @@ score comes from it (the blend in Pending.rescore), and only a large dictionary 
 
 from __future__ import annotations
 
-from collections import OrderedDict
 from typing import TYPE_CHECKING, Callable, Sequence
 
 import numpy as np
+
+from kb.translate.memo import TranslationMemo
 
 if TYPE_CHECKING:
     from kb.index import Index
@@ -48,7 +49,7 @@ class Bridge:
     def __init__(self, index: "Index", settings: "Settings") -> None:
         self.index = index
         self.settings = settings
-        self._texts: OrderedDict[tuple[str, str, str], str | None] = OrderedDict()
+        self._memo = TranslationMemo(self.CACHE_SIZE)
         self._langs: tuple[int, dict[str, int]] = (-1, {})
 
     def languages(self) -> dict[str, int]:
@@ -90,23 +91,14 @@ class Bridge:
 
     def translations(self, text: str, lang: str, targets: Sequence[str]) -> dict[str, str]:
         """``text`` in each target language it could be translated into."""
-        from kb.translate import TranslationError, enabled
+        from kb.translate import enabled
 
         translator = enabled(True)
+        if translator is None:
+            return {}
         out: dict[str, str] = {}
         for target in targets:
-            key = (lang, target, text)
-            if key in self._texts:
-                self._texts.move_to_end(key)
-                found = self._texts[key]
-            else:
-                try:
-                    found = translator.translate(text, lang, target) if translator else None
-                except TranslationError:  # a question the translator chokes on: no list, not an error
-                    found = None
-                self._texts[key] = found
-                while len(self._texts) > self.CACHE_SIZE:
-                    self._texts.popitem(last=False)
+            found = self._memo.translate(translator, text, lang, target)
             if found and found.strip():
                 out[target] = found
         return out

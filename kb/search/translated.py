@@ -18,10 +18,10 @@ Hits are always the passages: a translation is never shown.
 from __future__ import annotations
 
 import json
-from collections import OrderedDict
 from typing import TYPE_CHECKING, Callable
 
 from kb.store.keys import TRANSLATOR
+from kb.translate.memo import TranslationMemo
 from kb.store.keyword_rows import PIVOT_TABLE
 
 if TYPE_CHECKING:
@@ -61,7 +61,7 @@ class PivotSearch:
     def __init__(self, index: "Index", settings: "Settings") -> None:
         self.index = index
         self.settings = settings
-        self._texts: OrderedDict[tuple[str, str], str | None] = OrderedDict()
+        self._memo = TranslationMemo(self.CACHE_SIZE)
         self._pivot: tuple[int, str | None] = (-1, None)
 
     def pivot(self) -> str | None:
@@ -84,23 +84,12 @@ class PivotSearch:
             return None
         if lang == pivot:
             return text
-        from kb.translate import TranslationError, enabled
+        from kb.translate import enabled
 
         translator = enabled(True)
         if translator is None or translator.pivot != pivot or not _usable_route(translator, lang, word_by_word):
             return None
-        key = (lang, text)
-        if key in self._texts:
-            self._texts.move_to_end(key)
-            return self._texts[key]
-        try:
-            out: str | None = translator.translate(text, lang)
-        except TranslationError:  # a question the translator chokes on: no list, not an error
-            out = None
-        self._texts[key] = out
-        while len(self._texts) > self.CACHE_SIZE:
-            self._texts.popitem(last=False)
-        return out
+        return self._memo.translate(translator, text, lang, pivot)
 
     def matches(self, text: str, lang: str | None, depth: int, allowed, budget: int,
                 search: Callable[..., Matches], word_by_word: bool = False) -> Matches | None:
