@@ -67,8 +67,9 @@ class Settings:
     #: off by default: it costs a novel question four times the CPU, docs/translation.md);
     #: $KB_BRIDGE_WEIGHT
     bridge_weight: float = 0.0
-    #: in hybrid and dense search, how much more a passage of the lesson type a question names
-    #: weighs (kb/search/intent.py; 0 turns it off); $KB_INTENT_WEIGHT
+    #: in fused search (hybrid; keyword mode with its translated list), how much more a passage
+    #: of the lesson type a question names weighs (kb/search/intent.py; 0 turns it off);
+    #: $KB_INTENT_WEIGHT
     intent_weight: float = 0.5
     #: a sentence-transformers CrossEncoder to rerank with (off when None)
     reranker: str | None = None
@@ -88,29 +89,35 @@ class Settings:
             api_key=env.get("KB_API_KEY") or None,
             cors_origins=tuple(o.strip() for o in env.get("KB_CORS_ORIGINS", "").split(",") if o.strip()),
             reranker=env.get("KB_RERANKER") or None,
-            language_centering=_number(env, "KB_LANGUAGE_CENTERING", cls.language_centering),
-            non_answer_penalty=_number(env, "KB_NON_ANSWER_PENALTY", cls.non_answer_penalty),
-            keyword_weight=_number(env, "KB_KEYWORD_WEIGHT", cls.keyword_weight),
+            language_centering=_number(env, "KB_LANGUAGE_CENTERING", cls.language_centering, 0.0, 1.0),
+            non_answer_penalty=_number(env, "KB_NON_ANSWER_PENALTY", cls.non_answer_penalty, 0.0),
+            keyword_weight=_number(env, "KB_KEYWORD_WEIGHT", cls.keyword_weight, 0.0),
             companion=env.get("KB_COMPANION") or None,
-            companion_weight=_number(env, "KB_COMPANION_WEIGHT", cls.companion_weight),
+            companion_weight=_number(env, "KB_COMPANION_WEIGHT", cls.companion_weight, 0.0),
             translate=env.get("KB_TRANSLATE", "1").strip().lower() not in ("0", "off", "no", "false"),
-            pivot_weight=_number(env, "KB_PIVOT_WEIGHT", cls.pivot_weight),
-            bridge_weight=_number(env, "KB_BRIDGE_WEIGHT", cls.bridge_weight),
-            intent_weight=_number(env, "KB_INTENT_WEIGHT", cls.intent_weight),
+            pivot_weight=_number(env, "KB_PIVOT_WEIGHT", cls.pivot_weight, 0.0),
+            bridge_weight=_number(env, "KB_BRIDGE_WEIGHT", cls.bridge_weight, 0.0, 1.0),
+            intent_weight=_number(env, "KB_INTENT_WEIGHT", cls.intent_weight, 0.0),
             lesson_cues=Path(env["KB_LESSON_CUES"]) if env.get("KB_LESSON_CUES") else None,
         )
         clean = {k: v for k, v in overrides.items() if v is not None}
         return replace(base, **clean)  # type: ignore[arg-type]
 
 
-def _number(env: "os._Environ[str] | dict[str, str]", name: str, default: float) -> float:
-    """A numeric environment variable, or a clear error naming it (not a traceback)."""
+def _number(env: "os._Environ[str] | dict[str, str]", name: str, default: float,
+            low: float | None = None, high: float | None = None) -> float:
+    """A numeric environment variable, or a clear error naming it (not a traceback); ``low``
+    and ``high`` bound it where a value outside would turn a weight upside down."""
+    from kb.errors import UsageError
+
     raw = env.get(name)
     if not raw:
         return default
     try:
-        return float(raw)
+        value = float(raw)
     except ValueError:
-        from kb.errors import UsageError
-
         raise UsageError(f"{name} must be a number, got {raw!r}") from None
+    if (low is not None and value < low) or (high is not None and value > high):
+        bounds = f"between {low:g} and {high:g}" if high is not None else f"at least {low:g}"
+        raise UsageError(f"{name} must be {bounds}, got {raw!r}")
+    return value
