@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Sequence
+from typing import Callable, Sequence
 
 import numpy as np
 
@@ -50,6 +50,39 @@ def fuse(lists: dict[str, list[tuple[int, float]]], weights: dict[str, float], r
         for cand in cands.values():
             cand.score = getattr(cand, name)
     return sorted(cands.values(), key=lambda c: (-c.score, c.rowid))
+
+
+#: how deep each list is read for the top of a ranking (a search for ten hits reads this deep)
+HEAD_DEPTH = 50
+
+
+def fuse_head_first(lists: dict[str, list[tuple[int, float]]],
+                    fuse_lists: Callable[[dict[str, list[tuple[int, float]]]], list[Candidate]],
+                    head: int = HEAD_DEPTH) -> list[Candidate]:
+    """``fuse_lists`` over each list's first ``head`` entries, then over the whole lists for
+    the candidates after those. Fusion and the language shares read every rank of every list,
+    so fusing deeper lists reorders the top: a search for 50 hits showed other first five than
+    a search for 10. Here a deeper search only lengthens the tail."""
+    if len(lists) < 2 or all(len(found) <= head for found in lists.values()):
+        return fuse_lists(lists)
+    top = fuse_lists({name: found[:head] for name, found in lists.items()})
+    seen = {c.rowid for c in top}
+    tail = [c for c in fuse_lists(lists) if c.rowid not in seen]
+    floor = top[-1].score if top else 0.0
+    for cand in tail:  # scores keep following the order shown
+        cand.score = floor = min(cand.score, floor)
+    return top + tail
+
+
+def head_first(ranked: list[tuple[int, float]], head_ids: set[int], head: int = HEAD_DEPTH) -> list[tuple[int, float]]:
+    """``ranked`` with its first ``head`` entries drawn from ``head_ids`` only (the candidates a
+    search of the head's depth starts from), then the rest in order. A list re-scored after a
+    search (language centering, demotion, the bridge) otherwise changes its top with the depth
+    searched: a wider pool lets in passages the first search would not have found, and more
+    of them is not better (fully centered scoring over a wide pool ranked worse on the dev half)."""
+    top = [item for item in ranked if item[0] in head_ids][:head]
+    taken = {rowid for rowid, _ in top}
+    return top + [item for item in ranked if item[0] not in taken]
 
 
 def keep_language_shares(fused: list[Candidate], dense: list[tuple[int, float]], langs: dict[int, str | None],

@@ -20,7 +20,8 @@ from kb.index import Index
 from kb.models import Hit, SearchResult
 from kb.search.bridge import Bridge
 from kb.search.cite import citation_for, version_of
-from kb.search.fusion import Candidate, fuse, in_sorted, keep_language_shares
+from kb.search.fusion import (HEAD_DEPTH, Candidate, fuse, fuse_head_first, head_first, in_sorted,
+                              keep_language_shares)
 from kb.search.group import group, text_key, versions_by_language
 from kb.search.intent import weigh_asked_types
 from kb.search.language import QueryLanguage
@@ -132,7 +133,7 @@ class Searcher:
 
     def search(self, query: Query) -> SearchResult:
         settings = self.settings
-        depth = max(query.k * 5, 50)
+        depth = max(query.k * 5, HEAD_DEPTH)
         dense_wanted = query.mode in ("hybrid", "dense")
         expansion = self._expand(query.text, None)
         # hybrid only: dense mode stays the index's model alone (what bench/README.md compares)
@@ -176,9 +177,9 @@ class Searcher:
             else:  # a wider pool: a passage the translation lifts may start lower
                 found = self._dense(vector(), query_lang, depth * self.BRIDGE_POOL, allowed)
                 centered = self._centered(query_lang)
-                found = bridge.rescore(found, self.index.db.langs_of([r for r, _ in found]), settings.bridge_weight,
-                                       lambda vec, lang, ids: self._cosines(vec, lang, ids, centered))
-                lists["dense"] = found[:depth]
+                rescored = bridge.rescore(found, self.index.db.langs_of([r for r, _ in found]), settings.bridge_weight,
+                                          lambda vec, lang, ids: self._cosines(vec, lang, ids, centered))
+                lists["dense"] = head_first(rescored, {r for r, _ in found[: HEAD_DEPTH * self.BRIDGE_POOL]})[:depth]
         if keyword is not None:
             lists["keyword"] = keyword
         if pivot:
@@ -192,10 +193,16 @@ class Searcher:
         if settings.intent_weight > 0 and not query.types:  # kb/search/intent.py
             item_weights = weigh_asked_types(query.text, lists, self.index.db.passage_types, settings.intent_weight,
                                              item_weights)
-        fused = fuse(lists, weights, settings.rrf_k, item_weights)
-        if not lookup and "dense" in lists and "keyword" in lists and query_lang:
-            fused = keep_language_shares(fused, lists["dense"], self.index.db.langs_of([c.rowid for c in fused]),
-                                         query_lang, settings.rrf_k)
+        shares = bool(not lookup and "dense" in lists and "keyword" in lists and query_lang)
+
+        def fused_from(read: dict[str, list[tuple[int, float]]]) -> list[Candidate]:
+            found = fuse(read, weights, settings.rrf_k, item_weights)
+            if shares:
+                found = keep_language_shares(found, read["dense"], self.index.db.langs_of([c.rowid for c in found]),
+                                             query_lang, settings.rrf_k)
+            return found
+
+        fused = fuse_head_first(lists, fused_from)
         fused = self._without_boilerplate(query.text, fused, lookup)
         if settings.reranker:
             fused = self._rerank(query.text, fused, settings.reranker, query.k)
@@ -253,7 +260,8 @@ class Searcher:
 
         found = self._nearest(vector, lang, depth, allowed)
         texts = self.index.db.passages_by_rowids([r for r, _ in found])
-        return demote(found, {r: p.text for r, p in texts.items()}, penalty)
+        return head_first(demote(found, {r: p.text for r, p in texts.items()}, penalty),
+                          {r for r, _ in found[:HEAD_DEPTH]})
 
     def _nearest(self, vector: np.ndarray, lang: str | None, depth: int, allowed) -> list[tuple[int, float]]:
         """Nearest passages by meaning, corrected for language bias in a mixed index (kb/derived/language_means.py)."""
@@ -270,8 +278,9 @@ class Searcher:
             return []
         langs = self.index.db.langs_of(ids.tolist())
         scores = means.rescore(query, vectors, [langs.get(int(i)) for i in ids], strength)
-        order = np.argsort(-scores, kind="stable")[:depth]
-        return [(int(ids[i]), float(scores[i])) for i in order]
+        order = np.argsort(-scores, kind="stable")
+        rescored = [(int(ids[i]), float(scores[i])) for i in order]
+        return head_first(rescored, {r for r, _ in found[: HEAD_DEPTH * DEPTH_FACTOR]})[:depth]
 
     #: dense candidates re-scored by the bridge, per passage wanted (kb/search/bridge.py)
     BRIDGE_POOL = 4
