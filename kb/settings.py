@@ -6,6 +6,7 @@ in ``kb.index.Index``.
 
 from __future__ import annotations
 
+import math
 import os
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -116,8 +117,11 @@ def _number(env: "os._Environ[str] | dict[str, str]", name: str, default: float,
     try:
         value = float(raw)
     except ValueError:
-        raise UsageError(f"{name} must be a number, got {raw!r}") from None
+        value = math.nan
+    if not math.isfinite(value):  # "nan" and "inf" parse, and would pass every comparison below
+        raise UsageError(f"{name} must be a number, got {raw!r}")
     if (low is not None and value < low) or (high is not None and value > high):
-        bounds = f"between {low:g} and {high:g}" if high is not None else f"at least {low:g}"
+        bounds = (f"between {low:g} and {high:g}" if low is not None and high is not None
+                  else f"at least {low:g}" if low is not None else f"at most {high:g}")
         raise UsageError(f"{name} must be {bounds}, got {raw!r}")
     return value

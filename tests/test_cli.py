@@ -143,11 +143,12 @@ def test_a_bad_numeric_setting_in_the_environment_is_a_usage_error(tmp_path):
 @pytest.mark.parametrize("name,value,says", [("KB_BRIDGE_WEIGHT", "2", "between 0 and 1"),
                                              ("KB_INTENT_WEIGHT", "-0.5", "at least 0"),
                                              ("KB_LANGUAGE_CENTERING", "1.5", "between 0 and 1"),
-                                             ("KB_KEYWORD_WEIGHT", "-1", "at least 0")])
+                                             ("KB_KEYWORD_WEIGHT", "-1", "at least 0"),
+                                             ("KB_BRIDGE_WEIGHT", "nan", "a number")])
 def test_a_weight_outside_its_range_is_a_usage_error(tmp_path, name, value, says):
     """Before: a bridge weight of 2 weighed the question's own dense score by -1, a negative
     intent weight pushed the asked-for lesson type down, a centering of 1.5 took the language
-    mean past its removal: all silently."""
+    mean past its removal, and "nan" passed every bound: all silently."""
     import os
 
     out = run("search", "skills", "--index", str(tmp_path / "none"), env={**os.environ, name: value})
