@@ -43,35 +43,28 @@ PIVOT = "es"
 MIN_PER_LANGUAGE = 20  # fewer translated passages than this: no mean for that source language
 
 
-def _unit(x: np.ndarray) -> np.ndarray:
-    return x / np.linalg.norm(x, axis=-1, keepdims=True)
-
-
 class PivotVectors:
-    """Each passage's pivot translation embedded, with the mean of each source language."""
+    """Each passage's pivot translation embedded, with the mean of each source language
+    (kb/derived/language_means.py's correction, applied to the translations' languages)."""
 
     def __init__(self, ids: np.ndarray, vectors: np.ndarray, langs: list[str]) -> None:
+        from kb.derived.language_means import LanguageMeans
+
         self.ids, self.vectors, self.langs = ids, vectors, langs
         self.row = {int(r): i for i, r in enumerate(ids)}
-        self.means = {}
+        means = {}
         for lang in set(langs):
             rows = [i for i, x in enumerate(langs) if x == lang]
             if len(rows) >= MIN_PER_LANGUAGE:
-                self.means[lang] = vectors[rows].mean(axis=0)
-        self._centered: dict[float, np.ndarray] = {}
-
-    def centered(self, strength: float) -> np.ndarray:
-        if strength not in self._centered:
-            zero = np.zeros(self.vectors.shape[1], np.float32)
-            shift = np.stack([self.means.get(lang, zero) for lang in self.langs])
-            self._centered[strength] = _unit(self.vectors - strength * shift)
-        return self._centered[strength]
+                means[lang] = vectors[rows].mean(axis=0)
+        if PIVOT not in means:  # the question's side needs a mean too
+            means[PIVOT] = vectors.mean(axis=0)
+        self.means = LanguageMeans(means)
 
     def scores(self, question: np.ndarray, strength: float) -> np.ndarray:
         if not strength:
             return self.vectors @ question
-        q = question - strength * self.means.get(PIVOT, self.vectors.mean(axis=0))
-        return self.centered(strength) @ _unit(q)
+        return self.means.rescore(self.means.query(question, PIVOT, strength), self.vectors, self.langs, strength)
 
 
 def build(index: Path, model: str) -> PivotVectors:
