@@ -71,6 +71,7 @@ def ingest(
     exclude: List[str] = typer.Option([], "--exclude", "-x", metavar="GLOB", help="Leave out files inside the folders whose name, folder name or relative path matches (repeatable), e.g. -x SOURCES.md -x drafts."),
     ray: Optional[str] = typer.Option(None, "--ray", metavar="[ADDRESS]", help="Prepare and embed on a Ray cluster's workers while this process commits (needs: pip install 'kb[ray]'): ADDRESS of a running cluster (host:port, or auto for the one on this machine), or no address for a private one on this machine. Default: $KB_RAY_ADDRESS, else without Ray. With --ray, --workers caps the workers (default: one per CPU of the cluster)."),
     ocr: bool = typer.Option(False, "--ocr", help="Read PDF pages without a text layer (scans) with Tesseract OCR. Needs: apt-get install tesseract-ocr tesseract-ocr-fra tesseract-ocr-eng tesseract-ocr-spa tesseract-ocr-ara poppler-utils"),
+    sparse: bool = typer.Option(False, "--sparse", help="Keep the model's sparse codes (its strongest latent features per passage), a fourth list in hybrid search that puts the best passage first more often (docs/benchmarks.md). About twice the embedding time; e5-small-q4 only. An existing index gets codes for all its passages now and keeps them up to date from then on. Default: $KB_SPARSE."),
     as_json: bool = JsonOpt,
 ) -> None:
     """Add files to the index: unchanged files are skipped, changed ones replaced.
@@ -84,7 +85,7 @@ def ingest(
 
     address = _ray_address(ray)
     kb = _open(index, create=True, model=model, workers=None if address else workers, ocr=ocr or None,
-               companion=companion)
+               companion=companion, sparse=sparse or None)
     progress = IngestProgress(quiet=as_json)
     try:
         report = kb.ingest([str(p) for p in paths], meta=meta, on_event=progress.event, wait=wait,

@@ -112,8 +112,8 @@ class IngestProgress:
 
     def event(self, event: ProgressEvent) -> None:
         kind = event.kind
-        if kind == "companion":
-            self._companion(event.done, event.total)
+        if kind in ("companion", "sparse"):
+            self._backfill(kind, event.done, event.total)
         elif kind == "start":
             self.throughput = Throughput(event.files)
             if self.tty:
@@ -170,13 +170,14 @@ class IngestProgress:
         print(f"embedding {path}: {t.current_done}/{t.current_total} passages · {t.summary()}",
               file=sys.stderr, flush=True)
 
-    def _companion(self, done: int, total: int) -> None:
-        """An existing index getting its companion model's vectors (kb/derived/companion.py): a line every 10 s."""
+    def _backfill(self, kind: str, done: int, total: int) -> None:
+        """Stored passages getting their companion vectors or sparse codes (kb/derived/): a line every 10 s."""
         now = time.monotonic()
         if self.quiet or total == 0 or (done != total and now - self._said < 10):
             return
         self._said = now
-        print(f"companion vectors for stored passages: {done}/{total}", file=sys.stderr, flush=True)
+        what = "companion vectors" if kind == "companion" else "sparse codes"
+        print(f"{what} for stored passages: {done}/{total}", file=sys.stderr, flush=True)
 
     def close(self) -> None:
         if self._bar is not None:

@@ -117,6 +117,16 @@ def _companion(info: dict[str, Any] | None) -> str:
     return f"{info['model']} ({info.get('dim') or '?'}-d{stored}), a third list in hybrid search"
 
 
+def _sparse(info: dict[str, Any] | None, passages: int) -> str:
+    """Whether the index keeps sparse codes (kb/derived/sparse.py), for how many passages."""
+    if not info:
+        return "no codes (kb ingest PATH --sparse keeps them: a fourth list in hybrid search)"
+    gap = passages - info["coded"]
+    left = f"; {gap} without one until the next kb ingest" if gap > 0 else ""
+    used = "a fourth list in hybrid search" if info["weight"] > 0 else "not searched (KB_SPARSE_WEIGHT 0)"
+    return f"{info['head']} codes for {info['coded']} of {passages} passages{left}, {used}"
+
+
 def _translation(info: dict[str, Any] | None, passages: int) -> str:
     """The index's pivot texts and what this machine can translate (kb/derived/pivot.py)."""
     if not info:
@@ -151,6 +161,7 @@ def render_stats(data: dict[str, Any]) -> str:
         f"index      {data['index']}",
         f"model      {data['model']} ({data.get('dim') or '?'}-d)",
         f"companion  {_companion(data.get('companion'))}",
+        f"sparse     {_sparse(data.get('sparse'), data.get('passages', 0))}",
         f"translated {_translation(data.get('translation'), data.get('passages', 0))}",
         f"questions  {_bridge(data.get('bridge'))}",
         f"documents  {data['documents']}",

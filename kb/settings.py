@@ -72,6 +72,12 @@ class Settings:
     #: of the lesson type a question names weighs (kb/search/intent.py; 0 turns it off);
     #: $KB_INTENT_WEIGHT
     intent_weight: float = 0.5
+    #: a new or existing index keeps its model's sparse codes, a fourth list in hybrid search
+    #: (kb/derived/sparse.py; e5-small-q4 only; about twice the embedding time); $KB_SPARSE=1
+    sparse: bool = False
+    #: that list's fusion weight where the index keeps codes (0 searches without them);
+    #: measured in docs/benchmarks.md; $KB_SPARSE_WEIGHT
+    sparse_weight: float = 0.5
     #: a sentence-transformers CrossEncoder to rerank with (off when None)
     reranker: str | None = None
     #: the lesson-type cue file (None: the packaged kb/data/lesson_cues.yaml); $KB_LESSON_CUES
@@ -99,6 +105,8 @@ class Settings:
             pivot_weight=_number(env, "KB_PIVOT_WEIGHT", cls.pivot_weight, 0.0),
             bridge_weight=_number(env, "KB_BRIDGE_WEIGHT", cls.bridge_weight, 0.0, 1.0),
             intent_weight=_number(env, "KB_INTENT_WEIGHT", cls.intent_weight, 0.0),
+            sparse=env.get("KB_SPARSE", "0").strip().lower() in ("1", "on", "yes", "true"),
+            sparse_weight=_number(env, "KB_SPARSE_WEIGHT", cls.sparse_weight, 0.0),
             lesson_cues=Path(env["KB_LESSON_CUES"]) if env.get("KB_LESSON_CUES") else None,
         )
         clean = {k: v for k, v in overrides.items() if v is not None}

@@ -18,6 +18,8 @@ class Embedder(ABC):
     #: recorded in the index; an index refuses any other embedder
     name: str
     dim: int
+    #: the model's sparse head, if it has one (kb/derived/sparse.py): recorded beside the model
+    sparse_head: str | None = None
 
     @abstractmethod
     def _encode(self, texts: list[str], is_query: bool) -> np.ndarray:
@@ -28,6 +30,11 @@ class Embedder(ABC):
 
     def encode_passages(self, texts: Sequence[str]) -> np.ndarray:
         return self._finish(self._encode(list(texts), False), len(texts))
+
+    def encode_sparse(self, texts: Sequence[str]) -> list[tuple[np.ndarray, np.ndarray]]:
+        """Each text's sparse code: (feature ids, weights), the strongest features only; one
+        recipe for questions and passages, scored by dot product."""
+        raise NotImplementedError(f"{self.name} has no sparse head")
 
     def _finish(self, vectors: np.ndarray, n: int) -> np.ndarray:
         if n == 0:

@@ -27,16 +27,34 @@ def _bucket(token: str, dim: int) -> tuple[int, float]:
     return value % dim, (1.0 if (value >> 63) & 1 else -1.0)
 
 
+def _folded(text: str) -> str:
+    folded = unicodedata.normalize("NFKD", text.casefold())
+    return "".join(c for c in folded if not unicodedata.combining(c))
+
+
 class HashingEmbedder(Embedder):
     name = "test-hash"
     dim = 256
+    #: words hashed into 4,096 features, weighted by count: a sparse head for plumbing tests
+    sparse_head = "test-hash-words"
+    SPARSE_DIM = 4096
+
+    def encode_sparse(self, texts):
+        out = []
+        for text in texts:
+            counts: dict[int, float] = {}
+            for word in _WORD.findall(_folded(text)):
+                if len(word) > 3:
+                    col = _bucket("s:" + word, self.SPARSE_DIM)[0]
+                    counts[col] = counts.get(col, 0.0) + 1.0
+            ids = np.array(sorted(counts, key=lambda c: (-counts[c], c)), dtype=np.int32)
+            out.append((ids, np.array([counts[c] for c in ids], dtype=np.float32)))
+        return out
 
     def _encode(self, texts: list[str], is_query: bool) -> np.ndarray:
         out = np.zeros((len(texts), self.dim), dtype=np.float32)
         for row, text in enumerate(texts):
-            folded = unicodedata.normalize("NFKD", text.casefold())
-            folded = "".join(c for c in folded if not unicodedata.combining(c))
-            for word in _WORD.findall(folded):
+            for word in _WORD.findall(_folded(text)):
                 col, sign = _bucket("w:" + word, self.dim)
                 out[row, col] += 2.0 * sign
                 padded = f"#{word}#"

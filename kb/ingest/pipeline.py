@@ -88,9 +88,10 @@ class Ingestor:
         report = IngestReport()
         started = time.perf_counter()
         paths = list(paths)
-        from kb.derived.companion import check
+        from kb.derived import companion, sparse
 
-        check(self.index)  # a companion other than the index's is refused before anything is written
+        companion.check(self.index)  # a companion other than the index's is refused before anything is written
+        sparse.check(self.index)  # and so is --sparse for a model without a sparse head
         files, missing, auto = discover(paths, exclude)
         self._sources = display_sources(paths, files)
         self.manifests.extend(auto)
@@ -118,6 +119,8 @@ class Ingestor:
             self._ingest(todo, report)
         finally:
             self._close_pivot()
+        if not report.interrupted and self.index.db.get_meta(MODEL) is not None:
+            self._ensure_sparse(report)
         self._refresh_derived(report)
         report.seconds["total"] = time.perf_counter() - started
         return report
@@ -171,6 +174,19 @@ class Ingestor:
             report.interrupted = True
         if report.companion_embedded:
             report.seconds["companion_backfill"] = time.perf_counter() - t0
+
+    def _ensure_sparse(self, report: IngestReport) -> None:
+        """Code the passages that have no sparse code yet, in an index that keeps them (kb/derived/sparse.py)."""
+        from kb.derived.sparse import ensure
+
+        t0 = time.perf_counter()
+        try:
+            report.sparse_coded = ensure(self.index, lambda done, total: self.on_event(
+                ProgressEvent("sparse", done=done, total=total)))
+        except KeyboardInterrupt:
+            report.interrupted = True
+        if report.sparse_coded:
+            report.seconds["sparse"] = time.perf_counter() - t0
 
     def _refresh_derived(self, report: IngestReport) -> None:
         """Lesson types, translation links and language means, from what was stored (kb/derived/refresh.py)."""

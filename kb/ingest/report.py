@@ -32,6 +32,8 @@ class IngestReport:
     linked: int = 0
     #: stored passages given their companion model's vectors (kb/derived/companion.py)
     companion_embedded: int = 0
+    #: passages given their sparse code (kb/derived/sparse.py)
+    sparse_coded: int = 0
 
     def count(self, status: str) -> int:
         return sum(1 for o in self.outcomes if o.status == status)
@@ -47,7 +49,8 @@ class IngestReport:
             "unchanged": self.count("unchanged"), "failed": self.count("failed"),
             "pages": sum(o.pages for o in done), "passages": sum(o.passages for o in done),
             "embedded": self.embedded, "relabelled": self.relabelled, "linked": self.linked,
-            "companion_embedded": self.companion_embedded, "interrupted": self.interrupted,
+            "companion_embedded": self.companion_embedded, "sparse_coded": self.sparse_coded,
+            "interrupted": self.interrupted,
             "seconds": {k: round(v, 3) for k, v in self.seconds.items()},
             "failures": [{"path": o.path, "reason": o.reason} for o in self.failed],
             "warnings": [{"path": o.path, "warning": w} for o in self.outcomes for w in o.warnings],
@@ -61,7 +64,8 @@ class ProgressEvent:
     ``kind``: "start" (``files`` found), "document" (a prepared file about to be embedded:
     ``passages`` to embed), "embedded" (``passages`` of that document done so far), "file"
     (a file finished: its ``outcome``), "companion" (an older index getting its companion
-    model's vectors: ``done`` of ``total`` stored passages).
+    model's vectors: ``done`` of ``total`` stored passages), "sparse" (passages getting their
+    sparse codes: ``done`` of ``total``).
     """
 
     kind: str

@@ -17,6 +17,8 @@ class Candidate:
     companion: float | None = None
     #: bm25 of the passage's pivot-language text against the translated question
     pivot: float | None = None
+    #: dot product of the passage's sparse code with the question's (kb/search/sparse.py)
+    sparse: float | None = None
     rerank: float | None = None
     ranks: dict[str, int] = field(default_factory=dict)
 

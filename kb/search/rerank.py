@@ -47,3 +47,13 @@ class Reranker:
 def get_reranker(model: str) -> Reranker:
     """Loaded once per process and model: the API keeps it between requests."""
     return Reranker(model)
+
+
+def rerank(db, text: str, fused: list, model: str, k: int) -> list:
+    """The top fused candidates in the cross-encoder's order, scored by it."""
+    top = fused[: max(DEPTH, 2 * k)]
+    passages = db.passages_by_rowids([c.rowid for c in top])
+    top = [c for c in top if c.rowid in passages]
+    for cand, score in zip(top, get_reranker(model).scores(text, [passages[c.rowid].text for c in top])):
+        cand.rerank = cand.score = score
+    return sorted(top, key=lambda c: (-c.score, c.rowid))

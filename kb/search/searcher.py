@@ -27,6 +27,7 @@ from kb.search.intent import weigh_asked_types
 from kb.search.language import QueryLanguage
 from kb.search.query import Query
 from kb.search.roles import asks_for, keep
+from kb.search.sparse import SparseSearch
 from kb.text.roles import CONTENT
 from kb.search.translated import PivotSearch
 from kb.settings import Settings
@@ -63,6 +64,7 @@ class Searcher:
         self._means: tuple[str | None, object] | None = None
         self._pivot = PivotSearch(index, self.settings)
         self._bridge = Bridge(index, self.settings)
+        self._sparse = SparseSearch(index, self.settings)
 
     def _language(self, text: str) -> str | None:
         """The language of ``text`` (kb/search/language.py: the index's words help on short queries),
@@ -101,9 +103,7 @@ class Searcher:
             return lambda: vector
         # loaded here, in the caller's thread
         embedder = self.index.companion_embedder if side == "companion" else self.index.embedder
-        if self._pool is None:
-            self._pool = ThreadPoolExecutor(max_workers=2, thread_name_prefix="kb-embed")
-        future = self._pool.submit(embedder.encode_queries, [text])
+        future = self._submit(embedder.encode_queries, [text])
 
         def result() -> np.ndarray:
             found = future.result()[0]
@@ -118,10 +118,7 @@ class Searcher:
         missing = list(dict.fromkeys(t for t in texts if ("dense", t) not in self._cache))
         future = None
         if missing:
-            embedder = self.index.embedder
-            if self._pool is None:
-                self._pool = ThreadPoolExecutor(max_workers=2, thread_name_prefix="kb-embed")
-            future = self._pool.submit(embedder.encode_queries, missing)
+            future = self._submit(self.index.embedder.encode_queries, missing)
 
         def result() -> list[np.ndarray]:
             found = dict(zip(missing, future.result())) if future is not None else {}
@@ -130,6 +127,12 @@ class Searcher:
             return [found[t] if t in found else self._cache[("dense", t)] for t in texts]
 
         return result
+
+    def _submit(self, fn: Callable, *args: object):
+        """Run ``fn`` on an embedding thread (the models' engines run in C without the GIL)."""
+        if self._pool is None:
+            self._pool = ThreadPoolExecutor(max_workers=2, thread_name_prefix="kb-embed")
+        return self._pool.submit(fn, *args)
 
     def search(self, query: Query) -> SearchResult:
         settings = self.settings
@@ -152,6 +155,7 @@ class Searcher:
         bridge = None
         if query.mode == "hybrid" and settings.bridge_weight > 0:
             bridge = self._bridge.start(query.text, query_lang, query.langs, self._vectors_later)
+        sparse = self._sparse.start(query.text, self._submit) if self._sparse.applies(query.mode) else None
         allowed = None
         if query.langs or query.doc_ids or query.types:
             allowed = self.index.db.rowids_where(query.langs, query.doc_ids, query.types)
@@ -186,7 +190,10 @@ class Searcher:
             lists["pivot"] = pivot
         if companion is not None:
             lists["companion"] = self._companion(companion(), depth, allowed)
-        weights = {"dense": 1.0, "keyword": own_weight, "companion": settings.companion_weight, "pivot": pivot_weight}
+        if sparse is not None and "dense" in lists:
+            lists["sparse"] = self._sparse.nearest(sparse(), depth, allowed)
+        weights = {"dense": 1.0, "keyword": own_weight, "companion": settings.companion_weight, "pivot": pivot_weight,
+                   "sparse": settings.sparse_weight}
         item_weights = self._cross_lingual(query.text, lists, query_lang, expansion)
         if exact:  # a lookup: passages with the words as typed outrank meaning alone (EXACT_LOOKUP_BOOST)
             item_weights = {"keyword": dict.fromkeys(exact, self.EXACT_LOOKUP_BOOST)}
@@ -197,15 +204,19 @@ class Searcher:
 
         def fused_from(read: dict[str, list[tuple[int, float]]]) -> list[Candidate]:
             found = fuse(read, weights, settings.rrf_k, item_weights)
-            if shares:
-                found = keep_language_shares(found, read["dense"], self.index.db.langs_of([c.rowid for c in found]),
+            if shares:  # the sparse list too decides which ranks go to the question's language
+                order = read["dense"] if "sparse" not in read else [(c.rowid, c.score) for c in fuse(
+                    {"dense": read["dense"], "sparse": read["sparse"]}, weights, settings.rrf_k)]
+                found = keep_language_shares(found, order, self.index.db.langs_of([c.rowid for c in found]),
                                              query_lang, settings.rrf_k)
             return found
 
         fused = fuse_head_first(lists, fused_from)
         fused = self._without_boilerplate(query.text, fused, lookup)
         if settings.reranker:
-            fused = self._rerank(query.text, fused, settings.reranker, query.k)
+            from kb.search.rerank import rerank
+
+            fused = rerank(self.index.db, query.text, fused, settings.reranker, query.k)
         fused = fused[: query.k * GROUP_DEPTH]
         # a translation may stand in for a hit only where the language and document filters
         # hold; a lesson type belongs to the text in every language, so --type alone allows any
@@ -317,17 +328,6 @@ class Searcher:
         if self._means is None or raw != self._means[0]:
             self._means = (raw, LanguageMeans.from_json(raw) if raw is not None else compute(self.index.db))
         return self._means[1]
-
-    def _rerank(self, text: str, fused: list[Candidate], model: str, k: int) -> list[Candidate]:
-        """The top fused candidates in the cross-encoder's order, scored by it (kb/search/rerank.py)."""
-        from kb.search.rerank import DEPTH, get_reranker
-
-        top = fused[: max(DEPTH, 2 * k)]
-        passages = self.index.db.passages_by_rowids([c.rowid for c in top])
-        top = [c for c in top if c.rowid in passages]
-        for cand, score in zip(top, get_reranker(model).scores(text, [passages[c.rowid].text for c in top])):
-            cand.rerank = cand.score = score
-        return sorted(top, key=lambda c: (-c.score, c.rowid))
 
     #: a query of at most this many words is a lookup ("EU-Passworld", "Jordanie", "DT4E"):
     #: its keyword matches count in every language, and its language is a guess anyway
@@ -475,7 +475,8 @@ class Searcher:
             passage = passages[g.rowid]
             extra: dict[str, object] = {
                 "scores": {k: v for k, v in (("dense", cand.dense), ("keyword", cand.keyword),
-                                             ("companion", cand.companion), ("pivot", cand.pivot), ("rerank", cand.rerank))
+                                             ("companion", cand.companion), ("pivot", cand.pivot),
+                                             ("sparse", cand.sparse), ("rerank", cand.rerank))
                            if v is not None},
                 "types": types.get(g.rowid, {}),
             }

@@ -26,6 +26,7 @@ from kb.store.passage_rows import PassageRows
 from kb.store.rows import shown_source
 from kb.store.role_rows import RoleRows
 from kb.store.pivot_rows import PivotRows
+from kb.store.sparse_rows import SparseRows
 from kb.store.types import TypeRows
 from kb.store.vector_rows import VectorRows
 
@@ -62,7 +63,7 @@ def _row_to_document(row: sqlite3.Row) -> Document:
     )
 
 
-class Database(PassageRows, VectorRows, KeywordRows, PivotRows, TypeRows, RoleRows, LinkRows):
+class Database(PassageRows, VectorRows, KeywordRows, PivotRows, SparseRows, TypeRows, RoleRows, LinkRows):
     """One index's SQLite file; its reads and writes by kind live in the mixins (kb/store/*_rows.py)."""
 
     def __init__(self, index_dir: Path, readonly: bool = False) -> None:

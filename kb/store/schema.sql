@@ -38,6 +38,9 @@ CREATE INDEX IF NOT EXISTS passages_sha ON passages(text_sha);
 CREATE TABLE IF NOT EXISTS embeddings (text_sha TEXT PRIMARY KEY, vector BLOB NOT NULL);
 -- The companion model's vectors of the same texts (kb/derived/companion.py), when the index has one.
 CREATE TABLE IF NOT EXISTS companion_embeddings (text_sha TEXT PRIMARY KEY, vector BLOB NOT NULL);
+-- Sparse codes of the same texts (kb/derived/sparse.py), when the index keeps them: feature ids
+-- (uint16) and their weights (float16), strongest first.
+CREATE TABLE IF NOT EXISTS sparse_codes (text_sha TEXT PRIMARY KEY, ids BLOB NOT NULL, vals BLOB NOT NULL);
 -- Keyword index over normalised (folded, stemmed) passage text; rowid = passages.id.
 CREATE VIRTUAL TABLE IF NOT EXISTS passages_fts USING fts5(body, tokenize = 'unicode61 remove_diacritics 2');
 -- The same for each passage's machine translation into the pivot language (kb/translate/),
