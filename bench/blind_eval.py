@@ -42,6 +42,10 @@ LEVERS: dict[str, dict[str, object]] = {
     "bridge-0.3": {"bridge_weight": 0.3},
     "bridge-0.5": {"bridge_weight": 0.5},
     "bridge-0.7": {"bridge_weight": 0.7},
+    # an index with sparse codes (kb ingest --sparse) fuses them at 0.5; these need one
+    "no-sparse": {"sparse_weight": 0.0},
+    "sparse-0.25": {"sparse_weight": 0.25},
+    "sparse-1": {"sparse_weight": 1.0},
 }
 
 

@@ -188,10 +188,11 @@ class IngestProgress:
         d = report.to_dict()
         secs = d["seconds"]
         rate = f", {d['embedded'] / secs['total']:.1f} passages/s" if d["embedded"] and secs["total"] else ""
+        coded = f"; {count(d['sparse_coded'], 'passage')} given sparse codes" if d["sparse_coded"] else ""
         print(
             f"{d['added']} added, {d['replaced']} replaced, {d['unchanged']} unchanged, {d['failed']} failed; "
             f"{count(d['pages'], 'page')}, {count(d['passages'], 'passage')} ({d['embedded']} embedded) "
-            f"in {secs['total']:.1f} s{rate}",
+            f"in {secs['total']:.1f} s{rate}{coded}",
             file=sys.stderr,
         )
         for failure in report.failed:
