@@ -183,6 +183,8 @@ class Scores(_Open):
     dense: float | None = None
     keyword: float | None = None
     companion: float | None = Field(None, description="Cosine by the index's companion model (hybrid search; `kb stats`).")
+    sparse: float | None = Field(None, description="Dot product of the passage's sparse code with the question's, in an index "
+                                 "that keeps codes (kb ingest --sparse; `kb stats`).")
     rerank: float | None = Field(None, description="The cross-encoder's score, when the server reranks (KB_RERANKER).")
 
 
