@@ -167,7 +167,7 @@ def install(pivot: PivotVectors) -> None:
 
 
 def main() -> int:
-    from kb.evaluate import evaluate
+    from probe_report import report
     from kb.library import KnowledgeBase
     from kb.settings import Settings
 
@@ -183,20 +183,7 @@ def main() -> int:
         Lever.centering = args.centering
         for weight in (float(w) for w in args.weights.split(",")):
             Lever.weight = weight
-            if args.qrels:
-                for versions in (False, True):
-                    r = evaluate(kb, args.qrels, versions=versions).overall
-                    print(f"weight {weight:g} {'versions' if versions else 'strict  '} "
-                          + "  ".join(f"{m} {r[m]:.3f}" for m in ("recall@1", "recall@5", "recall@10", "mrr@10")),
-                          flush=True)
-            if args.xquad:
-                import language_bias
-                from xquad import DEFAULT_DATA
-
-                got = language_bias.xquad_mixed(kb, language_bias.LANGS, DEFAULT_DATA, args.xquad, "hybrid")
-                print(f"weight {weight:g} XQuAD mixed R@1 " + "  ".join(
-                    f"{lang} same {d['same']['recall@1']:.3f} cross {d['cross']['recall@1']:.3f}" if d["same"]
-                    else f"{lang} cross {d['cross']['recall@1']:.3f}" for lang, d in got.items()), flush=True)
+            report(kb, f"weight {weight:g}", args.qrels, args.xquad)
     return 0
 
 

@@ -69,7 +69,7 @@ def install(kb) -> None:
 
 
 def main() -> int:
-    from kb.evaluate import evaluate
+    from probe_report import report
     from kb.library import KnowledgeBase
     from kb.settings import Settings
 
@@ -86,20 +86,7 @@ def main() -> int:
         for share in (float(s) for s in args.shares.split(",")):
             Lever.share = share
             tag = f"share {share:g} ({args.targets})"
-            if args.qrels:
-                for versions in (False, True):
-                    r = evaluate(kb, args.qrels, versions=versions).overall
-                    print(f"{tag} {'versions' if versions else 'strict  '} "
-                          + "  ".join(f"{m} {r[m]:.3f}" for m in ("recall@1", "recall@5", "recall@10", "mrr@10")),
-                          flush=True)
-            if args.xquad:
-                import language_bias
-                from xquad import DEFAULT_DATA
-
-                got = language_bias.xquad_mixed(kb, language_bias.LANGS, DEFAULT_DATA, args.xquad, "hybrid")
-                print(f"{tag} XQuAD mixed R@1 " + "  ".join(
-                    f"{lang} same {d['same']['recall@1']:.3f} cross {d['cross']['recall@1']:.3f}" if d["same"]
-                    else f"{lang} cross {d['cross']['recall@1']:.3f}" for lang, d in got.items()), flush=True)
+            report(kb, tag, args.qrels, args.xquad)
     return 0
 
 

@@ -18,7 +18,6 @@ from kb.models import Document, Passage, SearchResult
 from kb.search.query import Query, lang_codes
 from kb.search.searcher import Searcher
 from kb.settings import Settings
-from kb.store import keys
 from kb.store.lock import WriterLock
 
 if TYPE_CHECKING:  # ingestion pulls in extraction and multiprocessing: keep it off the search path
@@ -239,7 +238,9 @@ class KnowledgeBase:
 
         manifest["translation"] = summary(self.index.db, self.settings.translate)
         manifest["bridge"] = self._bridge_stats(manifest["translation"])
-        head = self.index.db.get_meta(keys.SPARSE_HEAD)
+        from kb.derived.sparse import head_of
+
+        head = head_of(self.index)
         manifest["sparse"] = ({"head": head, "coded": self.index.db.coded_passages(), "weight": self.settings.sparse_weight}
                               if head else None)
         return manifest

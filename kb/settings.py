@@ -73,7 +73,7 @@ class Settings:
     #: $KB_INTENT_WEIGHT
     intent_weight: float = 0.5
     #: a new or existing index keeps its model's sparse codes, a fourth list in hybrid search
-    #: (kb/derived/sparse.py; e5-small-q4 only; coding takes 1.5-1.7 times the embedding time); $KB_SPARSE=1
+    #: (kb/derived/sparse.py; e5-small-q4 only; a second pass of the model over every passage); $KB_SPARSE=1
     sparse: bool = False
     #: that list's fusion weight where the index keeps codes (0 searches without them);
     #: measured in docs/benchmarks.md; $KB_SPARSE_WEIGHT

@@ -22,7 +22,6 @@ The rules:
 
 from __future__ import annotations
 
-from itertools import groupby
 from typing import TYPE_CHECKING, Callable
 
 from kb.errors import ModelMismatchError
@@ -58,7 +57,7 @@ def ensure(index: "Index", on_progress: Callable[[int, int], None] | None = None
     named. Resumable: vectors are committed batch by batch, and a re-run computes only
     those missing; the companion is recorded (and searched) once none is missing.
     """
-    from kb.embed.context import embedding_texts
+    from kb.derived.backfill import fill
 
     db = index.db
     recorded = db.get_meta(COMPANION_KEY)
@@ -71,38 +70,15 @@ def ensure(index: "Index", on_progress: Callable[[int, int], None] | None = None
                 db.set_meta(COMPANION_KEY, NONE)
         return 0
     embedder = index.companion_embedder
-    missing = db.missing_vectors(COMPANION_TABLE)
-    done = 0
-    pending: dict[str, str] = {}
-    if on_progress:
-        on_progress(0, len(missing))
-    for doc_id, rows in groupby(missing, key=lambda r: r[0]):
-        wanted_shas = {sha for _, sha in rows}
-        doc = db.document(doc_id)
-        passages = db.passages_of(doc_id)
-        shas = dict(db.conn.execute("SELECT passage_id, text_sha FROM passages WHERE doc_id = ?", (doc_id,)))
-        # the texts the model embedded (kb/embed/context.py), stored under the hash the passage has
-        for passage, text in zip(passages, embedding_texts(passages, doc.title if doc else doc_id, index.embed_recipe)):
-            sha = shas[passage.passage_id]
-            if sha in wanted_shas:
-                pending[sha] = text
-        if len(pending) >= BACKFILL_BATCH:
-            done += _store(index, embedder, pending)
-            pending = {}
-            if on_progress:
-                on_progress(done, len(missing))
-    done += _store(index, embedder, pending)
-    with db.conn:
+    done = fill(index, db.missing_vectors(COMPANION_TABLE), BACKFILL_BATCH,
+                lambda texts: _store(index, embedder, texts), on_progress)
+    with db.conn:  # searched from now on: every passage has its vector
         db.set_meta(COMPANION_KEY, name)
         db.set_meta(COMPANION_DIM_KEY, embedder.dim)
-    if on_progress:
-        on_progress(len(missing), len(missing))
     return done
 
 
 def _store(index: "Index", embedder, texts: dict[str, str]) -> int:
-    if not texts:
-        return 0
     vectors = embed_batched(embedder, texts)
     with index.db.conn:
         index.db.store_vectors(vectors, COMPANION_TABLE)

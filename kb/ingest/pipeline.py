@@ -107,7 +107,7 @@ class Ingestor:
         if todo:
             self.index.record_model()
         if self.index.db.get_meta(MODEL) is not None:
-            self._ensure_companion(report)
+            self._backfill(report, "companion")
             if report.interrupted:  # Ctrl-C while filling in the companion: what was committed stays
                 report.seconds["total"] = time.perf_counter() - started
                 return report
@@ -120,7 +120,7 @@ class Ingestor:
         finally:
             self._close_pivot()
         if not report.interrupted and self.index.db.get_meta(MODEL) is not None:
-            self._ensure_sparse(report)
+            self._backfill(report, "sparse")
         self._refresh_derived(report)
         report.seconds["total"] = time.perf_counter() - started
         return report
@@ -162,31 +162,27 @@ class Ingestor:
             with self.index.db.conn:
                 record(self.index.db, step.translator)
 
-    def _ensure_companion(self, report: IngestReport) -> None:
-        """Give an index without its companion model's vectors those vectors (kb/derived/companion.py)."""
-        from kb.derived.companion import ensure
+    #: what a backfill gives stored passages (kb/derived/backfill.py): its module, the report's
+    #: count of it, and its key in the report's seconds
+    BACKFILLS = {"companion": ("kb.derived.companion", "companion_embedded", "companion_backfill"),
+                 "sparse": ("kb.derived.sparse", "sparse_coded", "sparse")}
 
+    def _backfill(self, report: IngestReport, kind: str) -> None:
+        """Give the stored passages what the index keeps and they lack: companion vectors before
+        the run's documents, sparse codes after them."""
+        from importlib import import_module
+
+        module, count, key = self.BACKFILLS[kind]
         t0 = time.perf_counter()
         try:
-            report.companion_embedded = ensure(self.index, lambda done, total: self.on_event(
-                ProgressEvent("companion", done=done, total=total)))
+            done = import_module(module).ensure(self.index, lambda done, total: self.on_event(
+                ProgressEvent(kind, done=done, total=total)))
         except KeyboardInterrupt:
             report.interrupted = True
-        if report.companion_embedded:
-            report.seconds["companion_backfill"] = time.perf_counter() - t0
-
-    def _ensure_sparse(self, report: IngestReport) -> None:
-        """Code the passages that have no sparse code yet, in an index that keeps them (kb/derived/sparse.py)."""
-        from kb.derived.sparse import ensure
-
-        t0 = time.perf_counter()
-        try:
-            report.sparse_coded = ensure(self.index, lambda done, total: self.on_event(
-                ProgressEvent("sparse", done=done, total=total)))
-        except KeyboardInterrupt:
-            report.interrupted = True
-        if report.sparse_coded:
-            report.seconds["sparse"] = time.perf_counter() - t0
+            return
+        setattr(report, count, done)
+        if done:
+            report.seconds[key] = time.perf_counter() - t0
 
     def _refresh_derived(self, report: IngestReport) -> None:
         """Lesson types, translation links and language means, from what was stored (kb/derived/refresh.py)."""

@@ -156,35 +156,35 @@ class RemoteEmbedder(Embedder):
     def dim(self) -> int:  # type: ignore[override]
         return self._pool().models[self._table][1]
 
-    def _remote(self, texts: Sequence[str], is_query: bool, method: str = "encode"):
-        """Encoded by the least busy worker; a worker lost meanwhile: by another (3 tries)."""
+    def _remote(self, method: str, *args: object):
+        """``method`` of the least busy worker on this table's model; a worker lost meanwhile: by
+        another (3 tries)."""
         pool: WorkerPool = self._pool()
         last: BaseException | None = None
         for _attempt in range(3):
             actor = pool.least_loaded(depth=1 << 30)
             if actor is None:
                 break
-            args = (self._table, list(texts)) + ((is_query,) if method == "encode" else ())
-            ref = pool.call(actor, method, *args)
+            ref = pool.call(actor, method, self._table, *args)
             try:
-                vectors = pool.ray.get(ref)
+                found = pool.ray.get(ref)
             except pool.ray.exceptions.RayError as err:
                 pool.answered(actor, lost=True)
                 last = err
                 continue
             pool.answered(actor, lost=False)
-            return vectors
+            return found
         raise KBError(f"no Ray worker is left to embed with ({type(last).__name__ if last else 'none usable'})")
 
     def _encode(self, texts: list[str], is_query: bool) -> np.ndarray:
-        return self._remote(texts, is_query)
+        return self._remote("encode", list(texts), is_query)
 
     # the worker's embedder normalises already: the vectors come back exactly as it gave them
     def encode_queries(self, texts: Sequence[str]) -> np.ndarray:
-        return self._remote(texts, True)
+        return self._remote("encode", list(texts), True)
 
     def encode_passages(self, texts: Sequence[str]) -> np.ndarray:
-        return self._remote(texts, False)
+        return self._remote("encode", list(texts), False)
 
     @property
     def sparse_batch(self) -> int:
@@ -197,23 +197,20 @@ class RemoteEmbedder(Embedder):
         pool: WorkerPool = self._pool()
         texts = list(texts)
         step = max(1, -(-len(texts) // pool.size))
-        parts = [texts[i:i + step] for i in range(0, len(texts), step)]
-        calls = []
-        for part in parts:
-            actor = pool.least_loaded(depth=1 << 30)
-            calls.append((part, actor, pool.call(actor, "encode_sparse", self._table, part) if actor is not None else None))
+        sent = []
+        for start in range(0, len(texts), step):
+            part, actor = texts[start:start + step], pool.least_loaded(depth=1 << 30)
+            sent.append((part, actor, None if actor is None else pool.call(actor, "encode_sparse", self._table, part)))
         out: list[tuple[np.ndarray, np.ndarray]] = []
-        for part, actor, ref in calls:
-            try:
-                if ref is None:
-                    raise KBError("no worker")
-                got = pool.ray.get(ref)
-                pool.answered(actor, lost=False)
-            except (pool.ray.exceptions.RayError, KBError):
-                if ref is not None:
+        for part, actor, ref in sent:
+            got = None
+            if ref is not None:
+                try:
+                    got = pool.ray.get(ref)
+                    pool.answered(actor, lost=False)
+                except pool.ray.exceptions.RayError:
                     pool.answered(actor, lost=True)
-                got = self._remote(part, False, "encode_sparse")
-            out.extend(got)
+            out.extend(got if got is not None else self._remote("encode_sparse", part))
         return out
 
 
